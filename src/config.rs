@@ -1,0 +1,139 @@
+//! Configuration: command-line flags, each with an environment variable, validated at start.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How the server is set up. Every field has a flag and an environment variable
+/// (`storefront serve --help` lists them).
+#[derive(Clone, clap::Args)]
+pub struct Config {
+    /// Address of the public listener.
+    #[arg(long, env = "STOREFRONT_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// `sqlite://path/to/file.db` (created when missing) or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://storefront.db")]
+    pub database_url: Secret,
+
+    /// Database connections for reads (and for writes too on PostgreSQL).
+    #[arg(long, env = "STOREFRONT_DB_MAX_CONNECTIONS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+
+    /// How long a request may wait for a database connection before the answer is 503.
+    #[arg(long, env = "STOREFRONT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Largest request body accepted, in bytes (413 beyond).
+    #[arg(long, env = "STOREFRONT_MAX_BODY_BYTES", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u64).range(1_024..=1_073_741_824))]
+    pub max_body_bytes: u64,
+
+    /// How long a request may take before the answer is 503.
+    #[arg(long, env = "STOREFRONT_REQUEST_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub request_timeout_ms: u64,
+
+    /// Origins allowed to call the API from a browser (CORS), comma-separated; `*` for any.
+    #[arg(long, env = "STOREFRONT_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Log format: `json` (one object per line, for production), `terminal`, or `auto`
+    /// (terminal when stderr is one, else JSON).
+    #[arg(long, env = "STOREFRONT_LOG_FORMAT", default_value = "auto")]
+    pub log_format: LogFormat,
+
+    /// Lowest level logged: trace, debug, info, warn, error, critical.
+    #[arg(long, env = "STOREFRONT_LOG_LEVEL", default_value = "info")]
+    pub log_level: LogLevel,
+}
+
+impl Config {
+    /// The defaults, with another database: for tests and embedding.
+    pub fn with_database(database_url: impl Into<String>) -> Config {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut config = Defaults::parse_from(["storefront"]).config;
+        config.database_url = Secret(database_url.into());
+        config
+    }
+
+    pub fn db_acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_acquire_timeout_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("database_url", &self.database_url)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("cors_origins", &self.cors_origins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A value that must not appear in logs (a URL with a password, a key).
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Terminal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Critical,
+}
+
+impl LogLevel {
+    pub fn to_slog(self) -> slog::Level {
+        match self {
+            LogLevel::Trace => slog::Level::Trace,
+            LogLevel::Debug => slog::Level::Debug,
+            LogLevel::Info => slog::Level::Info,
+            LogLevel::Warn => slog::Level::Warning,
+            LogLevel::Error => slog::Level::Error,
+            LogLevel::Critical => slog::Level::Critical,
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! Products: filters, sorts, offset and keyset pages; writes that keep tags in step.
+
+use std::collections::BTreeMap;
+
+use sqlx::{Any, Transaction};
+
+use crate::db::page::{Page, Start};
+use crate::db::sql::Sql;
+use crate::db::{name_key, now_micros, tags, violation, Db, Precondition, Version, Violation};
+use crate::error::Error;
+
+/// A stored product, with its tag names.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProductRow {
+    pub id: i64,
+    pub name: String,
+    pub name_key: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub stock: i64,
+    pub category_id: i64,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[sqlx(skip)]
+    pub tags: Vec<String>,
+}
+
+macro_rules! columns {
+    () => {
+        "p.id, p.name, p.name_key, p.description, p.price_cents, p.stock, \
+         p.category_id, p.version, p.created_at, p.updated_at"
+    };
+}
+const COLUMNS: &str = columns!();
+
+/// What a product is made of, as created or replaced.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub name: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub stock: i64,
+    pub category_id: i64,
+    pub tags: Vec<String>,
+}
+
+/// A partial update: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProductChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub price_cents: Option<i64>,
+    pub stock: Option<i64>,
+    pub category_id: Option<i64>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// List filters; all that are set must hold.
+#[derive(Debug, Clone, Default, Hash)]
+pub struct Filter {
+    pub category_id: Option<i64>,
+    /// A tag name, any case.
+    pub tag: Option<String>,
+    pub min_price_cents: Option<i64>,
+    pub max_price_cents: Option<i64>,
+    pub in_stock: Option<bool>,
+    /// A substring of the name, any case.
+    pub q: Option<String>,
+}
+
+/// The field a list is ordered by; `id` breaks ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    Id,
+    Name,
+    Price,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortKey {
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Id => "p.id",
+            SortKey::Name => "p.name_key",
+            SortKey::Price => "p.price_cents",
+            SortKey::CreatedAt => "p.created_at",
+            SortKey::UpdatedAt => "p.updated_at",
+        }
+    }
+
+    /// The value of this key in `row`, for the cursor after or before it.
+    pub fn value_of(self, row: &ProductRow) -> KeyValue {
+        match self {
+            SortKey::Id => KeyValue::Int(row.id),
+            SortKey::Name => KeyValue::Text(row.name_key.clone()),
+            SortKey::Price => KeyValue::Int(row.price_cents),
+            SortKey::CreatedAt => KeyValue::Int(row.created_at),
+            SortKey::UpdatedAt => KeyValue::Int(row.updated_at),
+        }
+    }
+}
+
+/// An order: a key and a direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+/// The sort-key value of a row, in a keyset cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum KeyValue {
+    Int(i64),
+    Text(String),
+}
+
+/// The position of a row in a sorted list: its sort-key value and its id.
+pub type Key = (KeyValue, i64);
+
+/// A page of products in `sort` order.
+pub async fn list(
+    db: &Db,
+    filter: &Filter,
+    sort: Sort,
+    start: &Start<Key>,
+    limit: i64,
+) -> Result<Page<ProductRow>, Error> {
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM products p WHERE 1 = 1"));
+    push_filter(&mut sql, filter);
+    // Going backwards (a "previous" page) reads the list in reverse, then flips the rows.
+    let backwards = matches!(start, Start::Before(_));
+    let descending = sort.descending != backwards;
+    if let Start::After(key) | Start::Before(key) = start {
+        let op = if descending { "<" } else { ">" };
+        let (value, id) = key;
+        if sort.key == SortKey::Id {
+            sql.push(&format!(" AND p.id {op} ")).bind(*id);
+        } else {
+            sql.push(&format!(" AND ({}, p.id) {op} (", sort.key.column()));
+            match value {
+                KeyValue::Int(v) => sql.bind(*v),
+                KeyValue::Text(v) => sql.bind(v.as_str()),
+            };
+            sql.push(", ").bind(*id).push(")");
+        }
+    }
+    let direction = if descending { "DESC" } else { "ASC" };
+    if sort.key == SortKey::Id {
+        sql.push(&format!(" ORDER BY p.id {direction}"));
+    } else {
+        sql.push(&format!(" ORDER BY {} {direction}, p.id {direction}", sort.key.column()));
+    }
+    sql.push(" LIMIT ").bind(limit + 1);
+    if let Start::Offset(offset) = start {
+        sql.push(" OFFSET ").bind(*offset);
+    }
+    let mut items: Vec<ProductRow> = sql.query_as().fetch_all(db.read()).await?;
+    let overflow = items.len() as i64 > limit;
+    items.truncate(usize::try_from(limit).unwrap_or(0));
+    if backwards {
+        items.reverse();
+    }
+    attach_tags(db, &mut items).await?;
+    Ok(match start {
+        Start::Offset(offset) => {
+            let mut count = Sql::new("SELECT count(*) FROM products p WHERE 1 = 1");
+            push_filter(&mut count, filter);
+            let (total,): (i64,) = count.query_as().fetch_one(db.read()).await?;
+            Page { items, total: Some(total), more_after: overflow, more_before: *offset > 0 }
+        }
+        Start::After(_) => Page { items, total: None, more_after: overflow, more_before: true },
+        Start::Before(_) => Page { items, total: None, more_after: true, more_before: overflow },
+    })
+}
+
+fn push_filter(sql: &mut Sql, filter: &Filter) {
+    if let Some(category_id) = filter.category_id {
+        sql.push(" AND p.category_id = ").bind(category_id);
+    }
+    if let Some(tag) = &filter.tag {
+        sql.push(
+            " AND EXISTS (SELECT 1 FROM product_tags pt JOIN tags t ON t.id = pt.tag_id \
+             WHERE pt.product_id = p.id AND t.name_key = ",
+        )
+        .bind(name_key(tag))
+        .push(")");
+    }
+    if let Some(min) = filter.min_price_cents {
+        sql.push(" AND p.price_cents >= ").bind(min);
+    }
+    if let Some(max) = filter.max_price_cents {
+        sql.push(" AND p.price_cents <= ").bind(max);
+    }
+    match filter.in_stock {
+        Some(true) => {
+            sql.push(" AND p.stock > 0");
+        }
+        Some(false) => {
+            sql.push(" AND p.stock = 0");
+        }
+        None => {}
+    }
+    if let Some(q) = &filter.q {
+        let escaped = name_key(q).replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        sql.push(" AND p.name_key LIKE ").bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+    }
+}
+
+async fn attach_tags(db: &Db, rows: &mut [ProductRow]) -> Result<(), Error> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut names = tags::names_of(db.read(), &ids).await?;
+    for row in rows {
+        row.tags = names.remove(&row.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// A product with its tags, in one round trip.
+pub async fn get(db: &Db, id: i64) -> Result<ProductRow, Error> {
+    #[derive(sqlx::FromRow)]
+    struct WithTag {
+        #[sqlx(flatten)]
+        product: ProductRow,
+        tag: Option<String>,
+    }
+    let rows: Vec<WithTag> = sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        ", t.name AS tag FROM products p \
+         LEFT JOIN product_tags pt ON pt.product_id = p.id \
+         LEFT JOIN tags t ON t.id = pt.tag_id \
+         WHERE p.id = $1 ORDER BY t.name_key"
+    ))
+    .bind(id)
+    .fetch_all(db.read())
+    .await?;
+    let mut rows = rows.into_iter();
+    let first = rows.next().ok_or(Error::NotFound("product"))?;
+    let mut product = first.product;
+    product.tags = first.tag.into_iter().chain(rows.filter_map(|r| r.tag)).collect();
+    Ok(product)
+}
+
+/// The products of the given categories, with their tags, by category: three queries
+/// whatever the number of categories.
+pub async fn of_categories(db: &Db, category_ids: &[i64]) -> Result<BTreeMap<i64, Vec<ProductRow>>, Error> {
+    let mut out: BTreeMap<i64, Vec<ProductRow>> = BTreeMap::new();
+    if category_ids.is_empty() {
+        return Ok(out);
+    }
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM products p WHERE p.category_id IN ("));
+    sql.bind_list(category_ids).push(") ORDER BY p.category_id, p.id");
+    let mut rows: Vec<ProductRow> = sql.query_as().fetch_all(db.read()).await?;
+    let mut tag_sql = Sql::new(
+        "SELECT pt.product_id, t.name FROM product_tags pt JOIN tags t ON t.id = pt.tag_id \
+         JOIN products p ON p.id = pt.product_id WHERE p.category_id IN (",
+    );
+    tag_sql.bind_list(category_ids).push(") ORDER BY pt.product_id, t.name_key");
+    let tag_rows: Vec<(i64, String)> = tag_sql.query_as().fetch_all(db.read()).await?;
+    let mut names: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (product_id, name) in tag_rows {
+        names.entry(product_id).or_default().push(name);
+    }
+    for mut row in rows.drain(..) {
+        row.tags = names.remove(&row.id).unwrap_or_default();
+        out.entry(row.category_id).or_default().push(row);
+    }
+    Ok(out)
+}
+
+/// Whether a product has this (case-folded) name.
+pub async fn exists_named(db: &Db, key: &str) -> Result<bool, Error> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM products WHERE name_key = $1 LIMIT 1")
+        .bind(key)
+        .fetch_optional(db.read())
+        .await?;
+    Ok(found.is_some())
+}
+
+pub async fn create(db: &Db, new: &NewProduct) -> Result<ProductRow, Error> {
+    let mut tx = db.write().begin().await?;
+    let now = now_micros();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO products (name, name_key, description, price_cents, stock, category_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(&new.name)
+    .bind(name_key(&new.name))
+    .bind(&new.description)
+    .bind(new.price_cents)
+    .bind(new.stock)
+    .bind(new.category_id)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(missing_category)?;
+    tags::set_for_product(&mut tx, id, &new.tags).await?;
+    let product = reread(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(product)
+}
+
+/// Replaces every field of a product.
+pub async fn replace(
+    db: &Db,
+    id: i64,
+    new: &NewProduct,
+    precondition: Precondition<'_>,
+) -> Result<ProductRow, Error> {
+    let changes = ProductChanges {
+        name: Some(new.name.clone()),
+        description: Some(new.description.clone()),
+        price_cents: Some(new.price_cents),
+        stock: Some(new.stock),
+        category_id: Some(new.category_id),
+        tags: Some(new.tags.clone()),
+    };
+    update(db, id, &changes, precondition).await
+}
+
+/// Changes the fields that `changes` sets.
+pub async fn update(
+    db: &Db,
+    id: i64,
+    changes: &ProductChanges,
+    precondition: Precondition<'_>,
+) -> Result<ProductRow, Error> {
+    let mut tx = db.write().begin().await?;
+    let current: ProductRow = sqlx::query_as(select_for_update!(
+        db,
+        concat!("SELECT ", columns!(), " FROM products p WHERE p.id = $1")
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(Error::NotFound("product"))?;
+    if !precondition(Version { version: current.version, created_at: current.created_at }) {
+        return Err(Error::PreconditionFailed);
+    }
+    let name = changes.name.as_ref().unwrap_or(&current.name);
+    sqlx::query(
+        "UPDATE products SET name = $1, name_key = $2, description = $3, price_cents = $4, stock = $5, \
+         category_id = $6, version = version + 1, updated_at = $7 WHERE id = $8",
+    )
+    .bind(name)
+    .bind(name_key(name))
+    .bind(changes.description.as_ref().unwrap_or(&current.description))
+    .bind(changes.price_cents.unwrap_or(current.price_cents))
+    .bind(changes.stock.unwrap_or(current.stock))
+    .bind(changes.category_id.unwrap_or(current.category_id))
+    // Never earlier than the last write, even if the clock stepped back.
+    .bind(now_micros().max(current.updated_at + 1))
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map_err(missing_category)?;
+    if let Some(names) = &changes.tags {
+        tags::set_for_product(&mut tx, id, names).await?;
+    }
+    let product = reread(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(product)
+}
+
+pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<(), Error> {
+    let mut tx = db.write().begin().await?;
+    let current: Option<(i64, i64)> =
+        sqlx::query_as(select_for_update!(db, "SELECT version, created_at FROM products WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (version, created_at) = current.ok_or(Error::NotFound("product"))?;
+    if !precondition(Version { version, created_at }) {
+        return Err(Error::PreconditionFailed);
+    }
+    sqlx::query("DELETE FROM products WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The product as the transaction now sees it, tags included.
+async fn reread(tx: &mut Transaction<'static, Any>, id: i64) -> Result<ProductRow, Error> {
+    let mut product: ProductRow =
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM products p WHERE p.id = $1"))
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?;
+    product.tags = tags::names_of(&mut **tx, &[id]).await?.remove(&id).unwrap_or_default();
+    Ok(product)
+}
+
+fn missing_category(error: sqlx::Error) -> Error {
+    match violation(&error) {
+        Some(Violation::ForeignKey) => Error::invalid("category_id", "names no existing category"),
+        _ => error.into(),
+    }
+}

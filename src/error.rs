@@ -1,0 +1,282 @@
+//! Errors: the domain's [`Error`], and [`ApiError`], its one mapping to an HTTP answer.
+//!
+//! Every error a client sees is an RFC 9457 problem (the spec's `Problem` schema). The data
+//! layer speaks [`Error`] and knows nothing of HTTP; handlers return [`ApiError`], built from an
+//! [`Error`] in exactly one place ([`From<Error> for ApiError`]), or from dropshot's own
+//! [`HttpError`] (extractor failures) in another. Internal detail (database text, error chains)
+//! goes to the log and never into a response. The edge (`crate::edge`) adds `request_id` and
+//! `instance`, and turns the few errors dropshot answers itself (unknown route, wrong method)
+//! into the same shape.
+
+use dropshot::{ErrorStatusCode, HttpError, HttpResponseError};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::api::types::{FieldError, Problem};
+
+/// What went wrong, in the terms of the domain.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The resource does not exist (or the caller may not know that it does).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with the current state (a duplicate, a dependent resource).
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed input that breaks a rule the schema cannot state (a missing reference…).
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// `If-Match` names a version that is no longer current.
+    #[error("the resource has changed since the given ETag")]
+    PreconditionFailed,
+    /// The database cannot be reached (pool timeout, refused connection): worth a retry.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else: a bug or an unexpected database answer.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// A single-field [`Error::Invalid`].
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![FieldError { field: field.into(), message: message.into() }])
+    }
+
+    /// Wraps any error as [`Error::Internal`].
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Internal(error.into())
+    }
+}
+
+/// The kinds of problem the API reports: each has a stable `type` URI, a title and a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    BadRequest,
+    NotFound,
+    MethodNotAllowed,
+    NotAcceptable,
+    Conflict,
+    PreconditionFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    TooManyRequests,
+    Internal,
+    BadGateway,
+    Unavailable,
+    /// A status with no kind of its own (dropshot may answer others): `about:blank`.
+    Other(u16),
+}
+
+impl Kind {
+    pub fn status(self) -> u16 {
+        match self {
+            Kind::BadRequest => 400,
+            Kind::NotFound => 404,
+            Kind::MethodNotAllowed => 405,
+            Kind::NotAcceptable => 406,
+            Kind::Conflict => 409,
+            Kind::PreconditionFailed => 412,
+            Kind::PayloadTooLarge => 413,
+            Kind::UnsupportedMediaType => 415,
+            Kind::ValidationFailed => 422,
+            Kind::TooManyRequests => 429,
+            Kind::Internal => 500,
+            Kind::BadGateway => 502,
+            Kind::Unavailable => 503,
+            Kind::Other(status) => status,
+        }
+    }
+
+    /// The kind that describes a bare status code.
+    pub fn from_status(status: u16) -> Kind {
+        [
+            Kind::BadRequest,
+            Kind::NotFound,
+            Kind::MethodNotAllowed,
+            Kind::NotAcceptable,
+            Kind::Conflict,
+            Kind::PreconditionFailed,
+            Kind::PayloadTooLarge,
+            Kind::UnsupportedMediaType,
+            Kind::ValidationFailed,
+            Kind::TooManyRequests,
+            Kind::Internal,
+            Kind::BadGateway,
+            Kind::Unavailable,
+        ]
+        .into_iter()
+        .find(|kind| kind.status() == status)
+        .unwrap_or(Kind::Other(status))
+    }
+
+    /// The problem `type`: a URI reference, stable, documented in the README.
+    pub fn type_uri(self) -> &'static str {
+        match self {
+            Kind::BadRequest => "/problems/bad-request",
+            Kind::NotFound => "/problems/not-found",
+            Kind::MethodNotAllowed => "/problems/method-not-allowed",
+            Kind::NotAcceptable => "/problems/not-acceptable",
+            Kind::Conflict => "/problems/conflict",
+            Kind::PreconditionFailed => "/problems/precondition-failed",
+            Kind::PayloadTooLarge => "/problems/payload-too-large",
+            Kind::UnsupportedMediaType => "/problems/unsupported-media-type",
+            Kind::ValidationFailed => "/problems/validation-failed",
+            Kind::TooManyRequests => "/problems/too-many-requests",
+            Kind::Internal => "/problems/internal",
+            Kind::BadGateway => "/problems/bad-gateway",
+            Kind::Unavailable => "/problems/unavailable",
+            Kind::Other(_) => "about:blank",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::BadRequest => "Bad request",
+            Kind::NotFound => "Not found",
+            Kind::MethodNotAllowed => "Method not allowed",
+            Kind::NotAcceptable => "Not acceptable",
+            Kind::Conflict => "Conflict",
+            Kind::PreconditionFailed => "Precondition failed",
+            Kind::PayloadTooLarge => "Payload too large",
+            Kind::UnsupportedMediaType => "Unsupported media type",
+            Kind::ValidationFailed => "Validation failed",
+            Kind::TooManyRequests => "Too many requests",
+            Kind::Internal => "Internal server error",
+            Kind::BadGateway => "Bad gateway",
+            Kind::Unavailable => "Service unavailable",
+            Kind::Other(status) => {
+                http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error")
+            }
+        }
+    }
+
+    /// The problem body for this kind, with `detail`.
+    pub fn problem(self, detail: impl Into<String>) -> Problem {
+        Problem {
+            type_: self.type_uri().to_string(),
+            title: self.title().to_string(),
+            status: i32::from(self.status()),
+            detail: Some(detail.into()),
+            instance: None,
+            request_id: None,
+            errors: Vec::new(),
+        }
+    }
+}
+
+/// An error as the API answers it: a problem body, plus what only the log may see.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct ApiError {
+    /// Boxed: errors travel in every `Result` of the request path, and should stay small.
+    problem: Box<Problem>,
+    /// The full story, for the log: never serialized.
+    #[serde(skip)]
+    #[schemars(skip)]
+    internal: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(kind: Kind, detail: impl Into<String>) -> Self {
+        ApiError { problem: Box::new(kind.problem(detail)), internal: None }
+    }
+
+    /// A 422 naming each offending field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.len() {
+            1 => format!("{}: {}", errors[0].field, errors[0].message),
+            n => format!("{n} fields are invalid"),
+        };
+        let mut error = ApiError::new(Kind::ValidationFailed, detail);
+        error.problem.errors = errors;
+        error
+    }
+
+    pub fn status(&self) -> u16 {
+        u16::try_from(self.problem.status).unwrap_or(500)
+    }
+
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
+    /// Logs a server-side failure with its full story (client errors are the client's business
+    /// and appear in the access log only).
+    pub fn log_if_internal(&self, log: &slog::Logger) {
+        if self.status() >= 500 {
+            slog::error!(log, "request failed";
+                "status" => self.status(),
+                "error" => self.internal.as_deref().unwrap_or(""),
+            );
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.internal, &self.problem.detail) {
+            (Some(internal), _) => f.write_str(internal),
+            (None, Some(detail)) => f.write_str(detail),
+            (None, None) => f.write_str(&self.problem.title),
+        }
+    }
+}
+
+impl HttpResponseError for ApiError {
+    fn status_code(&self) -> ErrorStatusCode {
+        ErrorStatusCode::from_u16(self.status()).unwrap_or(ErrorStatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// The one mapping from the domain to HTTP.
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::NotFound(what) => ApiError::new(Kind::NotFound, format!("{what} not found")),
+            Error::Conflict(detail) => ApiError::new(Kind::Conflict, detail),
+            Error::Invalid(errors) => ApiError::validation(errors),
+            Error::PreconditionFailed => ApiError::new(
+                Kind::PreconditionFailed,
+                "the resource has changed since the ETag given in If-Match; fetch it again",
+            ),
+            Error::Unavailable(source) => ApiError {
+                internal: Some(error_chain(&source)),
+                ..ApiError::new(Kind::Unavailable, "the database is unavailable; try again later")
+            },
+            Error::Internal(source) => ApiError {
+                internal: Some(error_chain(source.as_ref())),
+                ..ApiError::new(Kind::Internal, "an unexpected error occurred")
+            },
+        }
+    }
+}
+
+/// Dropshot's own errors (a response it cannot build…), and our extractors' problems, which
+/// must travel through [`HttpError`] (see `crate::http::extract`) and are restored as they were.
+impl From<HttpError> for ApiError {
+    fn from(error: HttpError) -> Self {
+        if error.error_code.as_deref() == Some(crate::http::extract::PROBLEM_CODE) {
+            if let Ok(problem) = serde_json::from_str::<Problem>(&error.external_message) {
+                return ApiError { problem: Box::new(problem), internal: None };
+            }
+        }
+        let status = error.status_code.as_u16();
+        let kind = Kind::from_status(status);
+        let detail = if status >= 500 { kind.title().to_string() } else { error.external_message };
+        ApiError { internal: Some(error.internal_message), ..ApiError::new(kind, detail) }
+    }
+}
+
+/// `error: cause: cause…`, for the log.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,119 @@
+//! Conditional requests (RFC 9110 §13): entity tags, `If-None-Match`, `If-Match`,
+//! `If-Modified-Since`.
+//!
+//! A stored resource's ETag derives from its row version (bumped by every write) and its
+//! creation time, so it changes whenever the representation does, and never repeats for a
+//! resource deleted and created again under the same id. `If-Match` is checked inside the
+//! write's transaction, against the row it is about to change, so two writers cannot both win.
+
+use chrono::{DateTime, Utc};
+
+/// The strong ETag of a stored resource.
+pub fn entity_etag(version: i64, created_at: DateTime<Utc>) -> String {
+    format!("\"{version}-{:x}\"", created_at.timestamp_micros())
+}
+
+/// Whether `If-Match` holds for a resource whose current ETag is `etag`: `*`, or a list with
+/// `etag` in it. Weak tags never match (`If-Match` uses strong comparison).
+pub fn if_match(header: &str, etag: &str) -> bool {
+    let header = header.trim();
+    header == "*" || entity_tags(header).any(|tag| !tag.starts_with("W/") && tag == etag)
+}
+
+/// Whether a GET can answer 304: `If-None-Match` decides when present, else `If-Modified-Since`.
+pub fn unchanged(
+    if_none_match: Option<&str>,
+    if_modified_since: Option<&str>,
+    etag: &str,
+    modified: DateTime<Utc>,
+) -> bool {
+    match (if_none_match, if_modified_since) {
+        (Some(header), _) => none_match(header, etag),
+        (None, Some(header)) => not_modified_since(header, modified),
+        (None, None) => false,
+    }
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison; `*` matches anything).
+pub fn none_match(header: &str, etag: &str) -> bool {
+    let header = header.trim();
+    if header == "*" {
+        return true;
+    }
+    let bare = |tag: &str| tag.strip_prefix("W/").unwrap_or(tag).to_string();
+    let wanted = bare(etag);
+    entity_tags(header).any(|tag| bare(tag) == wanted)
+}
+
+/// Whether a resource last modified at `modified` is unchanged since `If-Modified-Since`.
+pub fn not_modified_since(header: &str, modified: DateTime<Utc>) -> bool {
+    match httpdate::parse_http_date(header.trim()) {
+        // HTTP dates have whole seconds; so must the comparison.
+        Ok(since) => {
+            let since: DateTime<Utc> = since.into();
+            modified.timestamp() <= since.timestamp()
+        }
+        Err(_) => false,
+    }
+}
+
+/// An HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn http_date(at: DateTime<Utc>) -> String {
+    httpdate::fmt_http_date(at.into())
+}
+
+/// The entity tags of a comma-separated list, commas inside quotes included.
+fn entity_tags(header: &str) -> impl Iterator<Item = &str> {
+    let mut tags = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in header.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                tags.push(header[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    tags.push(header[start..].trim());
+    tags.into_iter().filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(micros: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(micros).unwrap()
+    }
+
+    #[test]
+    fn if_none_match_uses_weak_comparison_over_a_list() {
+        let etag = entity_etag(3, at(1_700_000_000_000_000));
+        assert!(none_match(&etag, &etag));
+        assert!(none_match(&format!("\"x\", W/{etag}"), &etag));
+        assert!(none_match("*", &etag));
+        assert!(!none_match("\"3-0\"", &etag));
+        assert!(!none_match("", &etag));
+    }
+
+    #[test]
+    fn if_match_uses_strong_comparison_over_a_list() {
+        let etag = entity_etag(7, at(1_700_000_000_123_456));
+        assert!(if_match(&etag, &etag));
+        assert!(if_match(&format!("\"a,b\", {etag}"), &etag));
+        assert!(if_match("*", &etag));
+        assert!(!if_match(&format!("W/{etag}"), &etag));
+        assert!(!if_match("\"7-0\"", &etag));
+    }
+
+    #[test]
+    fn if_modified_since_compares_whole_seconds() {
+        let modified = at(1_700_000_000_900_000);
+        let same_second = http_date(at(1_700_000_000_000_000));
+        assert!(not_modified_since(&same_second, modified));
+        assert!(!not_modified_since(&http_date(at(1_699_999_999_000_000)), modified));
+        assert!(!not_modified_since("yesterday", modified));
+    }
+}

@@ -1,0 +1,206 @@
+//! Pages of lists: `offset` or an opaque keyset `cursor`; `links` in the body and the same
+//! links in an RFC 8288 `Link` header.
+//!
+//! A cursor is base64url JSON naming a direction (after/before), the position of a row (its
+//! sort-key value and id) and a fingerprint of the sort and filters it was issued for, so that
+//! it cannot silently be reused with another query.
+
+use std::hash::{Hash, Hasher};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::api::types;
+use crate::db::products::KeyValue;
+use crate::db::Start;
+use crate::error::ApiError;
+use crate::http::Cx;
+
+/// Where a row sits in a sorted list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyValue>,
+    #[serde(rename = "i")]
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Direction {
+    #[serde(rename = "a")]
+    After,
+    #[serde(rename = "b")]
+    Before,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CursorData {
+    #[serde(rename = "d")]
+    direction: Direction,
+    #[serde(flatten)]
+    position: Position,
+    #[serde(rename = "f")]
+    fingerprint: String,
+}
+
+/// Identifies a list query (its sort and filters) inside its cursors.
+pub fn fingerprint(query: &impl Hash) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    query.hash(&mut hasher);
+    format!("{:08x}", hasher.finish() as u32)
+}
+
+/// Where the requested page starts: `offset`, or the position in `cursor`.
+pub fn start(
+    offset: Option<i64>,
+    cursor: Option<&str>,
+    fingerprint: &str,
+) -> Result<Start<Position>, ApiError> {
+    match (offset, cursor) {
+        (Some(_), Some(_)) => Err(invalid("cursor", "cannot be combined with offset")),
+        (offset, None) => Ok(Start::Offset(offset.unwrap_or(0))),
+        (None, Some(cursor)) => {
+            let data: CursorData = URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|json| serde_json::from_slice(&json).ok())
+                .ok_or_else(|| invalid("cursor", "is not a cursor this list issued"))?;
+            if data.fingerprint != fingerprint {
+                return Err(invalid("cursor", "was issued for another sort or other filters"));
+            }
+            Ok(match data.direction {
+                Direction::After => Start::After(data.position),
+                Direction::Before => Start::Before(data.position),
+            })
+        }
+    }
+}
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::validation(vec![types::FieldError { field: field.into(), message: message.into() }])
+}
+
+/// What a page says about its neighbours.
+pub struct Neighbours {
+    pub more_after: bool,
+    pub more_before: bool,
+    /// The positions of the first and last rows of the page.
+    pub first: Option<Position>,
+    pub last: Option<Position>,
+}
+
+/// The cursors and links of a page.
+pub struct PageLinks {
+    pub next_cursor: Option<types::Cursor>,
+    pub prev_cursor: Option<types::Cursor>,
+    pub links: types::PageLinks,
+    /// The same links as an RFC 8288 `Link` header.
+    pub header: String,
+}
+
+/// Builds the cursors and links of a page of the list that `query` (the operation's query
+/// parameters) asked for.
+pub fn links<Q: Serialize>(
+    cx: &Cx,
+    query: &Q,
+    limit: i64,
+    start: &Start<Position>,
+    page: Neighbours,
+    fingerprint: &str,
+) -> PageLinks {
+    let (from_cursor, offset) = match start {
+        Start::Offset(offset) => (None, Some(*offset)),
+        Start::After(position) | Start::Before(position) => (Some(position.clone()), None),
+    };
+    // An empty page past either end still has a neighbour: the rows beyond its cursor.
+    let last = page.last.or_else(|| from_cursor.clone());
+    let first = page.first.or(from_cursor);
+    let next_cursor =
+        page.more_after.then_some(last).flatten().and_then(|p| encode(Direction::After, p, fingerprint));
+    let prev_cursor =
+        page.more_before.then_some(first).flatten().and_then(|p| encode(Direction::Before, p, fingerprint));
+
+    let path = cx.rqctx.request.uri().path().to_string();
+    let url = |extra: Option<(&str, String)>| page_url(&path, query, extra);
+    let next = match (offset, &next_cursor) {
+        (Some(offset), _) if page.more_after => Some(url(Some(("offset", (offset + limit).to_string())))),
+        (None, Some(cursor)) => Some(url(Some(("cursor", cursor.to_string())))),
+        _ => None,
+    };
+    let prev = match (offset, &prev_cursor) {
+        (Some(offset), _) if offset > 0 => Some(url(Some(("offset", (offset - limit).max(0).to_string())))),
+        (None, Some(cursor)) => Some(url(Some(("cursor", cursor.to_string())))),
+        _ => None,
+    };
+    let first_url = url(None);
+    let mut header = format!("<{first_url}>; rel=\"first\"");
+    if let Some(next) = &next {
+        header.push_str(&format!(", <{next}>; rel=\"next\""));
+    }
+    if let Some(prev) = &prev {
+        header.push_str(&format!(", <{prev}>; rel=\"prev\""));
+    }
+    PageLinks {
+        next_cursor,
+        prev_cursor,
+        links: types::PageLinks { self_: cx.request_target(), first: first_url, next, prev },
+        header,
+    }
+}
+
+/// A cursor (base64url always matches the spec's `Cursor` pattern).
+fn encode(direction: Direction, position: Position, fingerprint: &str) -> Option<types::Cursor> {
+    let data = CursorData { direction, position, fingerprint: fingerprint.to_string() };
+    types::Cursor::try_from(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).ok()?)).ok()
+}
+
+/// `path?…` with the list's query parameters, without `offset`/`cursor` unless `extra` sets one.
+fn page_url<Q: Serialize>(path: &str, query: &Q, extra: Option<(&str, String)>) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    if let Ok(serde_json::Value::Object(params)) = serde_json::to_value(query) {
+        for (name, value) in params {
+            if name == "offset" || name == "cursor" {
+                continue;
+            }
+            match value {
+                serde_json::Value::String(s) => serializer.append_pair(&name, &s),
+                serde_json::Value::Null => &mut serializer,
+                other => serializer.append_pair(&name, &other.to_string()),
+            };
+        }
+    }
+    if let Some((name, value)) = extra {
+        serializer.append_pair(name, &value);
+    }
+    format!("{path}?{}", serializer.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_other_queries() {
+        let position = Position { key: Some(KeyValue::Text("tea".into())), id: 7 };
+        let cursor = encode(Direction::Before, position.clone(), "abc").unwrap();
+        match start(None, Some(&cursor), "abc").unwrap() {
+            Start::Before(p) => assert_eq!(p, position),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(start(None, Some(&cursor), "other").unwrap_err().status(), 422);
+        assert_eq!(start(None, Some("bm9wZQ"), "abc").unwrap_err().status(), 422);
+        assert_eq!(start(Some(1), Some(&cursor), "abc").unwrap_err().status(), 422);
+    }
+
+    #[test]
+    fn page_urls_keep_filters_and_drop_pagination() {
+        let query =
+            serde_json::json!({"limit": 2, "offset": 4, "cursor": null, "q": "a b&c", "in_stock": true});
+        assert_eq!(
+            page_url("/p", &query, Some(("offset", "6".into()))),
+            "/p?in_stock=true&limit=2&q=a+b%26c&offset=6"
+        );
+    }
+}

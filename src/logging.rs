@@ -1,0 +1,62 @@
+//! Logging with slog: JSON lines in production, human-readable in a terminal.
+//!
+//! One access-log line per request is written by the edge (`crate::edge`), with method, path,
+//! status, latency, request id and peer. Dropshot's own per-request lines are filtered out (they
+//! would repeat that line with dropshot's internal request id), its warnings are kept.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use slog::{o, Drain, Logger};
+
+use crate::config::{LogFormat, LogLevel};
+
+/// A logger to stderr (terminal) or stdout (JSON), and the guard that flushes it when dropped.
+pub fn logger(format: LogFormat, level: LogLevel) -> (Logger, slog_async::AsyncGuard) {
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Terminal => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let drain: Box<dyn Drain<Ok = (), Err = slog::Never> + Send> = if json {
+        Box::new(json_drain(std::io::stdout()))
+    } else {
+        let decorator = slog_term::TermDecorator::new().stderr().build();
+        Box::new(slog_term::CompactFormat::new(decorator).build().fuse())
+    };
+    let (drain, guard) = slog_async::Async::new(drain.filter_level(level.to_slog()).fuse())
+        .chan_size(8192)
+        .overflow_strategy(slog_async::OverflowStrategy::DropAndReport)
+        .build_with_guard();
+    (Logger::root(drain.fuse(), o!("service" => "storefront")), guard)
+}
+
+/// A logger appending JSON lines to a file (the tests keep one per server).
+pub fn to_file(path: &std::path::Path) -> std::io::Result<Logger> {
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    Ok(Logger::root(Mutex::new(json_drain(file)).fuse(), o!("service" => "storefront")))
+}
+
+/// A logger that discards everything.
+pub fn discard() -> Logger {
+    Logger::root(slog::Discard, o!())
+}
+
+/// The logger dropshot gets: only its warnings and errors (the edge logs every request).
+pub fn for_dropshot(log: &Logger) -> Logger {
+    Logger::root(
+        slog::LevelFilter::new(log.clone(), slog::Level::Warning).fuse(),
+        o!("component" => "dropshot"),
+    )
+}
+
+fn json_drain<W: std::io::Write + Send + 'static>(out: W) -> impl Drain<Ok = (), Err = slog::Never> + Send {
+    slog_json::Json::new(out)
+        .add_key_value(o!(
+            "time" => slog::PushFnValue(|_, ser| ser.emit(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true))),
+            "level" => slog::FnValue(|record| record.level().as_short_str()),
+            "msg" => slog::PushFnValue(|record, ser| ser.emit(record.msg())),
+        ))
+        .build()
+        .fuse()
+}

@@ -1,0 +1,131 @@
+//! The `storefront` command: serve the API, or run an operator task.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use storefront::config::Config;
+use storefront::db::{Db, PoolConfig};
+
+#[derive(Parser)]
+#[command(version, about = "The Storefront API server", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With no subcommand, `serve` runs with these options.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations, then exit.
+    Migrate {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Load the tutorials' demo catalog (idempotent), then exit.
+    SeedDemo {
+        #[command(flatten)]
+        config: Config,
+    },
+    /// Print the OpenAPI document the server implements.
+    PrintSpec {
+        /// yaml (as written) or json.
+        #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
+        format: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: Config,
+    /// Load the demo catalog before serving.
+    #[arg(long, env = "STOREFRONT_DEMO")]
+    demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("storefront: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Migrate { config }) => {
+            connect(&config).await?.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Some(Command::SeedDemo { config }) => {
+            let db = connect(&config).await?;
+            let seeded = storefront::db::demo::seed(&db)
+                .await
+                .map_err(|e| format!("loading the demo catalog: {e}"))?;
+            db.close().await;
+            println!(
+                "demo catalog loaded: {} categories, {} products added",
+                seeded.categories, seeded.products
+            );
+            Ok(())
+        }
+        Some(Command::PrintSpec { format }) => {
+            let spec =
+                if format == "json" { storefront::api::OPENAPI_JSON } else { storefront::api::OPENAPI_YAML };
+            print!("{spec}");
+            Ok(())
+        }
+    }
+}
+
+async fn connect(config: &Config) -> Result<Db, String> {
+    let pools = PoolConfig { max_connections: 1, acquire_timeout: config.db_acquire_timeout() };
+    Db::connect(config.database_url.expose(), &pools).await
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let (log, _flush) = storefront::logging::logger(args.config.log_format, args.config.log_level);
+    if args.demo {
+        let db = connect(&args.config).await?;
+        storefront::db::demo::seed(&db).await.map_err(|e| format!("loading the demo catalog: {e}"))?;
+        db.close().await;
+    }
+    let server = storefront::start(args.config, log.clone()).await?;
+    shutdown_signal().await;
+    slog::info!(log, "shutting down");
+    server.shutdown().await
+}
+
+/// Ctrl-C or SIGTERM (what container runtimes send).
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

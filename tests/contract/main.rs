@@ -1,0 +1,13 @@
+//! The contract suite: one test binary that starts the real server (port 0, a fresh database
+//! per test) and drives it through the generated client, and through raw HTTP only for what
+//! that client cannot send (each such test says so).
+
+mod common;
+
+mod categories;
+mod drift;
+mod edge;
+mod generated_code;
+mod ops;
+mod products;
+mod tags;
