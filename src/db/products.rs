@@ -32,7 +32,6 @@ macro_rules! columns {
          p.category_id, p.version, p.created_at, p.updated_at"
     };
 }
-const COLUMNS: &str = columns!();
 
 /// What a product is made of, as created or replaced.
 #[derive(Debug, Clone)]
@@ -120,7 +119,8 @@ pub enum KeyValue {
 /// The position of a row in a sorted list: its sort-key value and its id.
 pub type Key = (KeyValue, i64);
 
-/// A page of products in `sort` order.
+/// A page of products in `sort` order, with their tags: one query for the page and its tags,
+/// and, in offset mode, a count run alongside it.
 pub async fn list(
     db: &Db,
     filter: &Filter,
@@ -128,8 +128,8 @@ pub async fn list(
     start: &Start<Key>,
     limit: i64,
 ) -> Result<Page<ProductRow>, Error> {
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM products p WHERE 1 = 1"));
-    push_filter(&mut sql, filter);
+    let mut page = Sql::new(concat!("SELECT ", columns!(), " FROM products p"));
+    push_filter(&mut page, filter);
     // Going backwards (a "previous" page) reads the list in reverse, then flips the rows.
     let backwards = matches!(start, Start::Before(_));
     let descending = sort.descending != backwards;
@@ -137,95 +137,118 @@ pub async fn list(
         let op = if descending { "<" } else { ">" };
         let (value, id) = key;
         if sort.key == SortKey::Id {
-            sql.push(&format!(" AND p.id {op} ")).bind(*id);
+            page.and().push(&format!("p.id {op} ")).bind(*id);
         } else {
-            sql.push(&format!(" AND ({}, p.id) {op} (", sort.key.column()));
+            page.and().push(&format!("({}, p.id) {op} (", sort.key.column()));
             match value {
-                KeyValue::Int(v) => sql.bind(*v),
-                KeyValue::Text(v) => sql.bind(v.as_str()),
+                KeyValue::Int(v) => page.bind(*v),
+                KeyValue::Text(v) => page.bind(v.as_str()),
             };
-            sql.push(", ").bind(*id).push(")");
+            page.push(", ").bind(*id).push(")");
         }
     }
     let direction = if descending { "DESC" } else { "ASC" };
-    if sort.key == SortKey::Id {
-        sql.push(&format!(" ORDER BY p.id {direction}"));
+    let order = if sort.key == SortKey::Id {
+        format!(" ORDER BY p.id {direction}")
     } else {
-        sql.push(&format!(" ORDER BY {} {direction}, p.id {direction}", sort.key.column()));
-    }
-    sql.push(" LIMIT ").bind(limit + 1);
+        format!(" ORDER BY {} {direction}, p.id {direction}", sort.key.column())
+    };
+    page.push(&order).push(" LIMIT ").bind(limit + 1);
     if let Start::Offset(offset) = start {
-        sql.push(" OFFSET ").bind(*offset);
+        page.push(" OFFSET ").bind(*offset);
     }
-    let mut items: Vec<ProductRow> = sql.query_as().fetch_all(db.read()).await?;
+    // The page as a subquery, its tags joined on: one round trip.
+    let mut sql = Sql::new(concat!("SELECT ", columns!(), ", t.name AS tag FROM ("));
+    sql.append(&page)
+        .push(") p LEFT JOIN product_tags pt ON pt.product_id = p.id LEFT JOIN tags t ON t.id = pt.tag_id");
+    sql.push(&order).push(", t.name_key");
+
+    let total = async {
+        match start {
+            Start::Offset(_) => {
+                let mut count = Sql::new("SELECT count(*) FROM products p");
+                push_filter(&mut count, filter);
+                let (total,): (i64,) = count.query_as().fetch_one(db.read()).await?;
+                Ok::<_, Error>(Some(total))
+            }
+            _ => Ok(None),
+        }
+    };
+    let rows = async { Ok::<_, Error>(sql.query_as::<WithTag>().fetch_all(db.read()).await?) };
+    let (rows, total) = tokio::try_join!(rows, total)?;
+    let mut items = fold_tags(rows);
     let overflow = items.len() as i64 > limit;
     items.truncate(usize::try_from(limit).unwrap_or(0));
     if backwards {
         items.reverse();
     }
-    attach_tags(db, &mut items).await?;
     Ok(match start {
-        Start::Offset(offset) => {
-            let mut count = Sql::new("SELECT count(*) FROM products p WHERE 1 = 1");
-            push_filter(&mut count, filter);
-            let (total,): (i64,) = count.query_as().fetch_one(db.read()).await?;
-            Page { items, total: Some(total), more_after: overflow, more_before: *offset > 0 }
-        }
+        Start::Offset(offset) => Page { items, total, more_after: overflow, more_before: *offset > 0 },
         Start::After(_) => Page { items, total: None, more_after: overflow, more_before: true },
         Start::Before(_) => Page { items, total: None, more_after: true, more_before: overflow },
     })
 }
 
+/// A product row with one of its tags (or none): what joining the tags on gives.
+#[derive(sqlx::FromRow)]
+struct WithTag {
+    #[sqlx(flatten)]
+    product: ProductRow,
+    tag: Option<String>,
+}
+
+/// Folds consecutive rows of the same product into one product with its tags.
+fn fold_tags(rows: Vec<WithTag>) -> Vec<ProductRow> {
+    let mut out: Vec<ProductRow> = Vec::new();
+    for WithTag { product, tag } in rows {
+        match out.last_mut() {
+            Some(last) if last.id == product.id => last.tags.extend(tag),
+            _ => {
+                let mut product = product;
+                product.tags.extend(tag);
+                out.push(product);
+            }
+        }
+    }
+    out
+}
+
 fn push_filter(sql: &mut Sql, filter: &Filter) {
     if let Some(category_id) = filter.category_id {
-        sql.push(" AND p.category_id = ").bind(category_id);
+        sql.and().push("p.category_id = ").bind(category_id);
     }
     if let Some(tag) = &filter.tag {
-        sql.push(
-            " AND EXISTS (SELECT 1 FROM product_tags pt JOIN tags t ON t.id = pt.tag_id \
-             WHERE pt.product_id = p.id AND t.name_key = ",
-        )
-        .bind(name_key(tag))
-        .push(")");
+        sql.and()
+            .push(
+                "EXISTS (SELECT 1 FROM product_tags pt JOIN tags t ON t.id = pt.tag_id \
+                 WHERE pt.product_id = p.id AND t.name_key = ",
+            )
+            .bind(name_key(tag))
+            .push(")");
     }
     if let Some(min) = filter.min_price_cents {
-        sql.push(" AND p.price_cents >= ").bind(min);
+        sql.and().push("p.price_cents >= ").bind(min);
     }
     if let Some(max) = filter.max_price_cents {
-        sql.push(" AND p.price_cents <= ").bind(max);
+        sql.and().push("p.price_cents <= ").bind(max);
     }
     match filter.in_stock {
         Some(true) => {
-            sql.push(" AND p.stock > 0");
+            sql.and().push("p.stock > 0");
         }
         Some(false) => {
-            sql.push(" AND p.stock = 0");
+            sql.and().push("p.stock = 0");
         }
         None => {}
     }
     if let Some(q) = &filter.q {
         let escaped = name_key(q).replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        sql.push(" AND p.name_key LIKE ").bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+        sql.and().push("p.name_key LIKE ").bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
     }
-}
-
-async fn attach_tags(db: &Db, rows: &mut [ProductRow]) -> Result<(), Error> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut names = tags::names_of(db.read(), &ids).await?;
-    for row in rows {
-        row.tags = names.remove(&row.id).unwrap_or_default();
-    }
-    Ok(())
 }
 
 /// A product with its tags, in one round trip.
 pub async fn get(db: &Db, id: i64) -> Result<ProductRow, Error> {
-    #[derive(sqlx::FromRow)]
-    struct WithTag {
-        #[sqlx(flatten)]
-        product: ProductRow,
-        tag: Option<String>,
-    }
     let rows: Vec<WithTag> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
@@ -237,36 +260,26 @@ pub async fn get(db: &Db, id: i64) -> Result<ProductRow, Error> {
     .bind(id)
     .fetch_all(db.read())
     .await?;
-    let mut rows = rows.into_iter();
-    let first = rows.next().ok_or(Error::NotFound("product"))?;
-    let mut product = first.product;
-    product.tags = first.tag.into_iter().chain(rows.filter_map(|r| r.tag)).collect();
-    Ok(product)
+    fold_tags(rows).pop().ok_or(Error::NotFound("product"))
 }
 
-/// The products of the given categories, with their tags, by category: three queries
-/// whatever the number of categories.
+/// The products of the given categories, with their tags, by category: one query whatever
+/// the number of categories.
 pub async fn of_categories(db: &Db, category_ids: &[i64]) -> Result<BTreeMap<i64, Vec<ProductRow>>, Error> {
     let mut out: BTreeMap<i64, Vec<ProductRow>> = BTreeMap::new();
     if category_ids.is_empty() {
         return Ok(out);
     }
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM products p WHERE p.category_id IN ("));
-    sql.bind_list(category_ids).push(") ORDER BY p.category_id, p.id");
-    let mut rows: Vec<ProductRow> = sql.query_as().fetch_all(db.read()).await?;
-    let mut tag_sql = Sql::new(
-        "SELECT pt.product_id, t.name FROM product_tags pt JOIN tags t ON t.id = pt.tag_id \
-         JOIN products p ON p.id = pt.product_id WHERE p.category_id IN (",
-    );
-    tag_sql.bind_list(category_ids).push(") ORDER BY pt.product_id, t.name_key");
-    let tag_rows: Vec<(i64, String)> = tag_sql.query_as().fetch_all(db.read()).await?;
-    let mut names: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    for (product_id, name) in tag_rows {
-        names.entry(product_id).or_default().push(name);
-    }
-    for mut row in rows.drain(..) {
-        row.tags = names.remove(&row.id).unwrap_or_default();
-        out.entry(row.category_id).or_default().push(row);
+    let mut sql = Sql::new(concat!(
+        "SELECT ",
+        columns!(),
+        ", t.name AS tag FROM products p \
+         LEFT JOIN product_tags pt ON pt.product_id = p.id \
+         LEFT JOIN tags t ON t.id = pt.tag_id WHERE p.category_id IN ("
+    ));
+    sql.bind_list(category_ids).push(") ORDER BY p.category_id, p.id, t.name_key");
+    for product in fold_tags(sql.query_as().fetch_all(db.read()).await?) {
+        out.entry(product.category_id).or_default().push(product);
     }
     Ok(out)
 }

@@ -36,16 +36,44 @@ impl From<&str> for Arg {
 pub struct Sql {
     text: String,
     args: Vec<Arg>,
+    /// Whether `WHERE` has been written (see [`Sql::and`]).
+    filtered: bool,
 }
 
 impl Sql {
     pub fn new(text: &str) -> Self {
-        Sql { text: text.to_string(), args: Vec::new() }
+        Sql { text: text.to_string(), args: Vec::new(), filtered: false }
+    }
+
+    /// Starts a condition: ` WHERE ` the first time, ` AND ` after. (No `WHERE 1 = 1`: SQLite
+    /// then counts row by row instead of reading the smallest index.)
+    pub fn and(&mut self) -> &mut Self {
+        self.text.push_str(if self.filtered { " AND " } else { " WHERE " });
+        self.filtered = true;
+        self
     }
 
     /// Appends SQL text.
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
+        self
+    }
+
+    /// Appends another statement (as a subquery, say), renumbering its placeholders.
+    pub fn append(&mut self, other: &Sql) -> &mut Self {
+        let offset = self.args.len();
+        let mut rest = other.text.as_str();
+        while let Some(at) = rest.find('$') {
+            self.text.push_str(&rest[..at]);
+            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            match rest[at + 1..at + 1 + digits].parse::<usize>() {
+                Ok(n) => self.text.push_str(&format!("${}", n + offset)),
+                Err(_) => self.text.push('$'),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        self.text.push_str(rest);
+        self.args.extend(other.args.iter().cloned());
         self
     }
 
@@ -103,8 +131,15 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_in_order() {
-        let mut sql = Sql::new("SELECT * FROM t WHERE a = ");
-        sql.bind(1).push(" AND b IN (").bind_list(&["x", "y"]).push(")");
+        let mut sql = Sql::new("SELECT * FROM t");
+        sql.and().push("a = ").bind(1).and().push("b IN (").bind_list(&["x", "y"]).push(")");
         assert_eq!(sql.text(), "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)");
+
+        let mut outer = Sql::new("SELECT * FROM (");
+        outer.bind(0).push(", ").append(&sql).push(") WHERE x = ").bind(9);
+        assert_eq!(
+            outer.text(),
+            "SELECT * FROM ($1, SELECT * FROM t WHERE a = $2 AND b IN ($3, $4)) WHERE x = $5"
+        );
     }
 }

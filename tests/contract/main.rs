@@ -5,6 +5,7 @@
 mod common;
 
 mod categories;
+mod documented_errors;
 mod drift;
 mod edge;
 mod generated_code;
