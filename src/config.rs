@@ -40,6 +40,34 @@ pub struct Config {
     #[arg(long, env = "STOREFRONT_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// `development` (a signing secret is made up when none is set) or `production` (a secret of
+    /// at least 32 bytes is required).
+    #[arg(long, env = "STOREFRONT_ENVIRONMENT", default_value = "development")]
+    pub environment: Environment,
+
+    /// The secret that signs access tokens (HS256), at least 32 bytes.
+    #[arg(long, env = "STOREFRONT_JWT_SECRET")]
+    pub jwt_secret: Option<Secret>,
+
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "STOREFRONT_ACCESS_TOKEN_TTL_SECS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(30..=86_400))]
+    pub access_token_ttl_secs: u64,
+
+    /// Lifetime of refresh tokens, in seconds.
+    #[arg(long, env = "STOREFRONT_REFRESH_TOKEN_TTL_SECS", default_value_t = 2_592_000,
+          value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
+    pub refresh_token_ttl_secs: u64,
+
+    /// Rate-limit classes, `name=requests/window` (window in s, m or h), comma-separated. The
+    /// spec names a class for every operation; `admin` replaces `default` for admins.
+    #[arg(long, env = "STOREFRONT_RATE_LIMITS", default_value = "auth=5/60s,default=300/60s,admin=3000/60s")]
+    pub rate_limits: crate::ratelimit::Classes,
+
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is believed.
+    #[arg(long, env = "STOREFRONT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Log format: `json` (one object per line, for production), `terminal`, or `auto`
     /// (terminal when stderr is one, else JSON).
     #[arg(long, env = "STOREFRONT_LOG_FORMAT", default_value = "auto")]
@@ -73,6 +101,47 @@ impl Config {
     }
 }
 
+/// Whether the server may make up what production must be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// The shortest signing secret accepted (HS256 wants at least its 256-bit output).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// The token-signing secret, checked: production requires one of at least 32 bytes;
+    /// development makes up a random one (tokens then die with the process) when none is set.
+    pub fn signing_secret(&self) -> Result<(Vec<u8>, bool), String> {
+        match (&self.jwt_secret, self.environment) {
+            (Some(secret), _) if secret.expose().len() >= MIN_SECRET_BYTES => {
+                Ok((secret.expose().as_bytes().to_vec(), false))
+            }
+            (Some(_), _) => Err(format!(
+                "STOREFRONT_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes (try `openssl rand -base64 48`)"
+            )),
+            (None, Environment::Production) => Err(
+                "STOREFRONT_JWT_SECRET is required in production (at least 32 bytes; try `openssl rand -base64 48`)"
+                    .into(),
+            ),
+            (None, Environment::Development) => {
+                let mut secret = vec![0u8; 48];
+                getrandom::fill(&mut secret).map_err(|e| format!("no randomness for a signing secret: {e}"))?;
+                Ok((secret, true))
+            }
+        }
+    }
+}
+
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR range"))
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -81,6 +150,10 @@ impl fmt::Debug for Config {
             .field("db_max_connections", &self.db_max_connections)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("cors_origins", &self.cors_origins)
+            .field("environment", &self.environment)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "[redacted]"))
+            .field("rate_limits", &self.rate_limits)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }

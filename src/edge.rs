@@ -52,7 +52,22 @@ pub const CALLER_HEADER: &str = "x-storefront-caller";
 const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"];
 
 /// Response headers a browser script may read (CORS).
-const EXPOSED_HEADERS: &str = "ETag, Last-Modified, Location, Link, X-Request-Id, Retry-After";
+const EXPOSED_HEADERS: &str =
+    "ETag, Last-Modified, Location, Link, X-Request-Id, Retry-After, RateLimit-Limit, \
+                               RateLimit-Remaining, RateLimit-Reset, WWW-Authenticate";
+
+/// Headers an API error may ask for (they travel inside its body; see `crate::error::ApiError`).
+const ERROR_HEADERS: &[&str] = &[
+    "www-authenticate",
+    "retry-after",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    CALLER_HEADER,
+];
 
 /// The body of an answer: dropshot's, passed through, or one made here.
 pub type EdgeBody = Either<Incoming, Full<Bytes>>;
@@ -65,6 +80,8 @@ pub struct EdgeConfig {
     pub max_body_bytes: u64,
     pub request_timeout: Duration,
     pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub log: Logger,
 }
 
@@ -175,11 +192,12 @@ impl Edge {
         let origin = request.headers().get(header::ORIGIN).cloned();
         let accept = request.headers().get(header::ACCEPT).cloned();
 
-        let mut response = self.route(request, peer, &request_id).await;
-        let caller = response.headers_mut().remove(CALLER_HEADER);
+        let client = self.client_ip(peer.ip(), request.headers());
+        let mut response = self.route(request, client, &request_id).await;
         if response.status().as_u16() >= 400 {
             response = self.as_problem(response, &request_id, &path, &method, accept.as_ref()).await;
         }
+        let caller = response.headers_mut().remove(CALLER_HEADER);
         self.decorate(response.headers_mut(), &request_id, origin.as_ref());
 
         info!(self.config.log, "request";
@@ -188,16 +206,33 @@ impl Edge {
             "status" => response.status().as_u16(),
             "latency_us" => started.elapsed().as_micros() as u64,
             "request_id" => &request_id,
-            "peer" => %peer.ip(),
+            "peer" => %client,
             "caller" => caller.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
         );
         response
     }
 
+    /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest
+    /// untrusted address of `X-Forwarded-For` (entries a client wrote itself are further left).
+    fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let trusted = |ip: &IpAddr| self.config.trusted_proxies.iter().any(|net| net.contains(ip));
+        if !trusted(&peer) {
+            return peer;
+        }
+        let forwarded: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|entry| entry.trim().parse().ok())
+            .collect();
+        forwarded.iter().rev().find(|ip| !trusted(ip)).or(forwarded.first()).copied().unwrap_or(peer)
+    }
+
     async fn route(
         &self,
         request: Request<Incoming>,
-        peer: SocketAddr,
+        client: IpAddr,
         request_id: &str,
     ) -> Response<EdgeBody> {
         let method = request.method().clone();
@@ -245,7 +280,7 @@ impl Edge {
         parts.headers.retain_internal();
         parts.headers.insert(HeaderName::from_static(EDGE_SECRET_HEADER), self.secret.clone());
         parts.headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), header_value(request_id));
-        parts.headers.insert(HeaderName::from_static(PEER_HEADER), header_value(&peer.ip().to_string()));
+        parts.headers.insert(HeaderName::from_static(PEER_HEADER), header_value(&client.to_string()));
         let forwarded = Request::from_parts(parts, body);
 
         let response = match tokio::time::timeout(self.config.request_timeout, self.client.request(forwarded))
@@ -325,7 +360,23 @@ impl Edge {
             (Some(bytes), true) => gunzip(&bytes),
             (bytes, _) => bytes.map(|b| b.to_vec()),
         };
-        let value: Option<serde_json::Value> = bytes.as_deref().and_then(|b| serde_json::from_slice(b).ok());
+        let mut value: Option<serde_json::Value> =
+            bytes.as_deref().and_then(|b| serde_json::from_slice(b).ok());
+        // Headers the API's error could not set itself (see `crate::error::ApiError`).
+        if let Some(serde_json::Value::Object(headers)) = value
+            .as_mut()
+            .and_then(|v| v.as_object_mut())
+            .and_then(|map| map.remove(crate::error::HEADERS_KEY))
+        {
+            for (name, value) in headers {
+                let allowed = ERROR_HEADERS.contains(&name.as_str());
+                if let (true, Some(value)) = (allowed, value.as_str()) {
+                    if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                        parts.headers.insert(name, header_value(value));
+                    }
+                }
+            }
+        }
         let mut problem = match value {
             // Ours already (from the API's error type, or made here).
             Some(value) if value.get("title").is_some() && value.get("type").is_some() => {
@@ -493,7 +544,7 @@ fn problem_content_type(accept: Option<&HeaderValue>) -> &'static str {
     }
 }
 
-/// The client address a request came from (the edge's peer; trusted proxies come later).
+/// The client address the edge determined for a request (see [`Edge::client_ip`]).
 pub fn peer_ip(headers: &HeaderMap) -> Option<IpAddr> {
     headers.get(PEER_HEADER)?.to_str().ok()?.parse().ok()
 }

@@ -26,6 +26,12 @@ pub enum Error {
     /// Well-formed input that breaks a rule the schema cannot state (a missing reference…).
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
+    /// Credentials were refused (a wrong password, a spent refresh token).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// `If-Match` names a version that is no longer current.
     #[error("the resource has changed since the given ETag")]
     PreconditionFailed,
@@ -53,6 +59,9 @@ impl Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     BadRequest,
+    Unauthorized,
+    InvalidCredentials,
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     NotAcceptable,
@@ -73,6 +82,8 @@ impl Kind {
     pub fn status(self) -> u16 {
         match self {
             Kind::BadRequest => 400,
+            Kind::Unauthorized | Kind::InvalidCredentials => 401,
+            Kind::Forbidden => 403,
             Kind::NotFound => 404,
             Kind::MethodNotAllowed => 405,
             Kind::NotAcceptable => 406,
@@ -93,6 +104,8 @@ impl Kind {
     pub fn from_status(status: u16) -> Kind {
         [
             Kind::BadRequest,
+            Kind::Unauthorized,
+            Kind::Forbidden,
             Kind::NotFound,
             Kind::MethodNotAllowed,
             Kind::NotAcceptable,
@@ -115,6 +128,9 @@ impl Kind {
     pub fn type_uri(self) -> &'static str {
         match self {
             Kind::BadRequest => "/problems/bad-request",
+            Kind::Unauthorized => "/problems/unauthorized",
+            Kind::InvalidCredentials => "/problems/invalid-credentials",
+            Kind::Forbidden => "/problems/forbidden",
             Kind::NotFound => "/problems/not-found",
             Kind::MethodNotAllowed => "/problems/method-not-allowed",
             Kind::NotAcceptable => "/problems/not-acceptable",
@@ -134,6 +150,9 @@ impl Kind {
     pub fn title(self) -> &'static str {
         match self {
             Kind::BadRequest => "Bad request",
+            Kind::Unauthorized => "Authentication required",
+            Kind::InvalidCredentials => "Invalid credentials",
+            Kind::Forbidden => "Forbidden",
             Kind::NotFound => "Not found",
             Kind::MethodNotAllowed => "Method not allowed",
             Kind::NotAcceptable => "Not acceptable",
@@ -166,21 +185,94 @@ impl Kind {
     }
 }
 
-/// An error as the API answers it: a problem body, plus what only the log may see.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(transparent)]
+/// An error as the API answers it: a problem body, the headers that go with it, and what only
+/// the log may see.
+///
+/// Dropshot serializes a handler's error as JSON and lets it set no headers; the headers
+/// (`WWW-Authenticate`, `Retry-After`, rate-limit headers) therefore travel in the body under
+/// `_headers`, which the edge moves into real headers before the client sees anything.
+#[derive(Debug)]
 pub struct ApiError {
     /// Boxed: errors travel in every `Result` of the request path, and should stay small.
     problem: Box<Problem>,
+    headers: Vec<(String, String)>,
     /// The full story, for the log: never serialized.
-    #[serde(skip)]
-    #[schemars(skip)]
     internal: Option<String>,
+}
+
+/// Where an [`ApiError`]'s headers travel to the edge.
+pub const HEADERS_KEY: &str = "_headers";
+
+impl Serialize for ApiError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut value = serde_json::to_value(&*self.problem).map_err(serde::ser::Error::custom)?;
+        if let (serde_json::Value::Object(map), false) = (&mut value, self.headers.is_empty()) {
+            let headers: serde_json::Map<String, serde_json::Value> =
+                self.headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+            map.insert(HEADERS_KEY.into(), serde_json::Value::Object(headers));
+        }
+        value.serialize(serializer)
+    }
+}
+
+/// Documented as the spec's `Problem`: `_headers` never reaches a client.
+impl JsonSchema for ApiError {
+    fn schema_name() -> String {
+        Problem::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        Problem::json_schema(generator)
+    }
 }
 
 impl ApiError {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Self {
-        ApiError { problem: Box::new(kind.problem(detail)), internal: None }
+        ApiError { problem: Box::new(kind.problem(detail)), headers: Vec::new(), internal: None }
+    }
+
+    /// A 401 with the `WWW-Authenticate` challenge (RFC 6750): `invalid_token` when the token or
+    /// key sent was refused (`/problems/invalid-credentials`), a bare challenge when none was
+    /// sent (`/problems/unauthorized`).
+    pub fn unauthorized(invalid_token: bool, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        let (kind, challenge) = if invalid_token {
+            let description = detail.replace('"', "'");
+            (
+                Kind::InvalidCredentials,
+                format!("Bearer realm=\"storefront\", error=\"invalid_token\", error_description=\"{description}\""),
+            )
+        } else {
+            (Kind::Unauthorized, "Bearer realm=\"storefront\"".to_string())
+        };
+        ApiError::new(kind, detail).with_header("www-authenticate", challenge)
+    }
+
+    /// A 401 for a wrong password or a spent refresh token: nothing to do with the request's
+    /// own credentials, so the challenge is the plain one.
+    pub fn rejected_credentials(detail: impl Into<String>) -> Self {
+        ApiError::new(Kind::InvalidCredentials, detail)
+            .with_header("www-authenticate", "Bearer realm=\"storefront\"".into())
+    }
+
+    /// Adds a header to the answer.
+    pub fn with_header(mut self, name: &str, value: String) -> Self {
+        self.headers.push((name.to_string(), value));
+        self
+    }
+
+    /// The error as it was serialized (see [`HEADERS_KEY`]), for extractors that must pass
+    /// theirs through dropshot's own error type.
+    pub fn from_wire(json: &str) -> Option<ApiError> {
+        let mut value: serde_json::Value = serde_json::from_str(json).ok()?;
+        let headers = match value.as_object_mut().and_then(|map| map.remove(HEADERS_KEY)) {
+            Some(serde_json::Value::Object(map)) => {
+                map.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string()))).collect()
+            }
+            _ => Vec::new(),
+        };
+        let problem: Problem = serde_json::from_value(value).ok()?;
+        Some(ApiError { problem: Box::new(problem), headers, internal: None })
     }
 
     /// A 422 naming each offending field.
@@ -249,6 +341,8 @@ impl From<Error> for ApiError {
                 internal: Some(error_chain(source.as_ref())),
                 ..ApiError::new(Kind::Internal, "an unexpected error occurred")
             },
+            Error::Unauthorized(detail) => ApiError::rejected_credentials(detail),
+            Error::Forbidden(detail) => ApiError::new(Kind::Forbidden, detail),
         }
     }
 }
@@ -258,8 +352,8 @@ impl From<Error> for ApiError {
 impl From<HttpError> for ApiError {
     fn from(error: HttpError) -> Self {
         if error.error_code.as_deref() == Some(crate::http::extract::PROBLEM_CODE) {
-            if let Ok(problem) = serde_json::from_str::<Problem>(&error.external_message) {
-                return ApiError { problem: Box::new(problem), internal: None };
+            if let Some(restored) = ApiError::from_wire(&error.external_message) {
+                return restored;
             }
         }
         let status = error.status_code.as_u16();

@@ -5,7 +5,9 @@
 //! listener in front of dropshot. [`start`] runs all of it and hands back the bound address,
 //! which is how `main` and the tests start the real server.
 
+pub mod admin;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod edge;
@@ -13,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod money;
+pub mod ratelimit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,6 +70,24 @@ impl Running {
 /// Connects to the database (applying migrations), then serves on `config.bind`.
 pub async fn start(config: Config, log: Logger) -> Result<Running, String> {
     http::validate::check_all()?;
+    let (secret, made_up) = config.signing_secret()?;
+    if made_up {
+        slog::warn!(
+            log,
+            "no STOREFRONT_JWT_SECRET: signing tokens with a random secret (development only; \
+                          tokens die with this process)"
+        );
+    }
+    for op in api::server::operations::ALL {
+        if let Some(class) = op.rate_limit {
+            if !config.rate_limits.0.contains_key(class) {
+                return Err(format!(
+                    "operation {} is in rate-limit class {class:?}, which STOREFRONT_RATE_LIMITS does not define",
+                    op.id
+                ));
+            }
+        }
+    }
     let pools = PoolConfig {
         max_connections: config.db_max_connections,
         acquire_timeout: config.db_acquire_timeout(),
@@ -77,9 +98,17 @@ pub async fn start(config: Config, log: Logger) -> Result<Running, String> {
     let api = api::server::storefront_api_mod::api_description::<api::server::Glue<Server>>()
         .map_err(|e| format!("the API description is invalid: {e}"))?;
     let edge_secret = uuid::Uuid::new_v4().simple().to_string();
+    let tokens = auth::TokenKeys::new(
+        &secret,
+        Duration::from_secs(config.access_token_ttl_secs),
+        Duration::from_secs(config.refresh_token_ttl_secs),
+    );
+    let limiter = ratelimit::Limiter::new(config.rate_limits.clone(), &db);
     let state = ServerState {
         db: db.clone(),
         config: Arc::clone(&config),
+        tokens,
+        limiter,
         edge_secret: edge_secret.clone(),
         log: log.clone(),
     };
@@ -107,6 +136,7 @@ pub async fn start(config: Config, log: Logger) -> Result<Running, String> {
         max_body_bytes: config.max_body_bytes,
         request_timeout: config.request_timeout(),
         cors_origins: config.cors_origins.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
         log: log.clone(),
     })?;
     let (stop, stopped) = oneshot::channel::<()>();

@@ -30,6 +30,18 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Create an admin account (the first one, typically), then exit.
+    CreateAdmin {
+        #[command(flatten)]
+        config: Config,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (otherwise from STOREFRONT_ADMIN_PASSWORD).
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Print the OpenAPI document the server implements.
     PrintSpec {
         /// yaml (as written) or json.
@@ -78,6 +90,23 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "demo catalog loaded: {} categories, {} products added",
                 seeded.categories, seeded.products
             );
+            Ok(())
+        }
+        Some(Command::CreateAdmin { config, username, email, password_stdin }) => {
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map_err(|e| format!("reading the password: {e}"))?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            } else {
+                std::env::var("STOREFRONT_ADMIN_PASSWORD").map_err(|_| {
+                    "give the password on standard input (--password-stdin) or in STOREFRONT_ADMIN_PASSWORD"
+                })?
+            };
+            let db = connect(&config).await?;
+            let created = storefront::admin::create_admin(&db, &username, &email, &password).await;
+            db.close().await;
+            let user = created.map_err(|e| format!("creating the admin: {e}"))?;
+            println!("admin {} created (id {})", user.username, user.id);
             Ok(())
         }
         Some(Command::PrintSpec { format }) => {

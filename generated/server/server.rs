@@ -2,6 +2,223 @@
 // The committed copy under generated/ is refreshed by `cargo run --bin regenerate`.
 
 use super::types;
+///The headers `api_key_list` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct ApiKeyListReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for ApiKeyListReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+    ];
+}
+///What `api_key_list` answers on success (200).
+pub type ApiKeyListReply = crate::http::reply::Reply<
+    types::ApiKeyList,
+    ApiKeyListReplyHeaders,
+    200,
+>;
+///The headers `api_key_create` declares for its 201 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct ApiKeyCreateReplyHeaders {
+    ///`no-store`: the response holds secrets.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///URL of the created resource.
+    #[serde(rename = "Location")]
+    pub location: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for ApiKeyCreateReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`no-store`: the response holds secrets.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Location",
+            required: true,
+            description: "URL of the created resource.",
+        },
+    ];
+}
+///What `api_key_create` answers on success (201).
+pub type ApiKeyCreateReply = crate::http::reply::Reply<
+    types::ApiKeyCreated,
+    ApiKeyCreateReplyHeaders,
+    201,
+>;
+///The path parameters of `api_key_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ApiKeyGetPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: ::std::num::NonZeroU64,
+}
+impl crate::http::extract::ParamSet for ApiKeyGetPath {
+    const NAME: &'static str = "ApiKeyGetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+///The headers `api_key_get` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct ApiKeyGetReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for ApiKeyGetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+    ];
+}
+///What `api_key_get` answers on success (200).
+pub type ApiKeyGetReply = crate::http::reply::Reply<
+    types::ApiKey,
+    ApiKeyGetReplyHeaders,
+    200,
+>;
+///The path parameters of `api_key_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ApiKeyDeletePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: ::std::num::NonZeroU64,
+}
+impl crate::http::extract::ParamSet for ApiKeyDeletePath {
+    const NAME: &'static str = "ApiKeyDeletePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+///The headers `api_key_delete` declares for its 204 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct ApiKeyDeleteReplyHeaders {}
+impl crate::http::reply::HeaderSet for ApiKeyDeleteReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `api_key_delete` answers on success (204).
+pub type ApiKeyDeleteReply = crate::http::reply::NoContent<
+    ApiKeyDeleteReplyHeaders,
+    204,
+>;
+///The headers `auth_login` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct AuthLoginReplyHeaders {
+    ///`no-store`: the response holds secrets.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for AuthLoginReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`no-store`: the response holds secrets.",
+        },
+    ];
+}
+///What `auth_login` answers on success (200).
+pub type AuthLoginReply = crate::http::reply::Reply<
+    types::TokenPair,
+    AuthLoginReplyHeaders,
+    200,
+>;
+///The headers `auth_logout` declares for its 204 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct AuthLogoutReplyHeaders {}
+impl crate::http::reply::HeaderSet for AuthLogoutReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `auth_logout` answers on success (204).
+pub type AuthLogoutReply = crate::http::reply::NoContent<AuthLogoutReplyHeaders, 204>;
+///The headers `auth_refresh` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct AuthRefreshReplyHeaders {
+    ///`no-store`: the response holds secrets.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for AuthRefreshReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`no-store`: the response holds secrets.",
+        },
+    ];
+}
+///What `auth_refresh` answers on success (200).
+pub type AuthRefreshReply = crate::http::reply::Reply<
+    types::TokenPair,
+    AuthRefreshReplyHeaders,
+    200,
+>;
+///The headers `auth_register` declares for its 201 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct AuthRegisterReplyHeaders {
+    ///URL of the created resource.
+    #[serde(rename = "Location")]
+    pub location: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for AuthRegisterReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Location",
+            required: true,
+            description: "URL of the created resource.",
+        },
+    ];
+}
+///What `auth_register` answers on success (201).
+pub type AuthRegisterReply = crate::http::reply::Reply<
+    types::User,
+    AuthRegisterReplyHeaders,
+    201,
+>;
 ///The query parameters of `category_list`.
 #[derive(
     ::std::fmt::Debug,
@@ -1296,6 +1513,290 @@ impl crate::http::reply::HeaderSet for TagGetReplyHeaders {
 }
 ///What `tag_get` answers on success (200).
 pub type TagGetReply = crate::http::reply::Reply<types::Tag, TagGetReplyHeaders, 200>;
+///The query parameters of `user_list`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct UserListQuery {
+    ///Page size.
+    #[serde(rename = "limit", default = "user_list_query_defaults::limit")]
+    pub limit: ::std::num::NonZeroU64,
+    ///Items to skip. Not together with `cursor`.
+    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    pub offset: ::std::option::Option<i64>,
+    ///`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+    #[serde(rename = "cursor", default, skip_serializing_if = "Option::is_none")]
+    pub cursor: ::std::option::Option<types::Cursor>,
+}
+mod user_list_query_defaults {
+    #[allow(unused_imports)]
+    use super::types;
+    pub(super) fn limit() -> ::std::num::NonZeroU64 {
+        ::serde_json::from_str("20")
+            .expect("typify checked the spec's default against the parameter's type")
+    }
+}
+impl crate::http::extract::ParamSet for UserListQuery {
+    const NAME: &'static str = "UserListQuery";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "limit",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: Some("20"),
+        },
+        crate::http::extract::ParamSpec {
+            name: "offset",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "cursor",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}},\"properties\":{\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"}},\"type\":\"object\"}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+///The headers `user_list` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct UserListReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///RFC 8288 links: `first`, and `next`/`prev` when those pages exist.
+    #[serde(rename = "Link")]
+    pub link: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for UserListReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Link",
+            required: true,
+            description: "RFC 8288 links: `first`, and `next`/`prev` when those pages exist.",
+        },
+    ];
+}
+///What `user_list` answers on success (200).
+pub type UserListReply = crate::http::reply::Reply<
+    types::UserPage,
+    UserListReplyHeaders,
+    200,
+>;
+///The path parameters of `user_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct UserGetPath {
+    ///An account id, or `me`.
+    #[serde(rename = "id")]
+    pub id: types::UserRef,
+}
+impl crate::http::extract::ParamSet for UserGetPath {
+    const NAME: &'static str = "UserGetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"UserRef\":{\"description\":\"An account id, or `me` for the caller's own account.\",\"pattern\":\"^(me|[1-9][0-9]{0,15})$\",\"type\":\"string\"}},\"properties\":{\"id\":{\"$ref\":\"#/definitions/UserRef\",\"description\":\"An account id, or `me`.\"}},\"required\":[\"id\"],\"type\":\"object\"}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+///The headers `user_get` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct UserGetReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for UserGetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+    ];
+}
+///What `user_get` answers on success (200).
+pub type UserGetReply = crate::http::reply::Reply<types::User, UserGetReplyHeaders, 200>;
+///The path parameters of `user_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct UserDeletePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: ::std::num::NonZeroU64,
+}
+impl crate::http::extract::ParamSet for UserDeletePath {
+    const NAME: &'static str = "UserDeletePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+///The headers parameters of `user_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct UserDeleteHeaders {
+    ///The ETag the client last saw; when the resource has changed since, the answer is 412.
+    #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_match: ::std::option::Option<types::UserDeleteIfMatch>,
+}
+impl crate::http::extract::ParamSet for UserDeleteHeaders {
+    const NAME: &'static str = "UserDeleteHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+///The headers `user_delete` declares for its 204 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct UserDeleteReplyHeaders {}
+impl crate::http::reply::HeaderSet for UserDeleteReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `user_delete` answers on success (204).
+pub type UserDeleteReply = crate::http::reply::NoContent<UserDeleteReplyHeaders, 204>;
+///The path parameters of `user_update`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct UserUpdatePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: ::std::num::NonZeroU64,
+}
+impl crate::http::extract::ParamSet for UserUpdatePath {
+    const NAME: &'static str = "UserUpdatePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+///The headers parameters of `user_update`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct UserUpdateHeaders {
+    ///The ETag the client last saw; when the resource has changed since, the answer is 412.
+    #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_match: ::std::option::Option<types::UserUpdateIfMatch>,
+}
+impl crate::http::extract::ParamSet for UserUpdateHeaders {
+    const NAME: &'static str = "UserUpdateHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+///The headers `user_update` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct UserUpdateReplyHeaders {
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for UserUpdateReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+    ];
+}
+///What `user_update` answers on success (200).
+pub type UserUpdateReply = crate::http::reply::Reply<
+    types::User,
+    UserUpdateReplyHeaders,
+    200,
+>;
 ///The headers `healthz` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct HealthzReplyHeaders {}
@@ -1316,6 +1817,15 @@ impl crate::http::reply::HeaderSet for ReadyzReplyHeaders {
 }
 ///What `readyz` answers on success (200).
 pub type ReadyzReply = crate::http::reply::Reply<types::Health, ReadyzReplyHeaders, 200>;
+impl crate::http::extract::BodySchema for types::ApiKeyInput {
+    const NAME: &'static str = "ApiKeyInput";
+    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/ApiKeyInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"ApiKeyInput\":{\"additionalProperties\":false,\"properties\":{\"name\":{\"$ref\":\"#/definitions/ApiKeyName\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyName\":{\"description\":\"What the key is for.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
 impl crate::http::extract::BodySchema for types::CategoryInput {
     const NAME: &'static str = "CategoryInput";
     const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/CategoryInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryInput\":{\"additionalProperties\":false,\"properties\":{\"name\":{\"$ref\":\"#/definitions/CategoryName\"}},\"required\":[\"name\"],\"type\":\"object\"},\"CategoryName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}";
@@ -1328,6 +1838,15 @@ impl crate::http::extract::BodySchema for types::CategoryInput {
 impl crate::http::extract::BodySchema for types::CategoryPatch {
     const NAME: &'static str = "CategoryPatch";
     const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/CategoryPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"},\"CategoryPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"name\":{\"$ref\":\"#/definitions/CategoryName\"}},\"type\":\"object\"}}}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+impl crate::http::extract::BodySchema for types::Credentials {
+    const NAME: &'static str = "Credentials";
+    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/Credentials\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Credentials\":{\"additionalProperties\":false,\"properties\":{\"password\":{\"maxLength\":128,\"minLength\":1,\"type\":\"string\"},\"username\":{\"maxLength\":50,\"minLength\":1,\"type\":\"string\"}},\"required\":[\"username\",\"password\"],\"type\":\"object\"}}}";
     fn validator() -> &'static crate::http::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR
@@ -1352,9 +1871,44 @@ impl crate::http::extract::BodySchema for types::ProductPatch {
             .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
     }
 }
+impl crate::http::extract::BodySchema for types::RefreshRequest {
+    const NAME: &'static str = "RefreshRequest";
+    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/RefreshRequest\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"RefreshRequest\":{\"additionalProperties\":false,\"properties\":{\"refresh_token\":{\"maxLength\":1024,\"minLength\":1,\"type\":\"string\"}},\"required\":[\"refresh_token\"],\"type\":\"object\"}}}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+impl crate::http::extract::BodySchema for types::Registration {
+    const NAME: &'static str = "Registration";
+    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/Registration\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Email\":{\"description\":\"Unique, ignoring case.\",\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"NewPassword\":{\"description\":\"At least 8 characters, with an upper-case letter and a digit.\",\"maxLength\":128,\"minLength\":8,\"pattern\":\"^(?=[\\\\s\\\\S]*[A-Z])(?=[\\\\s\\\\S]*[0-9])\",\"type\":\"string\"},\"Registration\":{\"additionalProperties\":false,\"properties\":{\"email\":{\"$ref\":\"#/definitions/Email\"},\"password\":{\"$ref\":\"#/definitions/NewPassword\"},\"username\":{\"$ref\":\"#/definitions/Username\"}},\"required\":[\"username\",\"email\",\"password\"],\"type\":\"object\"},\"Username\":{\"description\":\"Letters, digits, `_` and `-`; unique, ignoring case.\",\"maxLength\":50,\"minLength\":3,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}}}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
+impl crate::http::extract::BodySchema for types::UserPatch {
+    const NAME: &'static str = "UserPatch";
+    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/UserPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Email\":{\"description\":\"Unique, ignoring case.\",\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"Role\":{\"description\":\"`admin`: everything; `manager`: prices, stock (and later customers and orders); `customer`: the catalog and their own things.\",\"enum\":[\"admin\",\"manager\",\"customer\"],\"type\":\"string\"},\"UserPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"email\":{\"$ref\":\"#/definitions/Email\"},\"role\":{\"$ref\":\"#/definitions/Role\"}},\"type\":\"object\"}}}";
+    fn validator() -> &'static crate::http::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR
+            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    }
+}
 /// Every JSON Schema the request extractors validate against, by type name; the server
 /// compiles them all at start so that a broken one stops it there, not on a request.
-pub const VALIDATION_SCHEMAS: [(&str, &str); 28usize] = [
+pub const VALIDATION_SCHEMAS: [(&str, &str); 41usize] = [
+    (
+        "ApiKeyGetPath",
+        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
+    ),
+    (
+        "ApiKeyDeletePath",
+        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
+    ),
     (
         "CategoryListQuery",
         "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryInclude\":{\"enum\":[\"products\"],\"type\":\"string\"},\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}},\"properties\":{\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"include\":{\"$ref\":\"#/definitions/CategoryInclude\",\"description\":\"`products` embeds each category's products.\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"}},\"type\":\"object\"}",
@@ -1452,12 +2006,44 @@ pub const VALIDATION_SCHEMAS: [(&str, &str); 28usize] = [
         "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
     ),
     (
+        "UserListQuery",
+        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}},\"properties\":{\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"}},\"type\":\"object\"}",
+    ),
+    (
+        "UserGetPath",
+        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"UserRef\":{\"description\":\"An account id, or `me` for the caller's own account.\",\"pattern\":\"^(me|[1-9][0-9]{0,15})$\",\"type\":\"string\"}},\"properties\":{\"id\":{\"$ref\":\"#/definitions/UserRef\",\"description\":\"An account id, or `me`.\"}},\"required\":[\"id\"],\"type\":\"object\"}",
+    ),
+    (
+        "UserDeletePath",
+        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
+    ),
+    (
+        "UserDeleteHeaders",
+        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
+    ),
+    (
+        "UserUpdatePath",
+        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
+    ),
+    (
+        "UserUpdateHeaders",
+        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
+    ),
+    (
+        "ApiKeyInput",
+        "{\"$ref\":\"#/definitions/ApiKeyInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"ApiKeyInput\":{\"additionalProperties\":false,\"properties\":{\"name\":{\"$ref\":\"#/definitions/ApiKeyName\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyName\":{\"description\":\"What the key is for.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}",
+    ),
+    (
         "CategoryInput",
         "{\"$ref\":\"#/definitions/CategoryInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryInput\":{\"additionalProperties\":false,\"properties\":{\"name\":{\"$ref\":\"#/definitions/CategoryName\"}},\"required\":[\"name\"],\"type\":\"object\"},\"CategoryName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}",
     ),
     (
         "CategoryPatch",
         "{\"$ref\":\"#/definitions/CategoryPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"},\"CategoryPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"name\":{\"$ref\":\"#/definitions/CategoryName\"}},\"type\":\"object\"}}}",
+    ),
+    (
+        "Credentials",
+        "{\"$ref\":\"#/definitions/Credentials\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Credentials\":{\"additionalProperties\":false,\"properties\":{\"password\":{\"maxLength\":128,\"minLength\":1,\"type\":\"string\"},\"username\":{\"maxLength\":50,\"minLength\":1,\"type\":\"string\"}},\"required\":[\"username\",\"password\"],\"type\":\"object\"}}}",
     ),
     (
         "ProductInput",
@@ -1467,9 +2053,145 @@ pub const VALIDATION_SCHEMAS: [(&str, &str); 28usize] = [
         "ProductPatch",
         "{\"$ref\":\"#/definitions/ProductPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Description\":{\"description\":\"Free text; no NUL characters.\",\"maxLength\":2000,\"pattern\":\"^[^\\\\x00]*$\",\"type\":\"string\"},\"Id\":{\"description\":\"A positive integer, at most 2^53 − 1 (exact in every JSON implementation).\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"},\"Price\":{\"description\":\"A positive amount with at most two fraction digits and at most eight integer digits,\\nas a string: `\\\"19.99\\\"`, `\\\"5\\\"`, `\\\"0.5\\\"`.\\n\",\"pattern\":\"^([1-9][0-9]{0,7}(\\\\.[0-9]{1,2})?|0\\\\.([1-9][0-9]?|0[1-9]))$\",\"type\":\"string\"},\"ProductName\":{\"description\":\"No control characters and no leading or trailing white space.\",\"maxLength\":150,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"},\"ProductPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"category_id\":{\"$ref\":\"#/definitions/Id\"},\"description\":{\"$ref\":\"#/definitions/Description\"},\"name\":{\"$ref\":\"#/definitions/ProductName\"},\"price\":{\"$ref\":\"#/definitions/Price\"},\"stock\":{\"$ref\":\"#/definitions/Stock\"},\"tags\":{\"description\":\"Replaces the whole list of tags.\",\"items\":{\"$ref\":\"#/definitions/TagName\"},\"maxItems\":20,\"type\":\"array\",\"uniqueItems\":true}},\"type\":\"object\"},\"Stock\":{\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"},\"TagName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":50,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}",
     ),
+    (
+        "RefreshRequest",
+        "{\"$ref\":\"#/definitions/RefreshRequest\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"RefreshRequest\":{\"additionalProperties\":false,\"properties\":{\"refresh_token\":{\"maxLength\":1024,\"minLength\":1,\"type\":\"string\"}},\"required\":[\"refresh_token\"],\"type\":\"object\"}}}",
+    ),
+    (
+        "Registration",
+        "{\"$ref\":\"#/definitions/Registration\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Email\":{\"description\":\"Unique, ignoring case.\",\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"NewPassword\":{\"description\":\"At least 8 characters, with an upper-case letter and a digit.\",\"maxLength\":128,\"minLength\":8,\"pattern\":\"^(?=[\\\\s\\\\S]*[A-Z])(?=[\\\\s\\\\S]*[0-9])\",\"type\":\"string\"},\"Registration\":{\"additionalProperties\":false,\"properties\":{\"email\":{\"$ref\":\"#/definitions/Email\"},\"password\":{\"$ref\":\"#/definitions/NewPassword\"},\"username\":{\"$ref\":\"#/definitions/Username\"}},\"required\":[\"username\",\"email\",\"password\"],\"type\":\"object\"},\"Username\":{\"description\":\"Letters, digits, `_` and `-`; unique, ignoring case.\",\"maxLength\":50,\"minLength\":3,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}}}",
+    ),
+    (
+        "UserPatch",
+        "{\"$ref\":\"#/definitions/UserPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Email\":{\"description\":\"Unique, ignoring case.\",\"format\":\"email\",\"maxLength\":254,\"type\":\"string\"},\"Role\":{\"description\":\"`admin`: everything; `manager`: prices, stock (and later customers and orders); `customer`: the catalog and their own things.\",\"enum\":[\"admin\",\"manager\",\"customer\"],\"type\":\"string\"},\"UserPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"email\":{\"$ref\":\"#/definitions/Email\"},\"role\":{\"$ref\":\"#/definitions/Role\"}},\"type\":\"object\"}}}",
+    ),
 ];
 /// Per-operation metadata, from the spec: what the glue enforces before a handler runs.
 pub mod operations {
+    pub const API_KEY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "api_key_list",
+        method: "GET",
+        path: "/api/v1/api-keys",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
+    };
+    pub const API_KEY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "api_key_create",
+        method: "POST",
+        path: "/api/v1/api-keys",
+        success_status: 201u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[crate::http::policy::Scheme::Bearer],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
+    };
+    pub const API_KEY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "api_key_get",
+        method: "GET",
+        path: "/api/v1/api-keys/{id}",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
+    };
+    pub const API_KEY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "api_key_delete",
+        method: "DELETE",
+        path: "/api/v1/api-keys/{id}",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
+    };
+    pub const AUTH_LOGIN: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "auth_login",
+        method: "POST",
+        path: "/api/v1/auth/login",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("auth"),
+        rate_limit_key: &[
+            crate::http::policy::KeyPart::Ip,
+            crate::http::policy::KeyPart::Username,
+        ],
+        field_roles: &[],
+    };
+    pub const AUTH_LOGOUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "auth_logout",
+        method: "POST",
+        path: "/api/v1/auth/logout",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("auth"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Ip],
+        field_roles: &[],
+    };
+    pub const AUTH_REFRESH: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "auth_refresh",
+        method: "POST",
+        path: "/api/v1/auth/refresh",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("auth"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Ip],
+        field_roles: &[],
+    };
+    pub const AUTH_REGISTER: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "auth_register",
+        method: "POST",
+        path: "/api/v1/auth/register",
+        success_status: 201u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("auth"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Ip],
+        field_roles: &[],
+    };
     pub const CATEGORY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_list",
         method: "GET",
@@ -1478,6 +2200,11 @@ pub mod operations {
         not_modified: true,
         cache_control: Some("public, max-age=30"),
         deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const CATEGORY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_create",
@@ -1487,6 +2214,14 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const CATEGORY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_get",
@@ -1496,6 +2231,11 @@ pub mod operations {
         not_modified: true,
         cache_control: Some("public, max-age=30"),
         deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const CATEGORY_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_replace",
@@ -1505,6 +2245,14 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const CATEGORY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_delete",
@@ -1514,6 +2262,14 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const CATEGORY_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_update",
@@ -1523,6 +2279,14 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const PRODUCT_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_list",
@@ -1532,6 +2296,11 @@ pub mod operations {
         not_modified: true,
         cache_control: Some("public, max-age=30"),
         deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const PRODUCT_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_create",
@@ -1541,6 +2310,14 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const PRODUCT_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_get",
@@ -1550,6 +2327,11 @@ pub mod operations {
         not_modified: true,
         cache_control: Some("public, max-age=30"),
         deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const PRODUCT_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_replace",
@@ -1559,6 +2341,14 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const PRODUCT_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_delete",
@@ -1568,6 +2358,14 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const PRODUCT_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_update",
@@ -1577,6 +2375,14 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[(types::Role::Manager, &["price", "stock"])],
     };
     pub const TAG_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "tag_list",
@@ -1586,6 +2392,11 @@ pub mod operations {
         not_modified: true,
         cache_control: Some("public, max-age=30"),
         deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const TAG_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "tag_get",
@@ -1595,6 +2406,79 @@ pub mod operations {
         not_modified: true,
         cache_control: Some("public, max-age=30"),
         deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
+    };
+    pub const USER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "user_list",
+        method: "GET",
+        path: "/api/v1/users",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
+    };
+    pub const USER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "user_get",
+        method: "GET",
+        path: "/api/v1/users/{id}",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
+    };
+    pub const USER_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "user_delete",
+        method: "DELETE",
+        path: "/api/v1/users/{id}",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
+    };
+    pub const USER_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "user_update",
+        method: "PATCH",
+        path: "/api/v1/users/{id}",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecated: false,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const HEALTHZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "healthz",
@@ -1604,6 +2488,11 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: None,
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
     pub const READYZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "readyz",
@@ -1613,9 +2502,23 @@ pub mod operations {
         not_modified: false,
         cache_control: None,
         deprecated: false,
+        schemes: &[],
+        roles: &[],
+        rate_limit: None,
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
     };
+    use super::types;
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
+        &API_KEY_LIST,
+        &API_KEY_CREATE,
+        &API_KEY_GET,
+        &API_KEY_DELETE,
+        &AUTH_LOGIN,
+        &AUTH_LOGOUT,
+        &AUTH_REFRESH,
+        &AUTH_REGISTER,
         &CATEGORY_LIST,
         &CATEGORY_CREATE,
         &CATEGORY_GET,
@@ -1630,14 +2533,118 @@ pub mod operations {
         &PRODUCT_UPDATE,
         &TAG_LIST,
         &TAG_GET,
+        &USER_LIST,
+        &USER_GET,
+        &USER_DELETE,
+        &USER_UPDATE,
         &HEALTHZ,
         &READYZ,
     ];
+    /// The operation with this `operationId`.
+    pub fn find(id: &str) -> Option<&'static crate::http::policy::OperationMeta> {
+        ALL.iter().copied().find(|op| op.id == id)
+    }
 }
 /// The API as dropshot sees it: one endpoint per operation of the spec.
 #[dropshot::api_description]
 pub trait StorefrontApi {
     type Context;
+    /**List the caller's API keys
+
+The secrets are never shown again; `prefix` tells keys apart.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/api-keys",
+    tags = ["api-keys"]}]
+    async fn api_key_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<ApiKeyListReply, crate::error::ApiError>;
+    /**Create an API key
+
+The key carries its owner's role. Its secret (`key`) is in this response only: the
+server keeps a hash. Creating keys needs a logged-in user (a bearer token), not a key.*/
+    #[endpoint{method = POST,
+    path = "/api/v1/api-keys",
+    tags = ["api-keys"]}]
+    async fn api_key_create(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::ApiKeyInput>,
+    ) -> Result<ApiKeyCreateReply, crate::error::ApiError>;
+    /**Get one of the caller's API keys
+
+Another user's key is 404, the same as a missing one (admins see every key).*/
+    #[endpoint{method = GET,
+    path = "/api/v1/api-keys/{id}",
+    tags = ["api-keys"]}]
+    async fn api_key_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<ApiKeyGetPath>,
+    ) -> Result<ApiKeyGetReply, crate::error::ApiError>;
+    /**Revoke an API key
+
+Revokes one of the caller's keys (admins may revoke anyone's). Another user's key is
+404, the same as a missing one. A revoked key answers 401 from then on.*/
+    #[endpoint{method = DELETE,
+    path = "/api/v1/api-keys/{id}",
+    tags = ["api-keys"]}]
+    async fn api_key_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<ApiKeyDeletePath>,
+    ) -> Result<ApiKeyDeleteReply, crate::error::ApiError>;
+    /**Log in
+
+Exchanges a username and password for an access token (a short-lived JWT, sent as
+`Authorization: Bearer …`) and a refresh token. An unknown user and a wrong password get
+the same 401. Attempts are limited per client address and username.*/
+    #[endpoint{method = POST,
+    path = "/api/v1/auth/login",
+    tags = ["auth"]}]
+    async fn auth_login(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::Credentials>,
+    ) -> Result<AuthLoginReply, crate::error::ApiError>;
+    /**Log out
+
+Revokes the refresh token and every token rotated from the same login. Answers 204
+whether or not the token was valid (as RFC 7009 does), so it tells nothing about tokens.
+Access tokens stay valid until they expire (minutes).*/
+    #[endpoint{method = POST,
+    path = "/api/v1/auth/logout",
+    tags = ["auth"]}]
+    async fn auth_logout(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::RefreshRequest>,
+    ) -> Result<AuthLogoutReply, crate::error::ApiError>;
+    /**Exchange a refresh token for new tokens
+
+The refresh token is rotated: the one sent stops working and a new one is returned.
+Presenting a refresh token that was already rotated revokes every token of its login (a
+stolen token is then useless to thief and owner alike) and answers 401.*/
+    #[endpoint{method = POST,
+    path = "/api/v1/auth/refresh",
+    tags = ["auth"]}]
+    async fn auth_refresh(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::RefreshRequest>,
+    ) -> Result<AuthRefreshReply, crate::error::ApiError>;
+    /**Register an account
+
+Every new account is a `customer`; a `role` in the body is refused (422), like any field
+the schema does not list. The password needs 8 characters, an upper-case letter and a digit.*/
+    #[endpoint{method = POST,
+    path = "/api/v1/auth/register",
+    tags = ["auth"]}]
+    async fn auth_register(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::Registration>,
+    ) -> Result<AuthRegisterReply, crate::error::ApiError>;
     /**List categories
 
 Categories in ascending `id` order. With `include=products`, every category on the page
@@ -1648,6 +2655,7 @@ queries, whatever the number of categories.*/
     tags = ["categories"]}]
     async fn category_list(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         query: crate::http::extract::QueryParams<CategoryListQuery>,
         headers: crate::http::extract::HeaderParams<CategoryListHeaders>,
     ) -> Result<CategoryListReply, crate::error::ApiError>;
@@ -1657,6 +2665,7 @@ queries, whatever the number of categories.*/
     tags = ["categories"]}]
     async fn category_create(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryCreateReply, crate::error::ApiError>;
     ///Get a category
@@ -1665,6 +2674,7 @@ queries, whatever the number of categories.*/
     tags = ["categories"]}]
     async fn category_get(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CategoryGetPath>,
         headers: crate::http::extract::HeaderParams<CategoryGetHeaders>,
     ) -> Result<CategoryGetReply, crate::error::ApiError>;
@@ -1674,6 +2684,7 @@ queries, whatever the number of categories.*/
     tags = ["categories"]}]
     async fn category_replace(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CategoryReplacePath>,
         headers: crate::http::extract::HeaderParams<CategoryReplaceHeaders>,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
@@ -1686,6 +2697,7 @@ A category that still has products cannot be deleted (409).*/
     tags = ["categories"]}]
     async fn category_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CategoryDeletePath>,
         headers: crate::http::extract::HeaderParams<CategoryDeleteHeaders>,
     ) -> Result<CategoryDeleteReply, crate::error::ApiError>;
@@ -1695,6 +2707,7 @@ A category that still has products cannot be deleted (409).*/
     tags = ["categories"]}]
     async fn category_update(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CategoryUpdatePath>,
         headers: crate::http::extract::HeaderParams<CategoryUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::CategoryPatch>,
@@ -1710,6 +2723,7 @@ page 1). A cursor is only valid with the same `sort` and filters it was issued f
     tags = ["products"]}]
     async fn product_list(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         query: crate::http::extract::QueryParams<ProductListQuery>,
         headers: crate::http::extract::HeaderParams<ProductListHeaders>,
     ) -> Result<ProductListReply, crate::error::ApiError>;
@@ -1722,6 +2736,7 @@ existing category (422 otherwise).*/
     tags = ["products"]}]
     async fn product_create(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductCreateReply, crate::error::ApiError>;
     ///Get a product
@@ -1730,6 +2745,7 @@ existing category (422 otherwise).*/
     tags = ["products"]}]
     async fn product_get(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductGetPath>,
         headers: crate::http::extract::HeaderParams<ProductGetHeaders>,
     ) -> Result<ProductGetReply, crate::error::ApiError>;
@@ -1741,6 +2757,7 @@ Every field is replaced; omitted optional fields take their defaults.*/
     tags = ["products"]}]
     async fn product_replace(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductReplacePath>,
         headers: crate::http::extract::HeaderParams<ProductReplaceHeaders>,
         body: crate::http::extract::JsonBody<types::ProductInput>,
@@ -1751,17 +2768,20 @@ Every field is replaced; omitted optional fields take their defaults.*/
     tags = ["products"]}]
     async fn product_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductDeletePath>,
         headers: crate::http::extract::HeaderParams<ProductDeleteHeaders>,
     ) -> Result<ProductDeleteReply, crate::error::ApiError>;
     /**Update some fields of a product
 
-Only the fields present are changed; `tags`, when present, replaces the whole list.*/
+Only the fields present are changed; `tags`, when present, replaces the whole list.
+Managers may change `price` and `stock` only (`x-field-roles`; 403 for any other field).*/
     #[endpoint{method = PATCH,
     path = "/api/v1/products/{id}",
     tags = ["products"]}]
     async fn product_update(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductUpdatePath>,
         headers: crate::http::extract::HeaderParams<ProductUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::ProductPatch>,
@@ -1774,6 +2794,7 @@ Tags in ascending `id` order.*/
     tags = ["tags"]}]
     async fn tag_list(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         query: crate::http::extract::QueryParams<TagListQuery>,
         headers: crate::http::extract::HeaderParams<TagListHeaders>,
     ) -> Result<TagListReply, crate::error::ApiError>;
@@ -1783,9 +2804,59 @@ Tags in ascending `id` order.*/
     tags = ["tags"]}]
     async fn tag_get(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<TagGetPath>,
         headers: crate::http::extract::HeaderParams<TagGetHeaders>,
     ) -> Result<TagGetReply, crate::error::ApiError>;
+    /**List accounts
+
+Accounts in ascending `id` order.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/users",
+    tags = ["users"]}]
+    async fn user_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        query: crate::http::extract::QueryParams<UserListQuery>,
+    ) -> Result<UserListReply, crate::error::ApiError>;
+    /**Get an account (`me` for the caller's own)
+
+`GET /api/v1/users/me` is the caller's own account. Admins may read any account; anyone
+else reading an id that is not theirs gets 404, the same as for a missing account.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/users/{id}",
+    tags = ["users"]}]
+    async fn user_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<UserGetPath>,
+    ) -> Result<UserGetReply, crate::error::ApiError>;
+    /**Delete an account
+
+Its tokens and API keys stop working at once. The last admin cannot be deleted (409).*/
+    #[endpoint{method = DELETE,
+    path = "/api/v1/users/{id}",
+    tags = ["users"]}]
+    async fn user_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<UserDeletePath>,
+        headers: crate::http::extract::HeaderParams<UserDeleteHeaders>,
+    ) -> Result<UserDeleteReply, crate::error::ApiError>;
+    /**Change an account's role or email
+
+The change takes effect on the account's next request. The last admin cannot be demoted
+(409).*/
+    #[endpoint{method = PATCH,
+    path = "/api/v1/users/{id}",
+    tags = ["users"]}]
+    async fn user_update(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<UserUpdatePath>,
+        headers: crate::http::extract::HeaderParams<UserUpdateHeaders>,
+        body: crate::http::extract::JsonBody<types::UserPatch>,
+    ) -> Result<UserUpdateReply, crate::error::ApiError>;
     /**Liveness probe
 
 Answers 200 as long as the process serves HTTP. It does not touch the database.*/
@@ -1794,6 +2865,7 @@ Answers 200 as long as the process serves HTTP. It does not touch the database.*
     tags = ["ops"]}]
     async fn healthz(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
     ) -> Result<HealthzReply, crate::error::ApiError>;
     /**Readiness probe
 
@@ -1803,11 +2875,67 @@ Answers 200 when the database answers a query, 503 otherwise.*/
     tags = ["ops"]}]
     async fn readyz(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
     ) -> Result<ReadyzReply, crate::error::ApiError>;
 }
 /// What the server implements by hand (`src/http`): one method per operation of the spec,
 /// called by the generated glue after the operation's policies admitted the request.
 pub trait Handlers: Send + Sync + 'static {
+    ///`GET /api/v1/api-keys`: List the caller's API keys
+    fn api_key_list(
+        cx: crate::http::Cx,
+    ) -> impl ::std::future::Future<
+        Output = Result<ApiKeyListReply, crate::error::ApiError>,
+    > + Send;
+    ///`POST /api/v1/api-keys`: Create an API key
+    fn api_key_create(
+        cx: crate::http::Cx,
+        body: types::ApiKeyInput,
+    ) -> impl ::std::future::Future<
+        Output = Result<ApiKeyCreateReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /api/v1/api-keys/{id}`: Get one of the caller's API keys
+    fn api_key_get(
+        cx: crate::http::Cx,
+        path: ApiKeyGetPath,
+    ) -> impl ::std::future::Future<
+        Output = Result<ApiKeyGetReply, crate::error::ApiError>,
+    > + Send;
+    ///`DELETE /api/v1/api-keys/{id}`: Revoke an API key
+    fn api_key_delete(
+        cx: crate::http::Cx,
+        path: ApiKeyDeletePath,
+    ) -> impl ::std::future::Future<
+        Output = Result<ApiKeyDeleteReply, crate::error::ApiError>,
+    > + Send;
+    ///`POST /api/v1/auth/login`: Log in
+    fn auth_login(
+        cx: crate::http::Cx,
+        body: types::Credentials,
+    ) -> impl ::std::future::Future<
+        Output = Result<AuthLoginReply, crate::error::ApiError>,
+    > + Send;
+    ///`POST /api/v1/auth/logout`: Log out
+    fn auth_logout(
+        cx: crate::http::Cx,
+        body: types::RefreshRequest,
+    ) -> impl ::std::future::Future<
+        Output = Result<AuthLogoutReply, crate::error::ApiError>,
+    > + Send;
+    ///`POST /api/v1/auth/refresh`: Exchange a refresh token for new tokens
+    fn auth_refresh(
+        cx: crate::http::Cx,
+        body: types::RefreshRequest,
+    ) -> impl ::std::future::Future<
+        Output = Result<AuthRefreshReply, crate::error::ApiError>,
+    > + Send;
+    ///`POST /api/v1/auth/register`: Register an account
+    fn auth_register(
+        cx: crate::http::Cx,
+        body: types::Registration,
+    ) -> impl ::std::future::Future<
+        Output = Result<AuthRegisterReply, crate::error::ApiError>,
+    > + Send;
     ///`GET /api/v1/categories`: List categories
     fn category_list(
         cx: crate::http::Cx,
@@ -1922,6 +3050,37 @@ pub trait Handlers: Send + Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = Result<TagGetReply, crate::error::ApiError>,
     > + Send;
+    ///`GET /api/v1/users`: List accounts
+    fn user_list(
+        cx: crate::http::Cx,
+        query: UserListQuery,
+    ) -> impl ::std::future::Future<
+        Output = Result<UserListReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /api/v1/users/{id}`: Get an account (`me` for the caller's own)
+    fn user_get(
+        cx: crate::http::Cx,
+        path: UserGetPath,
+    ) -> impl ::std::future::Future<
+        Output = Result<UserGetReply, crate::error::ApiError>,
+    > + Send;
+    ///`DELETE /api/v1/users/{id}`: Delete an account
+    fn user_delete(
+        cx: crate::http::Cx,
+        path: UserDeletePath,
+        headers: UserDeleteHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<UserDeleteReply, crate::error::ApiError>,
+    > + Send;
+    ///`PATCH /api/v1/users/{id}`: Change an account's role or email
+    fn user_update(
+        cx: crate::http::Cx,
+        path: UserUpdatePath,
+        headers: UserUpdateHeaders,
+        body: types::UserPatch,
+    ) -> impl ::std::future::Future<
+        Output = Result<UserUpdateReply, crate::error::ApiError>,
+    > + Send;
     ///`GET /healthz`: Liveness probe
     fn healthz(
         cx: crate::http::Cx,
@@ -1939,189 +3098,644 @@ pub trait Handlers: Send + Sync + 'static {
 pub struct Glue<H>(::std::marker::PhantomData<fn() -> H>);
 impl<H: Handlers> StorefrontApi for Glue<H> {
     type Context = crate::http::ServerState;
+    async fn api_key_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<ApiKeyListReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::API_KEY_LIST,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::api_key_list(cx).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn api_key_create(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::ApiKeyInput>,
+    ) -> Result<ApiKeyCreateReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::API_KEY_CREATE,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::api_key_create(cx, body.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn api_key_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<ApiKeyGetPath>,
+    ) -> Result<ApiKeyGetReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::API_KEY_GET,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::api_key_get(cx, path.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn api_key_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<ApiKeyDeletePath>,
+    ) -> Result<ApiKeyDeleteReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::API_KEY_DELETE,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::api_key_delete(cx, path.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn auth_login(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::Credentials>,
+    ) -> Result<AuthLoginReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::AUTH_LOGIN,
+                Some(body.username.as_str()),
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::auth_login(cx, body.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn auth_logout(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::RefreshRequest>,
+    ) -> Result<AuthLogoutReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::AUTH_LOGOUT,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::auth_logout(cx, body.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn auth_refresh(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::RefreshRequest>,
+    ) -> Result<AuthRefreshReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::AUTH_REFRESH,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::auth_refresh(cx, body.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn auth_register(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::Registration>,
+    ) -> Result<AuthRegisterReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::AUTH_REGISTER,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::auth_register(cx, body.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
     async fn category_list(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         query: crate::http::extract::QueryParams<CategoryListQuery>,
         headers: crate::http::extract::HeaderParams<CategoryListHeaders>,
     ) -> Result<CategoryListReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::CATEGORY_LIST).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::CATEGORY_LIST,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::category_list(cx, query.into_inner(), headers.into_inner())
-            .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        match H::category_list(cx, query.into_inner(), headers.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn category_create(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryCreateReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::CATEGORY_CREATE).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::CATEGORY_CREATE,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::category_create(cx, body.into_inner())
-            .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        match H::category_create(cx, body.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn category_get(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CategoryGetPath>,
         headers: crate::http::extract::HeaderParams<CategoryGetHeaders>,
     ) -> Result<CategoryGetReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::CATEGORY_GET).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::CATEGORY_GET,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::category_get(cx, path.into_inner(), headers.into_inner())
-            .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        match H::category_get(cx, path.into_inner(), headers.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn category_replace(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CategoryReplacePath>,
         headers: crate::http::extract::HeaderParams<CategoryReplaceHeaders>,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryReplaceReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::CATEGORY_REPLACE).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::CATEGORY_REPLACE,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::category_replace(
+        match H::category_replace(
                 cx,
                 path.into_inner(),
                 headers.into_inner(),
                 body.into_inner(),
             )
             .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn category_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CategoryDeletePath>,
         headers: crate::http::extract::HeaderParams<CategoryDeleteHeaders>,
     ) -> Result<CategoryDeleteReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::CATEGORY_DELETE).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::CATEGORY_DELETE,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::category_delete(cx, path.into_inner(), headers.into_inner())
-            .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        match H::category_delete(cx, path.into_inner(), headers.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn category_update(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CategoryUpdatePath>,
         headers: crate::http::extract::HeaderParams<CategoryUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::CategoryPatch>,
     ) -> Result<CategoryUpdateReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::CATEGORY_UPDATE).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::CATEGORY_UPDATE,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::category_update(
+        match H::category_update(
                 cx,
                 path.into_inner(),
                 headers.into_inner(),
                 body.into_inner(),
             )
             .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn product_list(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         query: crate::http::extract::QueryParams<ProductListQuery>,
         headers: crate::http::extract::HeaderParams<ProductListHeaders>,
     ) -> Result<ProductListReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::PRODUCT_LIST).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::PRODUCT_LIST,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::product_list(cx, query.into_inner(), headers.into_inner())
-            .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        match H::product_list(cx, query.into_inner(), headers.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn product_create(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductCreateReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::PRODUCT_CREATE).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::PRODUCT_CREATE,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::product_create(cx, body.into_inner())
-            .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        match H::product_create(cx, body.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn product_get(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductGetPath>,
         headers: crate::http::extract::HeaderParams<ProductGetHeaders>,
     ) -> Result<ProductGetReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::PRODUCT_GET).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::PRODUCT_GET,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::product_get(cx, path.into_inner(), headers.into_inner())
-            .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        match H::product_get(cx, path.into_inner(), headers.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn product_replace(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductReplacePath>,
         headers: crate::http::extract::HeaderParams<ProductReplaceHeaders>,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductReplaceReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::PRODUCT_REPLACE).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::PRODUCT_REPLACE,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::product_replace(
+        match H::product_replace(
                 cx,
                 path.into_inner(),
                 headers.into_inner(),
                 body.into_inner(),
             )
             .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn product_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductDeletePath>,
         headers: crate::http::extract::HeaderParams<ProductDeleteHeaders>,
     ) -> Result<ProductDeleteReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::PRODUCT_DELETE).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::PRODUCT_DELETE,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::product_delete(cx, path.into_inner(), headers.into_inner())
-            .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        match H::product_delete(cx, path.into_inner(), headers.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn product_update(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductUpdatePath>,
         headers: crate::http::extract::HeaderParams<ProductUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::ProductPatch>,
     ) -> Result<ProductUpdateReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::PRODUCT_UPDATE).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::PRODUCT_UPDATE,
+                None,
+            )
+            .await?;
+        crate::http::policy::check_fields(&cx, &*body)?;
         let log = cx.log.clone();
-        H::product_update(cx, path.into_inner(), headers.into_inner(), body.into_inner())
+        match H::product_update(
+                cx,
+                path.into_inner(),
+                headers.into_inner(),
+                body.into_inner(),
+            )
             .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn tag_list(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         query: crate::http::extract::QueryParams<TagListQuery>,
         headers: crate::http::extract::HeaderParams<TagListHeaders>,
     ) -> Result<TagListReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::TAG_LIST).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::TAG_LIST,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::tag_list(cx, query.into_inner(), headers.into_inner())
-            .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        match H::tag_list(cx, query.into_inner(), headers.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn tag_get(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<TagGetPath>,
         headers: crate::http::extract::HeaderParams<TagGetHeaders>,
     ) -> Result<TagGetReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::TAG_GET).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::TAG_GET,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::tag_get(cx, path.into_inner(), headers.into_inner())
+        match H::tag_get(cx, path.into_inner(), headers.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn user_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        query: crate::http::extract::QueryParams<UserListQuery>,
+    ) -> Result<UserListReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::USER_LIST,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::user_list(cx, query.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn user_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<UserGetPath>,
+    ) -> Result<UserGetReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::USER_GET,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::user_get(cx, path.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn user_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<UserDeletePath>,
+        headers: crate::http::extract::HeaderParams<UserDeleteHeaders>,
+    ) -> Result<UserDeleteReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::USER_DELETE,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::user_delete(cx, path.into_inner(), headers.into_inner()).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
+    }
+    async fn user_update(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<UserUpdatePath>,
+        headers: crate::http::extract::HeaderParams<UserUpdateHeaders>,
+        body: crate::http::extract::JsonBody<types::UserPatch>,
+    ) -> Result<UserUpdateReply, crate::error::ApiError> {
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::USER_UPDATE,
+                None,
+            )
+            .await?;
+        let log = cx.log.clone();
+        match H::user_update(
+                cx,
+                path.into_inner(),
+                headers.into_inner(),
+                body.into_inner(),
+            )
             .await
-            .inspect_err(|e| e.log_if_internal(&log))
+        {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn healthz(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
     ) -> Result<HealthzReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::HEALTHZ).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::HEALTHZ,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::healthz(cx).await.inspect_err(|e| e.log_if_internal(&log))
+        match H::healthz(cx).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
     async fn readyz(
         rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
     ) -> Result<ReadyzReply, crate::error::ApiError> {
-        let cx = crate::http::policy::admit(rqctx, &operations::READYZ).await?;
+        let (cx, decoration) = crate::http::policy::enter(
+                rqctx,
+                admission,
+                &operations::READYZ,
+                None,
+            )
+            .await?;
         let log = cx.log.clone();
-        H::readyz(cx).await.inspect_err(|e| e.log_if_internal(&log))
+        match H::readyz(cx).await {
+            Ok(reply) => Ok(decoration.apply(reply)),
+            Err(error) => {
+                error.log_if_internal(&log);
+                Err(decoration.apply_error(error))
+            }
+        }
     }
 }

@@ -97,6 +97,21 @@ struct Operation {
     success: Success,
     not_modified: bool,
     cache_control: Option<String>,
+    policy: Policy,
+}
+
+/// Who may call an operation and how often, from `security`, `x-roles`, `x-rate-limit` and
+/// `x-rate-limit-key`.
+struct Policy {
+    /// The security schemes that may authenticate the call; empty for a public operation.
+    schemes: Vec<String>,
+    roles: Vec<String>,
+    /// The limit class; `None` for `x-rate-limit: none`.
+    rate_limit: Option<String>,
+    /// What the counter is keyed by: `caller`, `ip`, `username` (from the JSON body).
+    rate_limit_key: Vec<String>,
+    /// Roles narrowed to some fields of the request body (`x-field-roles`).
+    field_roles: Vec<(String, Vec<String>)>,
 }
 
 pub fn generate(spec: &OpenAPI, document: &Value) -> Result<Server, String> {
@@ -156,6 +171,7 @@ fn read_operation(
         params.push(read_param(document, types, &id, &by_key[&key])?);
     }
 
+    let mut body_schema_name = None;
     let body = match &op.request_body {
         None => None,
         Some(body) => {
@@ -178,6 +194,7 @@ fn read_operation(
                 .ok_or("a request body must be a $ref to a component schema")?
                 .to_string();
             let ty = type_ident(types, &schema, format!("{id}-body"))?;
+            body_schema_name = Some(type_name.clone());
             Some(Body { ty, type_name, schema: schema::validation_document(&schema, document)? })
         }
     };
@@ -219,7 +236,106 @@ fn read_operation(
         success,
         not_modified,
         cache_control: cache_control(op.extensions.get("x-cache"))?,
+        policy: read_policy(spec, document, op, body_schema_name.as_deref())?,
     })
+}
+
+/// The operation's access policy; every operation must state `security` and `x-rate-limit`,
+/// so that a reviewer sees both for every new operation.
+fn read_policy(
+    spec: &OpenAPI,
+    document: &Value,
+    op: &openapiv3::Operation,
+    body_schema: Option<&str>,
+) -> Result<Policy, String> {
+    let requirements =
+        op.security.as_ref().ok_or("`security` is required on every operation (`[]` if public)")?;
+    let declared: Vec<&String> =
+        spec.components.as_ref().map(|c| c.security_schemes.keys().collect()).unwrap_or_default();
+    let mut schemes = Vec::new();
+    for requirement in requirements {
+        if requirement.len() != 1 {
+            return Err("each `security` entry must name exactly one scheme".into());
+        }
+        for name in requirement.keys() {
+            if !declared.contains(&name) {
+                return Err(format!(
+                    "security scheme {name:?} is not declared in components.securitySchemes"
+                ));
+            }
+            schemes.push(name.clone());
+        }
+    }
+    let roles: Vec<String> = match op.extensions.get("x-roles") {
+        None => Vec::new(),
+        Some(value) => {
+            serde_json::from_value(value.clone()).map_err(|_| "x-roles must be a list of role names")?
+        }
+    };
+    let known: Vec<String> = document
+        .pointer("/components/schemas/Role/enum")
+        .and_then(Value::as_array)
+        .map(|values| values.iter().filter_map(Value::as_str).map(String::from).collect())
+        .unwrap_or_default();
+    for role in &roles {
+        if !known.contains(role) {
+            return Err(format!("x-roles: {role:?} is not one of components.schemas.Role ({known:?})"));
+        }
+    }
+    if !roles.is_empty() && schemes.is_empty() {
+        return Err("x-roles needs a `security` requirement: anonymous callers have no role".into());
+    }
+    let rate_limit = match op.extensions.get("x-rate-limit").and_then(Value::as_str) {
+        None => return Err("`x-rate-limit: <class>` is required on every operation (`none` for none)".into()),
+        Some("none") => None,
+        Some(class) => Some(class.to_string()),
+    };
+    let rate_limit_key: Vec<String> = match op.extensions.get("x-rate-limit-key") {
+        None => vec!["caller".into()],
+        Some(value) => {
+            serde_json::from_value(value.clone()).map_err(|_| "x-rate-limit-key must be a list")?
+        }
+    };
+    for part in &rate_limit_key {
+        match part.as_str() {
+            "caller" | "ip" => {}
+            "username" => {
+                let has_username = body_schema
+                    .and_then(|name| {
+                        document.pointer(&format!("/components/schemas/{name}/properties/username"))
+                    })
+                    .is_some();
+                if !has_username {
+                    return Err(
+                        "x-rate-limit-key `username` needs a JSON body with a `username` property".into()
+                    );
+                }
+            }
+            other => return Err(format!("x-rate-limit-key: unknown part {other:?} (caller, ip, username)")),
+        }
+    }
+    let field_roles: Vec<(String, Vec<String>)> = match op.extensions.get("x-field-roles") {
+        None => Vec::new(),
+        Some(value) => {
+            let map: BTreeMap<String, Vec<String>> = serde_json::from_value(value.clone())
+                .map_err(|_| "x-field-roles must map role names to lists of body fields")?;
+            map.into_iter().collect()
+        }
+    };
+    for (role, fields) in &field_roles {
+        if !roles.contains(role) {
+            return Err(format!("x-field-roles: {role:?} is not in x-roles"));
+        }
+        for field in fields {
+            let declared = body_schema
+                .and_then(|name| document.pointer(&format!("/components/schemas/{name}/properties/{field}")))
+                .is_some();
+            if !declared {
+                return Err(format!("x-field-roles: the request body has no field {field:?}"));
+            }
+        }
+    }
+    Ok(Policy { schemes, roles, rate_limit, rate_limit_key, field_roles })
 }
 
 fn location_name(p: &Parameter) -> &'static str {
@@ -471,6 +587,26 @@ fn emit(operations: &[Operation], document: &Value) -> Result<TokenStream, Strin
         let deprecated = op.deprecated;
         let not_modified = op.not_modified;
         let status_u16 = op.success.status;
+        let schemes = op.policy.schemes.iter().map(|scheme| match scheme.as_str() {
+            "bearerAuth" => quote!(crate::http::policy::Scheme::Bearer),
+            _ => quote!(crate::http::policy::Scheme::ApiKey),
+        });
+        let roles = op.policy.roles.iter().map(|role| {
+            let variant = format_ident!("{}", role.to_pascal_case());
+            quote!(types::Role::#variant)
+        });
+        let rate_limit = match &op.policy.rate_limit {
+            Some(class) => quote!(Some(#class)),
+            None => quote!(None),
+        };
+        let field_roles = op.policy.field_roles.iter().map(|(role, fields)| {
+            let variant = format_ident!("{}", role.to_pascal_case());
+            quote!((types::Role::#variant, &[#(#fields),*]))
+        });
+        let key_parts = op.policy.rate_limit_key.iter().map(|part| {
+            let variant = format_ident!("{}", part.to_pascal_case());
+            quote!(crate::http::policy::KeyPart::#variant)
+        });
         metas.push(quote! {
             pub const #meta_name: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
                 id: #id,
@@ -480,6 +616,11 @@ fn emit(operations: &[Operation], document: &Value) -> Result<TokenStream, Strin
                 not_modified: #not_modified,
                 cache_control: #cache,
                 deprecated: #deprecated,
+                schemes: &[#(#schemes),*],
+                roles: &[#(#roles),*],
+                rate_limit: #rate_limit,
+                rate_limit_key: &[#(#key_parts),*],
+                field_roles: &[#(#field_roles),*],
             };
         });
         meta_names.push(meta_name.clone());
@@ -489,22 +630,40 @@ fn emit(operations: &[Operation], document: &Value) -> Result<TokenStream, Strin
         let method_ident = format_ident!("{}", op.method);
         let tags = &op.tags;
         let deprecated_attr = op.deprecated.then(|| quote!(, deprecated = true));
+        // Only `username` reaches into the body; build.rs checked that the body has one.
+        let username = if op.policy.rate_limit_key.iter().any(|p| p == "username") {
+            quote!(Some(body.username.as_str()))
+        } else {
+            quote!(None)
+        };
+        let field_check = (!op.policy.field_roles.is_empty()).then(|| {
+            quote! { crate::http::policy::check_fields(&cx, &*body)?; }
+        });
         trait_methods.push(quote! {
             #[doc = #doc]
             #[endpoint { method = #method_ident, path = #path, tags = [#(#tags),*] #deprecated_attr }]
             async fn #fn_name(
                 rqctx: dropshot::RequestContext<Self::Context>,
+                admission: crate::http::policy::Admission,
                 #(#extractor_args),*
             ) -> Result<#reply_name, crate::error::ApiError>;
         });
         glue_methods.push(quote! {
             async fn #fn_name(
                 rqctx: dropshot::RequestContext<Self::Context>,
+                admission: crate::http::policy::Admission,
                 #(#extractor_args),*
             ) -> Result<#reply_name, crate::error::ApiError> {
-                let cx = crate::http::policy::admit(rqctx, &operations::#meta_name).await?;
+                let (cx, decoration) = crate::http::policy::enter(rqctx, admission, &operations::#meta_name, #username).await?;
+                #field_check
                 let log = cx.log.clone();
-                H::#fn_name(cx, #(#forward),*).await.inspect_err(|e| e.log_if_internal(&log))
+                match H::#fn_name(cx, #(#forward),*).await {
+                    Ok(reply) => Ok(decoration.apply(reply)),
+                    Err(error) => {
+                        error.log_if_internal(&log);
+                        Err(decoration.apply_error(error))
+                    }
+                }
             }
         });
         let handler_doc = format!("`{method} {path}`: {}", op.doc.lines().next().unwrap_or_default());
@@ -547,8 +706,13 @@ fn emit(operations: &[Operation], document: &Value) -> Result<TokenStream, Strin
         /// Per-operation metadata, from the spec: what the glue enforces before a handler runs.
         pub mod operations {
             #(#metas)*
+            use super::types;
             /// Every operation of the spec, in the spec's order.
             pub const ALL: &[&crate::http::policy::OperationMeta] = &[#(&#meta_names),*];
+            /// The operation with this `operationId`.
+            pub fn find(id: &str) -> Option<&'static crate::http::policy::OperationMeta> {
+                ALL.iter().copied().find(|op| op.id == id)
+            }
         }
 
         /// The API as dropshot sees it: one endpoint per operation of the spec.

@@ -20,12 +20,15 @@ macro_rules! select_for_update {
     };
 }
 
+pub mod api_keys;
 pub mod categories;
 pub mod demo;
 mod page;
 pub mod products;
 mod sql;
 pub mod tags;
+pub mod tokens;
+pub mod users;
 
 pub use page::{Page, Start};
 

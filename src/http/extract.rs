@@ -225,6 +225,13 @@ impl<T> JsonBody<T> {
     }
 }
 
+impl<T> std::ops::Deref for JsonBody<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 #[async_trait]
 impl<T: BodySchema> ExclusiveExtractor for JsonBody<T> {
     async fn from_request<C: ServerContext>(
@@ -282,10 +289,18 @@ fn is_json(content_type: Option<&http::HeaderValue>) -> bool {
 /// The problem travels as the external message (JSON), marked by an error code, and
 /// [`ApiError::from`]`(HttpError)` restores it — so the client sees exactly the problem built
 /// here, field errors included.
-fn into_http_error(error: ApiError) -> HttpError {
-    let status = dropshot::ClientErrorStatusCode::from_u16(error.status())
-        .unwrap_or(dropshot::ClientErrorStatusCode::BAD_REQUEST);
-    let body = serde_json::to_string(error.problem()).unwrap_or_default();
+pub(crate) fn into_http_error(error: ApiError) -> HttpError {
+    let Ok(status) = dropshot::ClientErrorStatusCode::from_u16(error.status()) else {
+        // Server-side failures (a database error during authentication) keep their status.
+        let mut http = HttpError::for_internal_error(error.to_string());
+        if let Ok(status) = dropshot::ErrorStatusCode::from_u16(error.status()) {
+            http.status_code = status;
+        }
+        http.external_message = serde_json::to_string(&error).unwrap_or_default();
+        http.error_code = Some(PROBLEM_CODE.to_string());
+        return http;
+    };
+    let body = serde_json::to_string(&error).unwrap_or_default();
     HttpError::for_client_error(Some(PROBLEM_CODE.to_string()), status, body)
 }
 

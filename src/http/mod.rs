@@ -4,6 +4,8 @@
 //! [`Server`] implements it here by delegating to one module per resource, whose handlers read
 //! like a sentence: unwrap the inputs, call the data layer, map rows to the generated types.
 
+mod api_keys;
+mod auth;
 mod categories;
 pub mod conditional;
 pub mod extract;
@@ -13,6 +15,7 @@ pub mod policy;
 mod products;
 pub mod reply;
 mod tags;
+mod users;
 pub mod validate;
 
 use std::sync::Arc;
@@ -30,6 +33,9 @@ use crate::error::ApiError;
 pub struct ServerState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// Signs and checks access tokens.
+    pub tokens: crate::auth::TokenKeys,
+    pub limiter: crate::ratelimit::Limiter,
     /// Proves a request came through the edge (see `crate::edge`).
     pub edge_secret: String,
     pub log: Logger,
@@ -41,8 +47,10 @@ pub struct Cx {
     /// The operation, with the policies the spec declares for it.
     pub op: &'static policy::OperationMeta,
     pub request_id: String,
-    /// Carries the request id and the operation.
+    /// Carries the request id, the operation and the user.
     pub log: Logger,
+    /// Who is calling (authenticated, and admitted by the operation's policy).
+    pub caller: crate::auth::Caller,
 }
 
 impl Cx {
@@ -201,5 +209,62 @@ impl Handlers for Server {
         headers: ProductDeleteHeaders,
     ) -> Result<ProductDeleteReply, ApiError> {
         products::delete(cx, path, headers).await
+    }
+
+    async fn auth_register(cx: Cx, body: types::Registration) -> Result<AuthRegisterReply, ApiError> {
+        auth::register(cx, body).await
+    }
+
+    async fn auth_login(cx: Cx, body: types::Credentials) -> Result<AuthLoginReply, ApiError> {
+        auth::login(cx, body).await
+    }
+
+    async fn auth_refresh(cx: Cx, body: types::RefreshRequest) -> Result<AuthRefreshReply, ApiError> {
+        auth::refresh(cx, body).await
+    }
+
+    async fn auth_logout(cx: Cx, body: types::RefreshRequest) -> Result<AuthLogoutReply, ApiError> {
+        auth::logout(cx, body).await
+    }
+
+    async fn user_list(cx: Cx, query: UserListQuery) -> Result<UserListReply, ApiError> {
+        users::list(cx, query).await
+    }
+
+    async fn user_get(cx: Cx, path: UserGetPath) -> Result<UserGetReply, ApiError> {
+        users::get(cx, path).await
+    }
+
+    async fn user_update(
+        cx: Cx,
+        path: UserUpdatePath,
+        headers: UserUpdateHeaders,
+        body: types::UserPatch,
+    ) -> Result<UserUpdateReply, ApiError> {
+        users::update(cx, path, headers, body).await
+    }
+
+    async fn user_delete(
+        cx: Cx,
+        path: UserDeletePath,
+        headers: UserDeleteHeaders,
+    ) -> Result<UserDeleteReply, ApiError> {
+        users::delete(cx, path, headers).await
+    }
+
+    async fn api_key_list(cx: Cx) -> Result<ApiKeyListReply, ApiError> {
+        api_keys::list(cx).await
+    }
+
+    async fn api_key_create(cx: Cx, body: types::ApiKeyInput) -> Result<ApiKeyCreateReply, ApiError> {
+        api_keys::create(cx, body).await
+    }
+
+    async fn api_key_get(cx: Cx, path: ApiKeyGetPath) -> Result<ApiKeyGetReply, ApiError> {
+        api_keys::get(cx, path).await
+    }
+
+    async fn api_key_delete(cx: Cx, path: ApiKeyDeletePath) -> Result<ApiKeyDeleteReply, ApiError> {
+        api_keys::delete(cx, path).await
     }
 }

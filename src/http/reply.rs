@@ -32,6 +32,29 @@ pub trait HeaderSet: Serialize + JsonSchema + Send + Sync + 'static {
     const HEADERS: &'static [HeaderSpec];
 }
 
+/// A response the policy glue can add headers to (rate-limit headers, the caller for the log).
+pub trait Decorate {
+    fn add_header(&mut self, name: &'static str, value: &str);
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+impl<T, H, const STATUS: u16> Decorate for Reply<T, H, STATUS> {
+    fn add_header(&mut self, name: &'static str, value: &str) {
+        insert(&mut self.headers, name, value);
+    }
+}
+
+impl<H, const STATUS: u16> Decorate for NoContent<H, STATUS> {
+    fn add_header(&mut self, name: &'static str, value: &str) {
+        insert(&mut self.headers, name, value);
+    }
+}
+
 /// A success response with a JSON body of type `T` and status `STATUS`, or 304.
 pub struct Reply<T, H, const STATUS: u16> {
     body: Option<T>,
@@ -93,6 +116,16 @@ impl<T, H: HeaderSet, const STATUS: u16> Reply<T, H, STATUS> {
 
     pub fn link(self, value: &str) -> Self {
         self.header(http::header::LINK, value)
+    }
+
+    /// `Cache-Control: no-store`, for answers that hold secrets.
+    pub fn no_store(self) -> Self {
+        self.header(CACHE_CONTROL, "no-store")
+    }
+
+    /// `Cache-Control: private, no-cache`, for answers about the caller.
+    pub fn private(self) -> Self {
+        self.header(CACHE_CONTROL, "private, no-cache")
     }
 
     /// `Cache-Control`, when the spec gives one (`x-cache`).
@@ -179,12 +212,13 @@ where
 
 /// A success response without a body (204).
 pub struct NoContent<H, const STATUS: u16> {
+    headers: HeaderMap,
     _headers: PhantomData<fn() -> H>,
 }
 
 impl<H: HeaderSet, const STATUS: u16> NoContent<H, STATUS> {
     pub fn new() -> Self {
-        NoContent { _headers: PhantomData }
+        NoContent { headers: HeaderMap::new(), _headers: PhantomData }
     }
 }
 
@@ -199,6 +233,7 @@ impl<H: HeaderSet, const STATUS: u16> HttpResponse for NoContent<H, STATUS> {
         let mut response = Response::new(Body::empty());
         *response.status_mut() =
             StatusCode::from_u16(STATUS).map_err(|e| HttpError::for_internal_error(e.to_string()))?;
+        *response.headers_mut() = self.headers;
         Ok(response)
     }
 

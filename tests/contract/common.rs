@@ -7,20 +7,34 @@
 use std::path::PathBuf;
 
 use storefront::config::Config;
+use storefront_client::types::Role;
 use storefront_client::Client;
 
 /// The environment variable that points the suite at PostgreSQL (an admin URL: the suite
 /// creates and drops a database per test there).
 pub const POSTGRES_ENV: &str = "STOREFRONT_TEST_POSTGRES_URL";
 
+/// The admin every test server starts with.
+pub const ADMIN: (&str, &str) = ("admin", "Admin-Pass-1");
+
+/// Generous limits, so that only the tests about rate limits meet them.
+pub const TEST_RATE_LIMITS: &str = "auth=10000/60s,default=100000/60s,admin=100000/60s";
+
 /// A running server, its clients, and what to clean up.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub base: String,
-    /// The generated client, as a Rust consumer uses it.
+    /// The generated client, as a Rust consumer uses it, logged in as the admin.
     pub client: Client,
-    /// For what the generated client cannot express (raw bodies, missing headers).
+    /// The generated client without credentials.
+    pub anonymous: Client,
+    /// For what the generated client cannot express (raw bodies, missing headers), logged in
+    /// as the admin.
     pub http: reqwest::Client,
+    /// Raw HTTP without credentials.
+    pub anonymous_http: reqwest::Client,
+    /// The server's database (for a second server on the same one).
+    pub database_url: String,
     running: Option<storefront::Running>,
     database: Database,
     log_path: PathBuf,
@@ -49,22 +63,60 @@ impl TestApp {
             }
             _ => (format!("sqlite://{}", dir.path().join("test.db").display()), Database::Sqlite),
         };
-        let mut config = Config::with_database(url);
+        let mut config = Config::with_database(url.clone());
         config.bind = "127.0.0.1:0".parse().expect("an address");
         config.db_max_connections = 4;
+        config.jwt_secret = Some(storefront::config::Secret("a-test-secret-that-is-32-bytes-long!".into()));
+        config.rate_limits = TEST_RATE_LIMITS.parse().expect("rate limits");
         adjust(&mut config);
         let log_path = dir.path().join("server.log");
         let log = storefront::logging::to_file(&log_path).expect("a log file");
         let running = storefront::start(config, log).await.expect("the server starts");
         let base = format!("http://{}", running.local_addr());
+        storefront::admin::create_admin(running.db(), ADMIN.0, "admin@example.com", ADMIN.1)
+            .await
+            .expect("the first admin");
+        let anonymous = Client::new(&base);
+        let admin_token = login(&anonymous, ADMIN.0, ADMIN.1).await;
         TestApp {
-            client: Client::new(&base),
-            http: reqwest::Client::new(),
+            client: authorized_client(&base, &admin_token),
+            anonymous,
+            http: authorized_http(&admin_token),
+            anonymous_http: reqwest::Client::new(),
+            database_url: url,
             base,
             running: Some(running),
             database,
             log_path,
             _dir: dir,
+        }
+    }
+
+    /// A new account with `role`, logged in.
+    pub async fn user(&self, username: &str, role: Role) -> Identity {
+        let password = "Correct-Horse-42";
+        let user = self
+            .anonymous
+            .auth_register()
+            .body_map(|b| b.username(username).email(format!("{username}@example.com")).password(password))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("registering {username}: {e:?}"))
+            .into_inner();
+        if role != Role::Customer {
+            self.client
+                .user_update()
+                .id(user.id.0)
+                .body_map(|b| b.role(Some(role)))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("making {username} {role}: {e:?}"));
+        }
+        let token = login(&self.anonymous, username, password).await;
+        Identity {
+            id: user.id.0,
+            client: authorized_client(&self.base, &token),
+            http: authorized_http(&token),
         }
     }
 
@@ -114,6 +166,44 @@ impl Drop for TestApp {
             .expect("dropping the test database");
         }
     }
+}
+
+/// Someone with an account, and their clients.
+pub struct Identity {
+    pub id: std::num::NonZeroU64,
+    pub client: Client,
+    pub http: reqwest::Client,
+}
+
+/// Logs in and returns the access token.
+pub async fn login(client: &Client, username: &str, password: &str) -> String {
+    client
+        .auth_login()
+        .body_map(|b| b.username(username).password(password))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("logging in as {username}: {e:?}"))
+        .into_inner()
+        .access_token
+}
+
+/// Default headers carrying a bearer token.
+fn bearer(token: &str) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers
+        .insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("a header value"));
+    headers
+}
+
+/// The generated client, sending `token` with every request.
+pub fn authorized_client(base: &str, token: &str) -> Client {
+    let http = reqwest::Client::builder().default_headers(bearer(token)).build().expect("a client");
+    Client::new_with_client(base, http)
+}
+
+/// Raw HTTP sending `token` with every request.
+pub fn authorized_http(token: &str) -> reqwest::Client {
+    reqwest::Client::builder().default_headers(bearer(token)).build().expect("a client")
 }
 
 /// Runs one statement on the PostgreSQL admin connection.
@@ -211,4 +301,43 @@ pub async fn create_product(
         .await
         .unwrap_or_else(|e| panic!("creating {name}: {e:?}"))
         .into_inner()
+}
+
+/// A value that satisfies `schema`: its example, else the first enum value, else something of
+/// its type; objects get their required properties (and, with `minProperties`, the others).
+pub fn sample(schema: &serde_json::Value, spec: &serde_json::Value) -> serde_json::Value {
+    if let Some(reference) = schema.get("$ref").and_then(serde_json::Value::as_str) {
+        return sample(spec.pointer(reference.trim_start_matches('#')).unwrap(), spec);
+    }
+    if let Some(example) = schema.get("example") {
+        return example.clone();
+    }
+    if let Some(first) = schema.get("enum").and_then(|e| e.get(0)) {
+        return first.clone();
+    }
+    match schema.get("type").and_then(serde_json::Value::as_str) {
+        Some("object") => {
+            let properties =
+                schema.get("properties").and_then(serde_json::Value::as_object).cloned().unwrap_or_default();
+            let required: Vec<&str> = schema
+                .get("required")
+                .and_then(serde_json::Value::as_array)
+                .map_or_else(Vec::new, |r| r.iter().filter_map(serde_json::Value::as_str).collect());
+            let all = schema.get("minProperties").is_some();
+            serde_json::Value::Object(
+                properties
+                    .iter()
+                    .filter(|(name, _)| all || required.contains(&name.as_str()))
+                    .map(|(name, property)| (name.clone(), sample(property, spec)))
+                    .collect(),
+            )
+        }
+        Some("array") => serde_json::json!([]),
+        Some("integer") => schema.get("minimum").cloned().unwrap_or(serde_json::json!(1)),
+        Some("boolean") => serde_json::json!(true),
+        Some("string") if schema.get("format").and_then(serde_json::Value::as_str) == Some("email") => {
+            serde_json::json!("someone@example.com")
+        }
+        _ => serde_json::json!("sample"),
+    }
 }

@@ -2,15 +2,17 @@
 //!
 //! The test walks the spec: for each operation and each documented status it knows how to
 //! provoke (malformed JSON, wrong media type, oversized body, missing resource, stale
-//! `If-Match`, invalid parameter, unchanged resource), it sends that request and expects that
-//! status, as a problem where it is an error. Statuses that need a scenario of their own (409,
-//! 503) are listed with the test that covers them, so a new operation documenting a status
-//! nobody provokes fails here. Raw HTTP: most of these requests are ones the typed client refuses
-//! to send.
+//! `If-Match`, invalid parameter, missing or bad credentials, a role that may not, unchanged
+//! resource), it sends that request and expects that status, as a problem where it is an
+//! error. Request bodies are made from the spec's schemas and examples, so a new operation needs
+//! no change here. Statuses that need a scenario of their own (409, 429, 503) are listed with
+//! the test that covers them, so a new operation documenting a status nobody provokes fails
+//! here. Raw HTTP: most of these requests are ones the typed client refuses to send.
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use storefront_client::types::Role;
 
-use crate::common::TestApp;
+use crate::common::{sample, TestApp};
 
 /// Documented statuses provoked by a dedicated test elsewhere in the suite.
 const COVERED_ELSEWHERE: &[(&str, u16, &str)] = &[
@@ -22,6 +24,9 @@ const COVERED_ELSEWHERE: &[(&str, u16, &str)] = &[
         "categories::category_replace_returns_409_for_another_categorys_name (same rename path)",
     ),
     ("category_delete", 409, "categories::category_delete_returns_409_while_the_category_has_products"),
+    ("auth_register", 409, "auth::registering_a_taken_username_or_email_is_409"),
+    ("user_update", 409, "users::the_last_admin_can_be_neither_demoted_nor_deleted"),
+    ("user_delete", 409, "users::the_last_admin_can_be_neither_demoted_nor_deleted"),
     ("readyz", 503, "ops::readyz_answers_503_when_the_database_is_gone"),
 ];
 
@@ -31,23 +36,24 @@ const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 async fn every_documented_error_status_is_answered() {
     let app = TestApp::spawn_with(|config| config.max_body_bytes = 4096).await;
     app.seed_demo().await;
+    let customer = app.user("casey", Role::Customer).await;
     let spec: Value = serde_json::from_str(storefront::api::OPENAPI_JSON).unwrap();
     let mut unexercised = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             let id = op["operationId"].as_str().unwrap();
-            let has_body = op.get("requestBody").is_some();
             for code in op["responses"].as_object().unwrap().keys() {
                 let Ok(status) = code.parse::<u16>() else { continue };
-                if status < 300 {
+                if status < 300 || COVERED_ELSEWHERE.iter().any(|(op_id, s, _)| *op_id == id && *s == status)
+                {
                     continue;
                 }
-                if COVERED_ELSEWHERE.iter().any(|(op_id, s, _)| *op_id == id && *s == status) {
-                    continue;
+                if status == 429 {
+                    continue; // rate_limits::every_rate_limited_operation_answers_429_past_its_limit
                 }
-                let exercised = provoke(&app, method, path, status, has_body).await;
-                match exercised {
+                let walker = Walker { app: &app, customer: &customer.http, spec: &spec, op, method, path };
+                match walker.provoke(status).await {
                     Some(response) => {
                         let got = response.status().as_u16();
                         let content_type = response
@@ -55,6 +61,7 @@ async fn every_documented_error_status_is_answered() {
                             .get("content-type")
                             .map(|v| v.to_str().unwrap().to_string())
                             .unwrap_or_default();
+                        let challenge = response.headers().contains_key("www-authenticate");
                         let body = response.bytes().await.unwrap();
                         assert_eq!(got, status, "{id} ({method} {path}) should answer {status}: {body:?}");
                         if status >= 400 {
@@ -62,8 +69,12 @@ async fn every_documented_error_status_is_answered() {
                             let problem: Value = serde_json::from_slice(&body).unwrap();
                             assert_eq!(problem["status"], status, "{id}");
                             assert!(problem["request_id"].is_string(), "{id}");
+                            assert!(problem.get("_headers").is_none(), "{id}: internal channel leaked");
                         } else {
                             assert!(body.is_empty(), "{id}: 304 has no body");
+                        }
+                        if status == 401 {
+                            assert!(challenge, "{id}: 401 without WWW-Authenticate");
                         }
                     }
                     None => unexercised.push(format!("{id} {status}")),
@@ -74,82 +85,86 @@ async fn every_documented_error_status_is_answered() {
     assert!(unexercised.is_empty(), "documented statuses no test provokes: {unexercised:?}");
 }
 
-/// Sends the request that should get `status` from `method path`, or `None` when this test
-/// does not know how.
-async fn provoke(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    status: u16,
-    has_body: bool,
-) -> Option<reqwest::Response> {
-    // Demo data: category 1, product 1 and tag 1 exist; 999999 does not.
-    let existing = path.replace("{id}", "1");
-    let request = |method: &str, path: &str| {
-        app.http
-            .request(reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(), app.url(path))
-    };
-    let valid_body = || {
-        if path.contains("categories") {
-            serde_json::json!({"name": "Fresh Produce"})
-        } else {
-            serde_json::json!({"name": "P", "price": "1.00", "stock": 1, "category_id": 2})
+struct Walker<'a> {
+    app: &'a TestApp,
+    customer: &'a reqwest::Client,
+    spec: &'a Value,
+    op: &'a Value,
+    method: &'a str,
+    path: &'a str,
+}
+
+impl Walker<'_> {
+    fn request(&self, client: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(self.method.to_uppercase().as_bytes()).unwrap();
+        client.request(method, self.app.url(path))
+    }
+
+    /// A body the operation accepts, made from its schema.
+    fn valid_body(&self) -> Option<Value> {
+        let schema = self.op.pointer("/requestBody/content/application~1json/schema")?;
+        let mut body = sample(schema, self.spec);
+        // The demo catalog's second category, so that products are valid.
+        if let Some(category) = body.get_mut("category_id") {
+            *category = json!(2);
         }
-    };
-    let request = match status {
-        304 => {
-            let first = request(method, &existing).send().await.unwrap();
-            let etag = first.headers()["etag"].to_str().unwrap().to_string();
-            request(method, &existing).header("if-none-match", etag)
-        }
-        400 if has_body => {
-            request(method, &existing).header("content-type", "application/json").body("{\"name\": ")
-        }
-        404 if path.contains("{id}") => {
-            let missing = path.replace("{id}", "999999");
-            if has_body {
-                request(method, &missing).json(&valid_body())
-            } else {
-                request(method, &missing)
+        Some(body)
+    }
+
+    /// Sends the request that should get `status`, or `None` when this walker does not know how.
+    async fn provoke(&self, status: u16) -> Option<reqwest::Response> {
+        let app = self.app;
+        let has_body = self.op.get("requestBody").is_some();
+        let secured = self.op["security"].as_array().is_some_and(|s| !s.is_empty());
+        let has_id = self.path.contains("{id}");
+        // Demo data: category 1, product 1 and tag 1 exist, and user 1 is the admin.
+        let existing = self.path.replace("{id}", "1");
+        let with_body = |request: reqwest::RequestBuilder| match self.valid_body() {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        let request = match status {
+            304 => {
+                let first = self.request(&app.http, &existing).send().await.unwrap();
+                let etag = first.headers()["etag"].to_str().unwrap().to_string();
+                self.request(&app.http, &existing).header("if-none-match", etag)
             }
-        }
-        412 => {
-            let target = if method == "delete" && path.contains("categories") {
-                // A category without products, so that only the precondition can fail.
-                let created: Value = app
-                    .http
-                    .post(app.url("/api/v1/categories"))
-                    .json(&serde_json::json!({"name": "Empty"}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                path.replace("{id}", &created["id"].to_string())
-            } else {
-                existing.clone()
-            };
-            let request = request(method, &target).header("if-match", "\"0-0\"");
-            if has_body {
-                request.json(&valid_body())
-            } else {
-                request
+            400 if has_body => self
+                .request(&app.http, &existing)
+                .header("content-type", "application/json")
+                .body("{\"name\": "),
+            401 if secured => with_body(self.request(&app.anonymous_http, &existing)),
+            401 => with_body(self.request(&app.anonymous_http, &existing).bearer_auth("not-a-token")),
+            403 => with_body(self.request(self.customer, &existing)),
+            404 if has_id => with_body(self.request(&app.http, &self.path.replace("{id}", "999999"))),
+            412 => {
+                let target = if self.method == "delete" && self.path.contains("categories") {
+                    // A category without products, so that only the precondition can fail.
+                    let created: Value = app
+                        .http
+                        .post(app.url("/api/v1/categories"))
+                        .json(&json!({"name": "Empty"}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    self.path.replace("{id}", &created["id"].to_string())
+                } else {
+                    existing.clone()
+                };
+                with_body(self.request(&app.http, &target).header("if-match", "\"0-0\""))
             }
-        }
-        413 if has_body => request(method, &existing).json(&serde_json::json!({"name": "x".repeat(8192)})),
-        415 if has_body => request(method, &existing).header("content-type", "text/plain").body("{}"),
-        422 if path.contains("{id}") => {
-            let invalid = path.replace("{id}", "0");
-            if has_body {
-                request(method, &invalid).json(&valid_body())
-            } else {
-                request(method, &invalid)
+            413 if has_body => self.request(&app.http, &existing).json(&json!({"name": "x".repeat(8192)})),
+            415 if has_body => {
+                self.request(&app.http, &existing).header("content-type", "text/plain").body("{}")
             }
-        }
-        422 if has_body => request(method, &existing).json(&serde_json::json!({})),
-        422 if method == "get" => request(method, &format!("{existing}?limit=0")),
-        _ => return None,
-    };
-    Some(request.send().await.unwrap())
+            422 if has_id => with_body(self.request(&app.http, &self.path.replace("{id}", "0"))),
+            422 if has_body => self.request(&app.http, &existing).json(&json!({})),
+            422 if self.method == "get" => self.request(&app.http, &format!("{existing}?limit=0")),
+            _ => return None,
+        };
+        Some(request.send().await.unwrap())
+    }
 }

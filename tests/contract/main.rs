@@ -4,11 +4,16 @@
 
 mod common;
 
+mod api_keys;
+mod auth;
 mod categories;
 mod documented_errors;
 mod drift;
 mod edge;
 mod generated_code;
 mod ops;
+mod policy;
 mod products;
+mod rate_limits;
 mod tags;
+mod users;

@@ -1,0 +1,102 @@
+//! Accounts: the caller's own, and (for admins) everyone's.
+
+use crate::api::server::*;
+use crate::api::types;
+use crate::db::users::UserRow;
+use crate::db::{self, timestamp};
+use crate::error::{ApiError, Error};
+use crate::http::conditional::entity_etag;
+use crate::http::page::{self, Neighbours, Position};
+use crate::http::{api_id, api_string, db_id, if_match, Cx};
+
+pub async fn list(cx: Cx, query: UserListQuery) -> Result<UserListReply, ApiError> {
+    let limit = query.limit.get() as i64;
+    let fingerprint = page::fingerprint(&"users");
+    let start = page::start(query.offset, query.cursor.as_deref().map(String::as_str), &fingerprint)?;
+    let rows = db::users::list(cx.db(), start.map(|p| p.id), limit).await?;
+    let items = rows.items.iter().map(user).collect::<Result<Vec<_>, Error>>()?;
+    let position = |row: &UserRow| Position { key: None, id: row.id };
+    let neighbours = Neighbours {
+        more_after: rows.more_after,
+        more_before: rows.more_before,
+        first: rows.items.first().map(position),
+        last: rows.items.last().map(position),
+    };
+    let links = page::links(&cx, &query, limit, &start, neighbours, &fingerprint);
+    let body = types::UserPage {
+        items,
+        total: rows.total,
+        next_cursor: links.next_cursor,
+        prev_cursor: links.prev_cursor,
+        links: links.links,
+    };
+    Ok(UserListReply::new(body).private().link(&links.header))
+}
+
+pub async fn get(cx: Cx, path: UserGetPath) -> Result<UserGetReply, ApiError> {
+    let caller = cx.caller.user().ok_or(Error::Unauthorized("not logged in".into()))?;
+    // `me`, or digits (the spec's pattern): anything that does not fit an id is nobody.
+    let id = match path.id.as_str() {
+        "me" => caller.id,
+        digits => digits.parse::<i64>().map_err(|_| Error::NotFound("user"))?,
+    };
+    // Other people's accounts are for admins; to anyone else they do not exist.
+    if id != caller.id && caller.role != types::Role::Admin {
+        return Err(Error::NotFound("user").into());
+    }
+    let row = db::users::get(cx.db(), id).await?;
+    Ok(UserGetReply::new(user(&row)?).etag(&etag(&row)).private())
+}
+
+pub async fn update(
+    cx: Cx,
+    path: UserUpdatePath,
+    headers: UserUpdateHeaders,
+    body: types::UserPatch,
+) -> Result<UserUpdateReply, ApiError> {
+    let precondition = if_match(headers.if_match.map(String::from));
+    let role = body.role.map(role_name);
+    let row = db::users::update(
+        cx.db(),
+        db_id(path.id)?,
+        role,
+        body.email.as_deref().map(String::as_str),
+        &precondition,
+    )
+    .await?;
+    Ok(UserUpdateReply::new(user(&row)?).etag(&etag(&row)))
+}
+
+pub async fn delete(
+    cx: Cx,
+    path: UserDeletePath,
+    headers: UserDeleteHeaders,
+) -> Result<UserDeleteReply, ApiError> {
+    let precondition = if_match(headers.if_match.map(String::from));
+    db::users::delete(cx.db(), db_id(path.id)?, &precondition).await?;
+    Ok(UserDeleteReply::new())
+}
+
+fn etag(row: &UserRow) -> String {
+    entity_etag(row.version, timestamp(row.created_at))
+}
+
+/// How a role is stored.
+pub(crate) fn role_name(role: types::Role) -> &'static str {
+    match role {
+        types::Role::Admin => "admin",
+        types::Role::Manager => "manager",
+        types::Role::Customer => "customer",
+    }
+}
+
+/// A stored user as the API shows it.
+pub(crate) fn user(row: &UserRow) -> Result<types::User, Error> {
+    Ok(types::User {
+        id: api_id(row.id)?,
+        username: api_string(row.username.clone(), "username")?,
+        email: api_string(row.email.clone(), "email")?,
+        role: row.role.parse().map_err(|_| Error::internal(format!("stored role {:?}", row.role)))?,
+        created_at: types::Timestamp(timestamp(row.created_at)),
+    })
+}

@@ -1,0 +1,170 @@
+//! Rate limits: fixed windows, per limit class and key.
+//!
+//! Classes come from configuration (`auth=5/60s,default=120/60s,admin=1200/60s`); each operation
+//! names its class in the spec (`x-rate-limit`). Counters live in memory with SQLite (one
+//! process) and in the database with PostgreSQL, where every instance shares them: one upsert
+//! per limited request.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::db::{Backend, Db};
+use crate::error::Error;
+
+/// How many requests a window allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub requests: u64,
+    pub window: Duration,
+}
+
+/// The limit classes, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classes(pub BTreeMap<String, Limit>);
+
+impl std::str::FromStr for Classes {
+    type Err = String;
+
+    /// `name=requests/window[,…]`, the window in seconds, or with a unit: `s`, `m`, `h`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut classes = BTreeMap::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let bad = || format!("{item:?} is not name=requests/window (e.g. auth=5/60s)");
+            let (name, rule) = item.split_once('=').ok_or_else(bad)?;
+            let (requests, window) = rule.split_once('/').ok_or_else(bad)?;
+            let requests: u64 = requests.trim().parse().map_err(|_| bad())?;
+            let window = window.trim();
+            let (number, unit) = match window.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+                Some((at, _)) => window.split_at(at),
+                None => (window, "s"),
+            };
+            let seconds = match unit {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                _ => return Err(bad()),
+            };
+            let number: u64 = number.parse().map_err(|_| bad())?;
+            if requests == 0 || number == 0 {
+                return Err(format!("{item:?}: requests and window must be positive"));
+            }
+            classes.insert(
+                name.trim().to_string(),
+                Limit { requests, window: Duration::from_secs(number * seconds) },
+            );
+        }
+        Ok(Classes(classes))
+    }
+}
+
+/// The verdict on one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: u64,
+    pub remaining: u64,
+    /// Seconds until the window resets.
+    pub reset: u64,
+}
+
+/// Counts requests.
+pub struct Limiter {
+    classes: Classes,
+    store: Store,
+    hits: AtomicU64,
+}
+
+enum Store {
+    Memory(Mutex<HashMap<String, (u64, u64)>>),
+    Database(Db),
+}
+
+/// Windows older than this many of their lengths are forgotten.
+const PRUNE_EVERY: u64 = 4096;
+
+impl Limiter {
+    /// Counters in the database on PostgreSQL (shared by instances), in memory otherwise.
+    pub fn new(classes: Classes, db: &Db) -> Limiter {
+        let store = match db.backend() {
+            Backend::Postgres => Store::Database(db.clone()),
+            Backend::Sqlite => Store::Memory(Mutex::new(HashMap::new())),
+        };
+        Limiter { classes, store, hits: AtomicU64::new(0) }
+    }
+
+    pub fn class(&self, name: &str) -> Option<Limit> {
+        self.classes.0.get(name).copied()
+    }
+
+    /// Counts one request of `class` for `key`.
+    pub async fn hit(&self, class: &str, key: &str) -> Result<Option<Decision>, Error> {
+        let Some(limit) = self.class(class) else { return Ok(None) };
+        let window = limit.window.as_secs().max(1);
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        let start = now - now % window;
+        let counter = format!("{class}:{key}");
+        let prune = self.hits.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY);
+        let count = match &self.store {
+            Store::Memory(counters) => {
+                let mut counters =
+                    counters.lock().map_err(|_| Error::internal("rate-limit counters poisoned"))?;
+                if prune {
+                    counters.retain(|_, (window_start, _)| *window_start + 3600 > start);
+                }
+                let entry = counters.entry(counter).or_insert((start, 0));
+                if entry.0 != start {
+                    *entry = (start, 0);
+                }
+                entry.1 += 1;
+                entry.1
+            }
+            Store::Database(db) => {
+                if prune {
+                    let db = db.clone();
+                    let horizon = i64::try_from(start).unwrap_or(0) - 3600;
+                    tokio::spawn(async move {
+                        let _ = sqlx::query("DELETE FROM rate_limit_counters WHERE window_start < $1")
+                            .bind(horizon)
+                            .execute(db.write())
+                            .await;
+                    });
+                }
+                let (count,): (i64,) = sqlx::query_as(
+                    "INSERT INTO rate_limit_counters (key, window_start, count) VALUES ($1, $2, 1) \
+                     ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1 \
+                     RETURNING count",
+                )
+                .bind(&counter)
+                .bind(i64::try_from(start).unwrap_or(0))
+                .fetch_one(db.write())
+                .await?;
+                u64::try_from(count).unwrap_or(u64::MAX)
+            }
+        };
+        Ok(Some(Decision {
+            allowed: count <= limit.requests,
+            limit: limit.requests,
+            remaining: limit.requests.saturating_sub(count),
+            reset: start + window - now,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_parse_with_units_and_refuse_nonsense() {
+        let classes: Classes = "auth=5/60s, default=120/1m,admin=10000/1h,burst=3/10".parse().unwrap();
+        assert_eq!(classes.0["auth"], Limit { requests: 5, window: Duration::from_secs(60) });
+        assert_eq!(classes.0["default"].window, Duration::from_secs(60));
+        assert_eq!(classes.0["admin"].window, Duration::from_secs(3600));
+        assert_eq!(classes.0["burst"].window, Duration::from_secs(10));
+        for bad in ["auth", "auth=5", "auth=x/60", "auth=5/60d", "auth=0/60", "auth=5/0s"] {
+            assert!(bad.parse::<Classes>().is_err(), "{bad}");
+        }
+    }
+}
