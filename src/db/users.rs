@@ -96,7 +96,7 @@ pub async fn update(
     if !precondition(Version { version: current.version, created_at: current.created_at }) {
         return Err(Error::PreconditionFailed);
     }
-    if current.role == "admin" && role.is_some_and(|r| r != "admin") && admins(&mut tx).await? <= 1 {
+    if current.role == "admin" && role.is_some_and(|r| r != "admin") && admins(&mut tx, db).await? <= 1 {
         return Err(Error::Conflict("this is the last admin; make another admin first".into()));
     }
     let email = email.unwrap_or(&current.email);
@@ -129,7 +129,7 @@ pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<
     if !precondition(Version { version: current.version, created_at: current.created_at }) {
         return Err(Error::PreconditionFailed);
     }
-    if current.role == "admin" && admins(&mut tx).await? <= 1 {
+    if current.role == "admin" && admins(&mut tx, db).await? <= 1 {
         return Err(Error::Conflict("this is the last admin; make another admin first".into()));
     }
     sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
@@ -137,10 +137,14 @@ pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<
     Ok(())
 }
 
-async fn admins(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<i64, Error> {
-    let (count,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM users WHERE role = 'admin'").fetch_one(&mut **tx).await?;
-    Ok(count)
+/// How many admins there are, their rows locked (on PostgreSQL) so that two admins cannot
+/// demote each other at the same moment and leave none.
+async fn admins(tx: &mut sqlx::Transaction<'static, sqlx::Any>, db: &Db) -> Result<usize, Error> {
+    let rows: Vec<(i64,)> =
+        sqlx::query_as(select_for_update!(db, "SELECT id FROM users WHERE role = 'admin'"))
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(rows.len())
 }
 
 fn taken(error: sqlx::Error) -> Error {

@@ -55,15 +55,13 @@ pub async fn update(
     body: types::UserPatch,
 ) -> Result<UserUpdateReply, ApiError> {
     let precondition = if_match(headers.if_match.map(String::from));
+    let id = db_id(path.id)?;
     let role = body.role.map(role_name);
-    let row = db::users::update(
-        cx.db(),
-        db_id(path.id)?,
-        role,
-        body.email.as_deref().map(String::as_str),
-        &precondition,
-    )
-    .await?;
+    if role.is_some_and(|r| r != "admin") && cx.caller.user().is_some_and(|u| u.id == id) {
+        return Err(Error::Conflict("admins cannot demote themselves; ask another admin".into()).into());
+    }
+    let row = db::users::update(cx.db(), id, role, body.email.as_deref().map(String::as_str), &precondition)
+        .await?;
     Ok(UserUpdateReply::new(user(&row)?).etag(&etag(&row)))
 }
 
@@ -73,7 +71,13 @@ pub async fn delete(
     headers: UserDeleteHeaders,
 ) -> Result<UserDeleteReply, ApiError> {
     let precondition = if_match(headers.if_match.map(String::from));
-    db::users::delete(cx.db(), db_id(path.id)?, &precondition).await?;
+    let id = db_id(path.id)?;
+    if cx.caller.user().is_some_and(|u| u.id == id) {
+        return Err(
+            Error::Conflict("admins cannot delete their own account; ask another admin".into()).into()
+        );
+    }
+    db::users::delete(cx.db(), id, &precondition).await?;
     Ok(UserDeleteReply::new())
 }
 
