@@ -52,7 +52,15 @@ async fn every_documented_error_status_is_answered() {
                 if status == 429 {
                     continue; // rate_limits::every_rate_limited_operation_answers_429_past_its_limit
                 }
-                let walker = Walker { app: &app, customer: &customer.http, spec: &spec, op, method, path };
+                let walker = Walker {
+                    app: &app,
+                    customer: &customer.http,
+                    customer_id: customer.id.get(),
+                    spec: &spec,
+                    op,
+                    method,
+                    path,
+                };
                 match walker.provoke(status).await {
                     Some(response) => {
                         let got = response.status().as_u16();
@@ -88,6 +96,7 @@ async fn every_documented_error_status_is_answered() {
 struct Walker<'a> {
     app: &'a TestApp,
     customer: &'a reqwest::Client,
+    customer_id: u64,
     spec: &'a Value,
     op: &'a Value,
     method: &'a str,
@@ -117,8 +126,13 @@ impl Walker<'_> {
         let has_body = self.op.get("requestBody").is_some();
         let secured = self.op["security"].as_array().is_some_and(|s| !s.is_empty());
         let has_id = self.path.contains("{id}");
-        // Demo data: category 1, product 1 and tag 1 exist, and user 1 is the admin.
-        let existing = self.path.replace("{id}", "1");
+        // Demo data: category 1, product 1 and tag 1 exist; accounts are the customer's (the
+        // admin, user 1, may not delete or demote themselves).
+        let existing = if self.path.starts_with("/api/v1/users/") {
+            self.path.replace("{id}", &self.customer_id.to_string())
+        } else {
+            self.path.replace("{id}", "1")
+        };
         let with_body = |request: reqwest::RequestBuilder| match self.valid_body() {
             Some(body) => request.json(&body),
             None => request,
