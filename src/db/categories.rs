@@ -1,7 +1,7 @@
 //! Categories: names are unique ignoring case; a category with products cannot be deleted.
 
 use crate::db::page::{list_by_id, Page, Start};
-use crate::db::{name_key, now_micros, violation, Db, Precondition, Version, Violation};
+use crate::db::{locked, name_key, now_micros, violation, Db, Precondition, Version, Versioned, Violation};
 use crate::error::Error;
 
 /// A stored category.
@@ -18,6 +18,12 @@ macro_rules! columns {
     () => {
         "id, name, version, created_at, updated_at"
     };
+}
+
+impl Versioned for CategoryRow {
+    fn version(&self) -> Version {
+        Version { version: self.version, created_at: self.created_at }
+    }
 }
 
 /// Categories in id order.
@@ -63,15 +69,14 @@ pub async fn rename(
     precondition: Precondition<'_>,
 ) -> Result<CategoryRow, Error> {
     let mut tx = db.write().begin().await?;
-    let current: Option<(i64, i64)> =
-        sqlx::query_as(select_for_update!(db, "SELECT version, created_at FROM categories WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (version, created_at) = current.ok_or(Error::NotFound("category"))?;
-    if !precondition(Version { version, created_at }) {
-        return Err(Error::PreconditionFailed);
-    }
+    let _: CategoryRow = locked(
+        &mut tx,
+        select_for_update!(db, concat!("SELECT ", columns!(), " FROM categories WHERE id = $1")),
+        id,
+        "category",
+        precondition,
+    )
+    .await?;
     let row = sqlx::query_as(concat!(
         "UPDATE categories SET name = $1, name_key = $2, version = version + 1, updated_at = $3 \
          WHERE id = $4 RETURNING ",
@@ -90,15 +95,14 @@ pub async fn rename(
 
 pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<(), Error> {
     let mut tx = db.write().begin().await?;
-    let current: Option<(i64, i64)> =
-        sqlx::query_as(select_for_update!(db, "SELECT version, created_at FROM categories WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (version, created_at) = current.ok_or(Error::NotFound("category"))?;
-    if !precondition(Version { version, created_at }) {
-        return Err(Error::PreconditionFailed);
-    }
+    let _: CategoryRow = locked(
+        &mut tx,
+        select_for_update!(db, concat!("SELECT ", columns!(), " FROM categories WHERE id = $1")),
+        id,
+        "category",
+        precondition,
+    )
+    .await?;
     let in_use: Option<(i64,)> = sqlx::query_as("SELECT id FROM products WHERE category_id = $1 LIMIT 1")
         .bind(id)
         .fetch_optional(&mut *tx)

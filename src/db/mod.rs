@@ -188,6 +188,32 @@ pub struct Version {
 /// A precondition on the current version of a row (`If-Match`), checked inside the write.
 pub type Precondition<'a> = &'a (dyn Fn(Version) -> bool + Send + Sync);
 
+/// Rows that carry a version.
+pub(crate) trait Versioned {
+    fn version(&self) -> Version;
+}
+
+/// The row a write is about to change (`sql` selects it by `$1`; with `select_for_update!` it
+/// stays locked for the transaction on PostgreSQL), once the caller's precondition holds for
+/// its version: 404 when there is no such row, 412 when the precondition fails.
+pub(crate) async fn locked<T>(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    sql: &'static str,
+    id: i64,
+    what: &'static str,
+    precondition: Precondition<'_>,
+) -> Result<T, Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Versioned + Send + Unpin,
+{
+    let current: T =
+        sqlx::query_as(sql).bind(id).fetch_optional(&mut **tx).await?.ok_or(Error::NotFound(what))?;
+    if !precondition(current.version()) {
+        return Err(Error::PreconditionFailed);
+    }
+    Ok(current)
+}
+
 /// The precondition that always holds.
 pub fn unconditional(_: Version) -> bool {
     true

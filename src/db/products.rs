@@ -6,7 +6,9 @@ use sqlx::{Any, Transaction};
 
 use crate::db::page::{Page, Start};
 use crate::db::sql::Sql;
-use crate::db::{name_key, now_micros, tags, violation, Db, Precondition, Version, Violation};
+use crate::db::{
+    locked, name_key, now_micros, tags, violation, Db, Precondition, Version, Versioned, Violation,
+};
 use crate::error::Error;
 
 /// A stored product, with its tag names.
@@ -31,6 +33,12 @@ macro_rules! columns {
         "p.id, p.name, p.name_key, p.description, p.price_cents, p.stock, \
          p.category_id, p.version, p.created_at, p.updated_at"
     };
+}
+
+impl Versioned for ProductRow {
+    fn version(&self) -> Version {
+        Version { version: self.version, created_at: self.created_at }
+    }
 }
 
 /// What a product is made of, as created or replaced.
@@ -342,17 +350,14 @@ pub async fn update(
     precondition: Precondition<'_>,
 ) -> Result<ProductRow, Error> {
     let mut tx = db.write().begin().await?;
-    let current: ProductRow = sqlx::query_as(select_for_update!(
-        db,
-        concat!("SELECT ", columns!(), " FROM products p WHERE p.id = $1")
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(Error::NotFound("product"))?;
-    if !precondition(Version { version: current.version, created_at: current.created_at }) {
-        return Err(Error::PreconditionFailed);
-    }
+    let current: ProductRow = locked(
+        &mut tx,
+        select_for_update!(db, concat!("SELECT ", columns!(), " FROM products p WHERE p.id = $1")),
+        id,
+        "product",
+        precondition,
+    )
+    .await?;
     let name = changes.name.as_ref().unwrap_or(&current.name);
     sqlx::query(
         "UPDATE products SET name = $1, name_key = $2, description = $3, price_cents = $4, stock = $5, \
@@ -380,15 +385,14 @@ pub async fn update(
 
 pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<(), Error> {
     let mut tx = db.write().begin().await?;
-    let current: Option<(i64, i64)> =
-        sqlx::query_as(select_for_update!(db, "SELECT version, created_at FROM products WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (version, created_at) = current.ok_or(Error::NotFound("product"))?;
-    if !precondition(Version { version, created_at }) {
-        return Err(Error::PreconditionFailed);
-    }
+    let _: ProductRow = locked(
+        &mut tx,
+        select_for_update!(db, concat!("SELECT ", columns!(), " FROM products p WHERE p.id = $1")),
+        id,
+        "product",
+        precondition,
+    )
+    .await?;
     sqlx::query("DELETE FROM products WHERE id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())

@@ -1,7 +1,7 @@
 //! Users: accounts with a role; usernames and emails unique ignoring case.
 
 use crate::db::page::{list_by_id, Page, Start};
-use crate::db::{name_key, now_micros, violation, Db, Precondition, Version, Violation};
+use crate::db::{locked, name_key, now_micros, violation, Db, Precondition, Version, Versioned, Violation};
 use crate::error::Error;
 
 /// A stored user (without the password hash, which only login reads).
@@ -20,6 +20,12 @@ macro_rules! columns {
     () => {
         "id, username, email, role, version, created_at, updated_at"
     };
+}
+
+impl Versioned for UserRow {
+    fn version(&self) -> Version {
+        Version { version: self.version, created_at: self.created_at }
+    }
 }
 
 /// What a new account is made of.
@@ -87,15 +93,14 @@ pub async fn update(
     precondition: Precondition<'_>,
 ) -> Result<UserRow, Error> {
     let mut tx = db.write().begin().await?;
-    let current: UserRow =
-        sqlx::query_as(select_for_update!(db, concat!("SELECT ", columns!(), " FROM users WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(Error::NotFound("user"))?;
-    if !precondition(Version { version: current.version, created_at: current.created_at }) {
-        return Err(Error::PreconditionFailed);
-    }
+    let current: UserRow = locked(
+        &mut tx,
+        select_for_update!(db, concat!("SELECT ", columns!(), " FROM users WHERE id = $1")),
+        id,
+        "user",
+        precondition,
+    )
+    .await?;
     if current.role == "admin" && role.is_some_and(|r| r != "admin") && admins(&mut tx, db).await? <= 1 {
         return Err(Error::Conflict("this is the last admin; make another admin first".into()));
     }
@@ -120,15 +125,14 @@ pub async fn update(
 /// Deletes a user; their tokens and API keys go with them (foreign keys cascade).
 pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<(), Error> {
     let mut tx = db.write().begin().await?;
-    let current: UserRow =
-        sqlx::query_as(select_for_update!(db, concat!("SELECT ", columns!(), " FROM users WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(Error::NotFound("user"))?;
-    if !precondition(Version { version: current.version, created_at: current.created_at }) {
-        return Err(Error::PreconditionFailed);
-    }
+    let current: UserRow = locked(
+        &mut tx,
+        select_for_update!(db, concat!("SELECT ", columns!(), " FROM users WHERE id = $1")),
+        id,
+        "user",
+        precondition,
+    )
+    .await?;
     if current.role == "admin" && admins(&mut tx, db).await? <= 1 {
         return Err(Error::Conflict("this is the last admin; make another admin first".into()));
     }

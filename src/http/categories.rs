@@ -6,8 +6,8 @@ use crate::db::categories::CategoryRow;
 use crate::db::products::ProductRow;
 use crate::db::{self, timestamp};
 use crate::error::{ApiError, Error};
-use crate::http::conditional::{entity_etag, unchanged};
-use crate::http::page::{self, Neighbours, Position};
+use crate::http::conditional::entity_etag;
+use crate::http::page;
 use crate::http::{api_id, api_string, db_id, if_match, products, Cx};
 
 pub async fn list(
@@ -15,10 +15,16 @@ pub async fn list(
     query: CategoryListQuery,
     headers: CategoryListHeaders,
 ) -> Result<CategoryListReply, ApiError> {
-    let limit = query.limit.get() as i64;
-    let fingerprint = page::fingerprint(&"categories");
-    let start = page::start(query.offset, query.cursor.as_deref().map(String::as_str), &fingerprint)?;
-    let rows = db::categories::list(cx.db(), start.map(|p| p.id), limit).await?;
+    let params = (query.limit, query.offset, query.cursor.as_deref().map(String::as_str));
+    let (rows, links) = page::by_id(
+        &cx,
+        &query,
+        "categories",
+        params,
+        |row: &CategoryRow| row.id,
+        |start, limit| db::categories::list(cx.db(), start, limit),
+    )
+    .await?;
     let mut embedded = match query.include {
         Some(types::CategoryInclude::Products) => {
             let ids: Vec<i64> = rows.items.iter().map(|c| c.id).collect();
@@ -31,14 +37,6 @@ pub async fn list(
         .iter()
         .map(|row| category(row, embedded.as_mut().map(|e| e.remove(&row.id).unwrap_or_default())))
         .collect::<Result<Vec<_>, Error>>()?;
-    let position = |row: &CategoryRow| Position { key: None, id: row.id };
-    let neighbours = Neighbours {
-        more_after: rows.more_after,
-        more_before: rows.more_before,
-        first: rows.items.first().map(position),
-        last: rows.items.last().map(position),
-    };
-    let links = page::links(&cx, &query, limit, &start, neighbours, &fingerprint);
     let body = types::CategoryPage {
         items,
         total: rows.total,
@@ -66,16 +64,14 @@ pub async fn get(
     headers: CategoryGetHeaders,
 ) -> Result<CategoryGetReply, ApiError> {
     let row = db::categories::get(cx.db(), db_id(path.id)?).await?;
-    let etag = etag(&row);
-    let modified = timestamp(row.updated_at);
     let if_none_match = headers.if_none_match.as_deref().map(String::as_str);
     let if_modified_since = headers.if_modified_since.as_deref().map(String::as_str);
-    let reply = if unchanged(if_none_match, if_modified_since, &etag, modified) {
-        CategoryGetReply::not_modified()
-    } else {
-        CategoryGetReply::new(category(&row, None)?)
-    };
-    Ok(reply.etag(&etag).last_modified(modified).cache_control(cx.op.cache_control))
+    let (etag, modified) = (etag(&row), timestamp(row.updated_at));
+    let reply =
+        CategoryGetReply::conditional(if_none_match, if_modified_since, &etag, Some(modified), || {
+            category(&row, None)
+        })?;
+    Ok(reply.cache_control(cx.op.cache_control))
 }
 
 pub async fn replace(

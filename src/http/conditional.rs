@@ -20,20 +20,6 @@ pub fn if_match(header: &str, etag: &str) -> bool {
     header == "*" || entity_tags(header).any(|tag| !tag.starts_with("W/") && tag == etag)
 }
 
-/// Whether a GET can answer 304: `If-None-Match` decides when present, else `If-Modified-Since`.
-pub fn unchanged(
-    if_none_match: Option<&str>,
-    if_modified_since: Option<&str>,
-    etag: &str,
-    modified: DateTime<Utc>,
-) -> bool {
-    match (if_none_match, if_modified_since) {
-        (Some(header), _) => none_match(header, etag),
-        (None, Some(header)) => not_modified_since(header, modified),
-        (None, None) => false,
-    }
-}
-
 /// Whether `If-None-Match` names `etag` (weak comparison; `*` matches anything).
 pub fn none_match(header: &str, etag: &str) -> bool {
     let header = header.trim();

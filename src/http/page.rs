@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::types;
 use crate::db::products::KeyValue;
-use crate::db::Start;
+use crate::db::{Page, Start};
 use crate::error::ApiError;
 use crate::http::Cx;
 
@@ -82,15 +82,6 @@ fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::validation(vec![types::FieldError { field: field.into(), message: message.into() }])
 }
 
-/// What a page says about its neighbours.
-pub struct Neighbours {
-    pub more_after: bool,
-    pub more_before: bool,
-    /// The positions of the first and last rows of the page.
-    pub first: Option<Position>,
-    pub last: Option<Position>,
-}
-
 /// The cursors and links of a page.
 pub struct PageLinks {
     pub next_cursor: Option<types::Cursor>,
@@ -101,13 +92,14 @@ pub struct PageLinks {
 }
 
 /// Builds the cursors and links of a page of the list that `query` (the operation's query
-/// parameters) asked for.
-pub fn links<Q: Serialize>(
+/// parameters) asked for; `position` says where a row sits in the list's order.
+pub fn links<Q: Serialize, R>(
     cx: &Cx,
     query: &Q,
     limit: i64,
     start: &Start<Position>,
-    page: Neighbours,
+    page: &Page<R>,
+    position: impl Fn(&R) -> Position,
     fingerprint: &str,
 ) -> PageLinks {
     let (from_cursor, offset) = match start {
@@ -115,8 +107,8 @@ pub fn links<Q: Serialize>(
         Start::After(position) | Start::Before(position) => (Some(position.clone()), None),
     };
     // An empty page past either end still has a neighbour: the rows beyond its cursor.
-    let last = page.last.or_else(|| from_cursor.clone());
-    let first = page.first.or(from_cursor);
+    let last = page.items.last().map(&position).or_else(|| from_cursor.clone());
+    let first = page.items.first().map(&position).or(from_cursor);
     let next_cursor =
         page.more_after.then_some(last).flatten().and_then(|p| encode(Direction::After, p, fingerprint));
     let prev_cursor =
@@ -148,6 +140,29 @@ pub fn links<Q: Serialize>(
         links: types::PageLinks { self_: cx.request_target(), first: first_url, next, prev },
         header,
     }
+}
+
+/// A page of a list in id order (categories, tags, users): reads the page `fetch` returns from
+/// the requested position, and builds its links.
+pub async fn by_id<Q, R, Fut>(
+    cx: &Cx,
+    query: &Q,
+    list: &'static str,
+    (limit, offset, cursor): (std::num::NonZeroU64, Option<i64>, Option<&str>),
+    id_of: impl Fn(&R) -> i64,
+    fetch: impl FnOnce(Start<i64>, i64) -> Fut,
+) -> Result<(Page<R>, PageLinks), ApiError>
+where
+    Q: Serialize,
+    Fut: std::future::Future<Output = Result<Page<R>, crate::error::Error>>,
+{
+    let limit = i64::try_from(limit.get()).unwrap_or(i64::MAX);
+    let fingerprint = fingerprint(&list);
+    let start = start(offset, cursor, &fingerprint)?;
+    let rows = fetch(start.map(|p| p.id), limit).await?;
+    let links =
+        links(cx, query, limit, &start, &rows, |row| Position { key: None, id: id_of(row) }, &fingerprint);
+    Ok((rows, links))
 }
 
 /// A cursor (base64url always matches the spec's `Cursor` pattern).

@@ -6,8 +6,8 @@ use crate::db::products::{Filter, Key, KeyValue, NewProduct, ProductChanges, Pro
 use crate::db::Start;
 use crate::db::{self, timestamp};
 use crate::error::{ApiError, Error};
-use crate::http::conditional::{entity_etag, unchanged};
-use crate::http::page::{self, Neighbours, Position};
+use crate::http::conditional::entity_etag;
+use crate::http::page::{self, Position};
 use crate::http::{api_id, api_string, db_id, if_match, Cx};
 use crate::money;
 
@@ -34,13 +34,7 @@ pub async fn list(
         key: (sort.key != SortKey::Id).then(|| sort.key.value_of(row)),
         id: row.id,
     };
-    let neighbours = Neighbours {
-        more_after: rows.more_after,
-        more_before: rows.more_before,
-        first: rows.items.first().map(position),
-        last: rows.items.last().map(position),
-    };
-    let links = page::links(&cx, &query, limit, &start, neighbours, &fingerprint);
+    let links = page::links(&cx, &query, limit, &start, &rows, position, &fingerprint);
     let body = types::ProductPage {
         items: rows.items.into_iter().map(product).collect::<Result<_, _>>()?,
         total: rows.total,
@@ -68,16 +62,14 @@ pub async fn get(
     headers: ProductGetHeaders,
 ) -> Result<ProductGetReply, ApiError> {
     let row = db::products::get(cx.db(), db_id(path.id)?).await?;
-    let etag = etag(&row);
-    let modified = timestamp(row.updated_at);
     let if_none_match = headers.if_none_match.as_deref().map(String::as_str);
     let if_modified_since = headers.if_modified_since.as_deref().map(String::as_str);
-    let reply = if unchanged(if_none_match, if_modified_since, &etag, modified) {
-        ProductGetReply::not_modified()
-    } else {
-        ProductGetReply::new(product(row)?)
-    };
-    Ok(reply.etag(&etag).last_modified(modified).cache_control(cx.op.cache_control))
+    let (etag, modified) = (etag(&row), timestamp(row.updated_at));
+    let reply =
+        ProductGetReply::conditional(if_none_match, if_modified_since, &etag, Some(modified), || {
+            product(row)
+        })?;
+    Ok(reply.cache_control(cx.op.cache_control))
 }
 
 pub async fn replace(

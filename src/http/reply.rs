@@ -136,6 +136,30 @@ impl<T, H: HeaderSet, const STATUS: u16> Reply<T, H, STATUS> {
         }
     }
 
+    /// The answer to a conditional GET of a stored resource: 304 when the client's copy (named
+    /// by `If-None-Match`, or else dated by `If-Modified-Since`) is current, the body otherwise;
+    /// with the validators either way. `modified` is only sent when the operation declares
+    /// `Last-Modified`.
+    pub fn conditional(
+        if_none_match: Option<&str>,
+        if_modified_since: Option<&str>,
+        etag: &str,
+        modified: Option<chrono::DateTime<chrono::Utc>>,
+        body: impl FnOnce() -> Result<T, crate::error::Error>,
+    ) -> Result<Self, crate::error::Error> {
+        let unchanged = match (if_none_match, if_modified_since, modified) {
+            (Some(header), _, _) => conditional::none_match(header, etag),
+            (None, Some(header), Some(modified)) => conditional::not_modified_since(header, modified),
+            _ => false,
+        };
+        let reply = if unchanged { Self::not_modified() } else { Self::new(body()?) };
+        let reply = reply.etag(etag);
+        Ok(match modified {
+            Some(modified) => reply.last_modified(modified),
+            None => reply,
+        })
+    }
+
     /// Computes a strong ETag from the serialized body and answers 304 when `if_none_match`
     /// names it (for representations without a stored version, such as lists).
     pub fn etag_from_body(mut self, if_none_match: Option<&str>) -> Self {

@@ -5,24 +5,22 @@ use crate::api::types;
 use crate::db::tags::TagRow;
 use crate::db::{self, timestamp};
 use crate::error::{ApiError, Error};
-use crate::http::conditional::{entity_etag, none_match};
-use crate::http::page::{self, Neighbours, Position};
+use crate::http::conditional::entity_etag;
+use crate::http::page;
 use crate::http::{api_id, api_string, db_id, Cx};
 
 pub async fn list(cx: Cx, query: TagListQuery, headers: TagListHeaders) -> Result<TagListReply, ApiError> {
-    let limit = query.limit.get() as i64;
-    let fingerprint = page::fingerprint(&"tags");
-    let start = page::start(query.offset, query.cursor.as_deref().map(String::as_str), &fingerprint)?;
-    let rows = db::tags::list(cx.db(), start.map(|p| p.id), limit).await?;
+    let params = (query.limit, query.offset, query.cursor.as_deref().map(String::as_str));
+    let (rows, links) = page::by_id(
+        &cx,
+        &query,
+        "tags",
+        params,
+        |row: &TagRow| row.id,
+        |start, limit| db::tags::list(cx.db(), start, limit),
+    )
+    .await?;
     let items = rows.items.iter().map(tag).collect::<Result<Vec<_>, Error>>()?;
-    let position = |row: &TagRow| Position { key: None, id: row.id };
-    let neighbours = Neighbours {
-        more_after: rows.more_after,
-        more_before: rows.more_before,
-        first: rows.items.first().map(position),
-        last: rows.items.last().map(position),
-    };
-    let links = page::links(&cx, &query, limit, &start, neighbours, &fingerprint);
     let body = types::TagPage {
         items,
         total: rows.total,
@@ -40,11 +38,9 @@ pub async fn get(cx: Cx, path: TagGetPath, headers: TagGetHeaders) -> Result<Tag
     let row = db::tags::get(cx.db(), db_id(path.id)?).await?;
     // Tags never change once created.
     let etag = entity_etag(1, timestamp(row.created_at));
-    let reply = match headers.if_none_match.as_deref() {
-        Some(header) if none_match(header, &etag) => TagGetReply::not_modified(),
-        _ => TagGetReply::new(tag(&row)?),
-    };
-    Ok(reply.etag(&etag).cache_control(cx.op.cache_control))
+    let if_none_match = headers.if_none_match.as_deref().map(String::as_str);
+    let reply = TagGetReply::conditional(if_none_match, None, &etag, None, || tag(&row))?;
+    Ok(reply.cache_control(cx.op.cache_control))
 }
 
 fn tag(row: &TagRow) -> Result<types::Tag, Error> {

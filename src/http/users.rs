@@ -6,23 +6,21 @@ use crate::db::users::UserRow;
 use crate::db::{self, timestamp};
 use crate::error::{ApiError, Error};
 use crate::http::conditional::entity_etag;
-use crate::http::page::{self, Neighbours, Position};
+use crate::http::page;
 use crate::http::{api_id, api_string, db_id, if_match, Cx};
 
 pub async fn list(cx: Cx, query: UserListQuery) -> Result<UserListReply, ApiError> {
-    let limit = query.limit.get() as i64;
-    let fingerprint = page::fingerprint(&"users");
-    let start = page::start(query.offset, query.cursor.as_deref().map(String::as_str), &fingerprint)?;
-    let rows = db::users::list(cx.db(), start.map(|p| p.id), limit).await?;
+    let params = (query.limit, query.offset, query.cursor.as_deref().map(String::as_str));
+    let (rows, links) = page::by_id(
+        &cx,
+        &query,
+        "users",
+        params,
+        |row: &UserRow| row.id,
+        |start, limit| db::users::list(cx.db(), start, limit),
+    )
+    .await?;
     let items = rows.items.iter().map(user).collect::<Result<Vec<_>, Error>>()?;
-    let position = |row: &UserRow| Position { key: None, id: row.id };
-    let neighbours = Neighbours {
-        more_after: rows.more_after,
-        more_before: rows.more_before,
-        first: rows.items.first().map(position),
-        last: rows.items.last().map(position),
-    };
-    let links = page::links(&cx, &query, limit, &start, neighbours, &fingerprint);
     let body = types::UserPage {
         items,
         total: rows.total,
