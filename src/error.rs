@@ -29,9 +29,6 @@ pub enum Error {
     /// Credentials were refused (a wrong password, a spent refresh token).
     #[error("{0}")]
     Unauthorized(String),
-    /// The caller may not do this.
-    #[error("{0}")]
-    Forbidden(String),
     /// `If-Match` names a version that is no longer current.
     #[error("the resource has changed since the given ETag")]
     PreconditionFailed,
@@ -342,7 +339,6 @@ impl From<Error> for ApiError {
                 ..ApiError::new(Kind::Internal, "an unexpected error occurred")
             },
             Error::Unauthorized(detail) => ApiError::rejected_credentials(detail),
-            Error::Forbidden(detail) => ApiError::new(Kind::Forbidden, detail),
         }
     }
 }

@@ -94,15 +94,6 @@ pub async fn update(
 ) -> Result<ProductUpdateReply, ApiError> {
     let id = db_id(path.id)?;
     let precondition = if_match(headers.if_match.map(String::from));
-    // Managers keep prices and stock up to date; the rest of a product is the admins'.
-    let manager = cx.caller.user().is_some_and(|user| user.role == types::Role::Manager);
-    let beyond_price_and_stock = body.name.is_some()
-        || body.description.is_some()
-        || body.category_id.is_some()
-        || body.tags.is_some();
-    if manager && beyond_price_and_stock {
-        return Err(Error::Forbidden("managers may change a product's price and stock only".into()).into());
-    }
     let changes = ProductChanges {
         name: body.name.map(String::from),
         description: body.description.map(String::from),
