@@ -70,6 +70,13 @@ pub fn start(
             if data.fingerprint != fingerprint {
                 return Err(invalid("cursor", "was issued for another sort or other filters"));
             }
+            // A cursor is opaque but not signed: what it carries reaches a query, so it must
+            // look like what the list issues (PostgreSQL refuses NUL in text, for one).
+            if let Some(KeyValue::Text(key)) = &data.position.key {
+                if key.chars().any(char::is_control) || key.chars().count() > 450 {
+                    return Err(invalid("cursor", "is not a cursor this list issued"));
+                }
+            }
             Ok(match data.direction {
                 Direction::After => Start::After(data.position),
                 Direction::Before => Start::Before(data.position),
@@ -207,6 +214,10 @@ mod tests {
         assert_eq!(start(None, Some(&cursor), "other").unwrap_err().status(), 422);
         assert_eq!(start(None, Some("bm9wZQ"), "abc").unwrap_err().status(), 422);
         assert_eq!(start(Some(1), Some(&cursor), "abc").unwrap_err().status(), 422);
+        let forged =
+            encode(Direction::After, Position { key: Some(KeyValue::Text("a\0b".into())), id: 1 }, "abc")
+                .unwrap();
+        assert_eq!(start(None, Some(&forged), "abc").unwrap_err().status(), 422);
     }
 
     #[test]

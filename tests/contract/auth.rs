@@ -287,3 +287,28 @@ async fn the_server_refuses_to_start_in_production_without_a_long_secret() {
     running.shutdown().await.unwrap();
     let _ = Duration::ZERO;
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_before_they_reach_the_database() {
+    // PostgreSQL refuses NUL in text: such input must be a 422, never a 500 (found by
+    // Schemathesis on a login). Raw: the typed client refuses these before sending.
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("/api/v1/auth/login", serde_json::json!({"username": "a\u{0}b", "password": "x"})),
+        (
+            "/api/v1/auth/register",
+            serde_json::json!({"username": "nul", "email": "a\u{0}@example.com", "password": "Correct-Horse-42"}),
+        ),
+        ("/api/v1/categories", serde_json::json!({"name": "Nul\u{0}Name"})),
+        ("/api/v1/api-keys", serde_json::json!({"name": "key\u{0}"})),
+    ];
+    for (path, body) in cases {
+        let response = app.http.post(app.url(path)).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 422, "{path} {body}");
+    }
+    for query in ["q=a%00b", "tag=a%00b", "min_price=1%00"] {
+        let response =
+            app.anonymous_http.get(app.url(&format!("/api/v1/products?{query}"))).send().await.unwrap();
+        assert_eq!(response.status(), 422, "{query}");
+    }
+}

@@ -637,7 +637,7 @@ pub mod types {
     #[serde(deny_unknown_fields)]
     pub struct Credentials {
         pub password: CredentialsPassword,
-        pub username: CredentialsUsername,
+        pub username: Username,
     }
     impl Credentials {
         pub fn builder() -> builder::Credentials {
@@ -690,63 +690,6 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for CredentialsPassword {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`CredentialsUsername`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct CredentialsUsername(::std::string::String);
-    impl ::std::ops::Deref for CredentialsUsername {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<CredentialsUsername> for ::std::string::String {
-        fn from(value: CredentialsUsername) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for CredentialsUsername {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 50usize {
-                return Err("longer than 50 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for CredentialsUsername {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for CredentialsUsername {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for CredentialsUsername {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -879,7 +822,7 @@ pub mod types {
                 })
         }
     }
-    ///Unique, ignoring case.
+    ///Unique, ignoring case; no control characters.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct Email(::std::string::String);
@@ -901,6 +844,11 @@ pub mod types {
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             if value.chars().count() > 254usize {
                 return Err("longer than 254 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[^\\x00-\\x1f\\x7f]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[^\\x00-\\x1f\\x7f]+$\"".into());
             }
             Ok(Self(value.to_string()))
         }
@@ -3294,10 +3242,7 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
                 super::CredentialsPassword,
                 ::std::string::String,
             >,
-            username: ::std::result::Result<
-                super::CredentialsUsername,
-                ::std::string::String,
-            >,
+            username: ::std::result::Result<super::Username, ::std::string::String>,
         }
         impl ::std::default::Default for Credentials {
             fn default() -> Self {
@@ -3322,7 +3267,7 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
             }
             pub fn username<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::CredentialsUsername>,
+                T: ::std::convert::TryInto<super::Username>,
                 T::Error: ::std::fmt::Display,
             {
                 self.username = value
