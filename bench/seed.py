@@ -3,9 +3,9 @@
 (ids 1..N on an empty database), deterministic, like shared/bench's seed but with the API's
 money format (decimal strings). Standard library only; loopback only.
 
-usage: bench/seed.py BASE_URL [N=10000]
+usage: bench/seed.py BASE_URL [N=10000]     env SEED_TOKEN: an admin's access token
 """
-import json, random, sys, urllib.request
+import json, os, random, sys, urllib.request
 from urllib.parse import urlparse
 
 base = sys.argv[1].rstrip("/")
@@ -13,6 +13,8 @@ n = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 if urlparse(base).hostname not in ("127.0.0.1", "localhost", "::1"):
     sys.exit("loopback only")
 headers = {"Content-Type": "application/json"}
+if os.environ.get("SEED_TOKEN"):
+    headers["Authorization"] = "Bearer " + os.environ["SEED_TOKEN"]
 
 
 def post(path, body):

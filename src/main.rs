@@ -124,7 +124,7 @@ async fn connect(config: &Config) -> Result<Db, String> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let (log, _flush) = storefront::logging::logger(args.config.log_format, args.config.log_level);
+    let log = storefront::logging::logger(args.config.log_format, args.config.log_level);
     if args.demo {
         let db = connect(&args.config).await?;
         storefront::db::demo::seed(&db).await.map_err(|e| format!("loading the demo catalog: {e}"))?;

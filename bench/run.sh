@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Load test of the release build, measured the way ../shared/bench measures its reference
+# servers: server pinned to CPU 1, wrk (1 thread) pinned to CPU 0, 3 s of warm-up, then GET by
+# id, list (random offset, `total` counted) and POST at c64, on a fresh copy of a SQLite
+# database with 20 categories and 10,000 products. Anonymous reads; POSTs as an admin.
+#
+# usage: bench/run.sh            (from the repository root; needs wrk, curl and python3)
+# env:   DURATION [10]  CONNS [64]  REPS [3]  SCENARIOS ["get list post"]  PORT [18080]
+#        REFERENCE_DIR: a built copy of ../shared/bench (its limit/ built with
+#        `cargo build --release`, its data/seed.db made by scripts/seed.py) to measure its
+#        rust-sqlx server in the same run, rep by rep, for ratios that transfer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10} CONNS=${CONNS:-64} REPS=${REPS:-3} PORT=${PORT:-18080}
+SCENARIOS=${SCENARIOS:-"get list post"}
+SCENARIO_LUA=$(cd ../shared/bench/scripts && pwd)/scenario.lua
+LIMITS="auth=1000000/60s,default=100000000/60s,admin=100000000/60s"
+SECRET="bench-secret-bench-secret-bench-secret"
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 2; }
+cargo build --release --quiet
+work=$(mktemp -d)
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+wait_ready() {
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT$1" >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "the server did not start" >&2
+  exit 1
+}
+
+login() {
+  curl -fsS "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"username":"bench","password":"Bench-Pass-1"}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+serve() {  # serve the seeded database (a fresh copy) on $PORT, pinned to CPU 1
+  rm -f "$work"/run.db*
+  cp "$work/seed.db" "$work/run.db"
+  DATABASE_URL="sqlite://$work/run.db" STOREFRONT_BIND="127.0.0.1:$PORT" STOREFRONT_LOG_FORMAT=json \
+    STOREFRONT_RATE_LIMITS="$LIMITS" STOREFRONT_JWT_SECRET="$SECRET" \
+    taskset -c 1 target/release/storefront >"$work/server.log" 2>&1 &
+  PID=$!
+  wait_ready /readyz
+}
+
+serve_reference() {
+  rm -f "$work"/ref.db*
+  cp "$REFERENCE_DIR/data/seed.db" "$work/ref.db"
+  MODE=sqlite BENCH_DB="$work/ref.db" PORT=$PORT taskset -c 1 "$REFERENCE_DIR/limit/target/release/bench-limit" \
+    >"$work/ref.log" 2>&1 &
+  PID=$!
+  wait_ready /api/v1/products/1
+}
+
+# Seed once, through the API.
+DATABASE_URL="sqlite://$work/seed.db" STOREFRONT_ADMIN_PASSWORD=Bench-Pass-1 \
+  target/release/storefront create-admin --username bench --email bench@example.com >/dev/null
+DATABASE_URL="sqlite://$work/seed.db" STOREFRONT_BIND="127.0.0.1:$PORT" STOREFRONT_LOG_FORMAT=json \
+  STOREFRONT_RATE_LIMITS="$LIMITS" STOREFRONT_JWT_SECRET="$SECRET" target/release/storefront >"$work/seed.log" 2>&1 &
+PID=$!
+wait_ready /readyz
+SEED_TOKEN=$(login) python3 bench/seed.py "http://127.0.0.1:$PORT" 10000 >/dev/null
+kill "$PID"; wait "$PID" 2>/dev/null || true
+
+measure() {  # measure <server label> <post token or "">
+  local label=$1 token=$2 scenario before after out line requests errors field
+  SCENARIO=get taskset -c 0 wrk -t1 -c16 -d3s -s "$SCENARIO_LUA" "http://127.0.0.1:$PORT" >/dev/null
+  for scenario in $SCENARIOS; do
+    before=$(awk '{print $14+$15}' "/proc/$PID/stat")
+    if [ "$scenario" = post ] && [ -n "$token" ]; then
+      out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s -H "Authorization: Bearer $token" \
+        -s bench/post.lua "http://127.0.0.1:$PORT")
+    else
+      out=$(SCENARIO=$scenario taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s \
+        -s "$SCENARIO_LUA" "http://127.0.0.1:$PORT")
+    fi
+    after=$(awk '{print $14+$15}' "/proc/$PID/stat")
+    line=$(echo "$out" | grep RESULT)
+    field() { echo "$line" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+    requests=$(echo "$line" | sed -n 's/RESULT requests=\([0-9]*\).*/\1/p')
+    errors=$(( $(field err_connect) + $(field err_read) + $(field err_write) + $(field err_timeout) + $(field non2xx3xx) ))
+    printf '| %s | %s | %s | %.0f | %s | %s | %s | %s | %.1f |\n' "$label" "$scenario" "$rep" "$(field rps)" \
+      "$(field p50_ms)" "$(field p99_ms)" "$errors" "$(( (after - before) * 10000 / (requests > 0 ? requests : 1) ))" \
+      "$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$PID/status")"
+  done
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  PID=""
+}
+
+printf '| server | scenario | rep | req/s | p50 ms | p99 ms | errors | server CPU µs/req | peak RSS MB |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+for rep in $(seq 1 "$REPS"); do
+  if [ -n "${REFERENCE_DIR:-}" ]; then
+    serve_reference
+    measure rust-sqlx ""
+  fi
+  serve
+  measure storefront "$(login)"
+done
