@@ -164,3 +164,29 @@ async fn the_internal_listener_refuses_requests_that_bypass_the_edge() {
         .unwrap();
     assert_eq!(forged.status(), 403);
 }
+
+#[tokio::test]
+async fn a_large_problem_the_api_gzipped_still_reaches_the_client_whole() {
+    let app = TestApp::spawn().await;
+    // Many invalid fields make a problem over dropshot's 512-byte compression threshold.
+    let body = serde_json::json!({"name": "", "price": "x", "stock": -1, "category_id": 0, "a": 1, "b": 2, "c": 3, "d": 4});
+    let response = app
+        .http
+        .post(app.url("/api/v1/products"))
+        .header("accept-encoding", "gzip")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.headers().get("content-encoding").is_none());
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert!(problem["errors"].as_array().unwrap().len() >= 8, "{problem}");
+    assert!(problem["request_id"].is_string());
+
+    // Large successes stay compressed for clients that ask.
+    app.seed_demo().await;
+    let list =
+        app.http.get(app.url("/api/v1/products")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(list.headers()["content-encoding"], "gzip");
+}
