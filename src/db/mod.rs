@@ -87,7 +87,9 @@ impl Db {
             let pool = AnyPoolOptions::new().max_connections(max).acquire_timeout(config.acquire_timeout);
             match backend {
                 Backend::Postgres => pool,
-                Backend::Sqlite => pool.after_connect(|conn, _| {
+                // An embedded database does not drop connections: no ping before each use
+                // (each one is a round trip to the connection's thread).
+                Backend::Sqlite => pool.test_before_acquire(false).after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \

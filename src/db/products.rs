@@ -255,19 +255,19 @@ fn push_filter(sql: &mut Sql, filter: &Filter) {
     }
 }
 
+/// One product and its tags (one row per tag, or one with none), by id.
+const WITH_TAGS_BY_ID: &str = concat!(
+    "SELECT ",
+    columns!(),
+    ", t.name AS tag FROM products p \
+     LEFT JOIN product_tags pt ON pt.product_id = p.id \
+     LEFT JOIN tags t ON t.id = pt.tag_id \
+     WHERE p.id = $1 ORDER BY t.name_key"
+);
+
 /// A product with its tags, in one round trip.
 pub async fn get(db: &Db, id: i64) -> Result<ProductRow, Error> {
-    let rows: Vec<WithTag> = sqlx::query_as(concat!(
-        "SELECT ",
-        columns!(),
-        ", t.name AS tag FROM products p \
-         LEFT JOIN product_tags pt ON pt.product_id = p.id \
-         LEFT JOIN tags t ON t.id = pt.tag_id \
-         WHERE p.id = $1 ORDER BY t.name_key"
-    ))
-    .bind(id)
-    .fetch_all(db.read())
-    .await?;
+    let rows: Vec<WithTag> = sqlx::query_as(WITH_TAGS_BY_ID).bind(id).fetch_all(db.read()).await?;
     fold_tags(rows).pop().ok_or(Error::NotFound("product"))
 }
 
@@ -318,7 +318,7 @@ pub async fn create(db: &Db, new: &NewProduct) -> Result<ProductRow, Error> {
     .fetch_one(&mut *tx)
     .await
     .map_err(missing_category)?;
-    tags::set_for_product(&mut tx, id, &new.tags).await?;
+    tags::set_for_product(&mut tx, id, &new.tags, false).await?;
     let product = reread(&mut tx, id).await?;
     tx.commit().await?;
     Ok(product)
@@ -376,7 +376,7 @@ pub async fn update(
     .await
     .map_err(missing_category)?;
     if let Some(names) = &changes.tags {
-        tags::set_for_product(&mut tx, id, names).await?;
+        tags::set_for_product(&mut tx, id, names, true).await?;
     }
     let product = reread(&mut tx, id).await?;
     tx.commit().await?;
@@ -398,15 +398,10 @@ pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<
     Ok(())
 }
 
-/// The product as the transaction now sees it, tags included.
+/// The product as the transaction now sees it, tags included, in one round trip.
 async fn reread(tx: &mut Transaction<'static, Any>, id: i64) -> Result<ProductRow, Error> {
-    let mut product: ProductRow =
-        sqlx::query_as(concat!("SELECT ", columns!(), " FROM products p WHERE p.id = $1"))
-            .bind(id)
-            .fetch_one(&mut **tx)
-            .await?;
-    product.tags = tags::names_of(&mut **tx, &[id]).await?.remove(&id).unwrap_or_default();
-    Ok(product)
+    let rows: Vec<WithTag> = sqlx::query_as(WITH_TAGS_BY_ID).bind(id).fetch_all(&mut **tx).await?;
+    fold_tags(rows).pop().ok_or(Error::NotFound("product"))
 }
 
 fn missing_category(error: sqlx::Error) -> Error {

@@ -42,8 +42,14 @@ pub(crate) async fn set_for_product(
     tx: &mut Transaction<'static, Any>,
     product_id: i64,
     names: &[String],
+    replacing: bool,
 ) -> Result<(), Error> {
-    sqlx::query("DELETE FROM product_tags WHERE product_id = $1").bind(product_id).execute(&mut **tx).await?;
+    if replacing {
+        sqlx::query("DELETE FROM product_tags WHERE product_id = $1")
+            .bind(product_id)
+            .execute(&mut **tx)
+            .await?;
+    }
     let mut by_key: BTreeMap<String, &str> = BTreeMap::new();
     for name in names {
         by_key.entry(name_key(name)).or_insert(name);
@@ -51,42 +57,18 @@ pub(crate) async fn set_for_product(
     if by_key.is_empty() {
         return Ok(());
     }
+    // One statement for the new tags, one for the links: each statement is a round trip.
     let now = now_micros();
-    for (key, name) in &by_key {
-        sqlx::query("INSERT INTO tags (name, name_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (name_key) DO NOTHING")
-            .bind(*name)
-            .bind(key.as_str())
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+    let mut insert = Sql::new("INSERT INTO tags (name, name_key, created_at) VALUES ");
+    for (i, (key, name)) in by_key.iter().enumerate() {
+        insert.push(if i == 0 { "(" } else { ", (" });
+        insert.bind(*name).push(", ").bind(key.as_str()).push(", ").bind(now).push(")");
     }
+    insert.push(" ON CONFLICT (name_key) DO NOTHING");
+    insert.query().execute(&mut **tx).await?;
     let keys: Vec<String> = by_key.into_keys().collect();
-    let mut sql = Sql::new("INSERT INTO product_tags (product_id, tag_id) SELECT ");
-    sql.bind(product_id).push(", id FROM tags WHERE name_key IN (").bind_list(&keys).push(")");
-    sql.query().execute(&mut **tx).await?;
+    let mut link = Sql::new("INSERT INTO product_tags (product_id, tag_id) SELECT ");
+    link.bind(product_id).push(", id FROM tags WHERE name_key IN (").bind_list(&keys).push(")");
+    link.query().execute(&mut **tx).await?;
     Ok(())
-}
-
-/// The tag names of each of `product_ids`, in name order.
-pub(crate) async fn names_of<'e, E>(
-    executor: E,
-    product_ids: &[i64],
-) -> Result<BTreeMap<i64, Vec<String>>, Error>
-where
-    E: sqlx::Executor<'e, Database = Any>,
-{
-    let mut out: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    if product_ids.is_empty() {
-        return Ok(out);
-    }
-    let mut sql = Sql::new(
-        "SELECT pt.product_id, t.name FROM product_tags pt JOIN tags t ON t.id = pt.tag_id \
-         WHERE pt.product_id IN (",
-    );
-    sql.bind_list(product_ids).push(") ORDER BY pt.product_id, t.name_key");
-    let rows: Vec<(i64, String)> = sql.query_as().fetch_all(executor).await?;
-    for (product_id, name) in rows {
-        out.entry(product_id).or_default().push(name);
-    }
-    Ok(out)
 }
