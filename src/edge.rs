@@ -544,7 +544,8 @@ fn problem_content_type(accept: Option<&HeaderValue>) -> &'static str {
     }
 }
 
-/// The client address the edge determined for a request (see [`Edge::client_ip`]).
+/// The client address the edge determined for a request (the peer, or the client behind a
+/// trusted proxy).
 pub fn peer_ip(headers: &HeaderMap) -> Option<IpAddr> {
     headers.get(PEER_HEADER)?.to_str().ok()?.parse().ok()
 }
