@@ -61,7 +61,6 @@ pub enum Kind {
     Forbidden,
     NotFound,
     MethodNotAllowed,
-    NotAcceptable,
     Conflict,
     PreconditionFailed,
     PayloadTooLarge,
@@ -69,7 +68,6 @@ pub enum Kind {
     ValidationFailed,
     TooManyRequests,
     Internal,
-    BadGateway,
     Unavailable,
     /// A status with no kind of its own (dropshot may answer others): `about:blank`.
     Other(u16),
@@ -83,7 +81,6 @@ impl Kind {
             Kind::Forbidden => 403,
             Kind::NotFound => 404,
             Kind::MethodNotAllowed => 405,
-            Kind::NotAcceptable => 406,
             Kind::Conflict => 409,
             Kind::PreconditionFailed => 412,
             Kind::PayloadTooLarge => 413,
@@ -91,7 +88,6 @@ impl Kind {
             Kind::ValidationFailed => 422,
             Kind::TooManyRequests => 429,
             Kind::Internal => 500,
-            Kind::BadGateway => 502,
             Kind::Unavailable => 503,
             Kind::Other(status) => status,
         }
@@ -105,7 +101,6 @@ impl Kind {
             Kind::Forbidden,
             Kind::NotFound,
             Kind::MethodNotAllowed,
-            Kind::NotAcceptable,
             Kind::Conflict,
             Kind::PreconditionFailed,
             Kind::PayloadTooLarge,
@@ -113,7 +108,6 @@ impl Kind {
             Kind::ValidationFailed,
             Kind::TooManyRequests,
             Kind::Internal,
-            Kind::BadGateway,
             Kind::Unavailable,
         ]
         .into_iter()
@@ -130,7 +124,6 @@ impl Kind {
             Kind::Forbidden => "/problems/forbidden",
             Kind::NotFound => "/problems/not-found",
             Kind::MethodNotAllowed => "/problems/method-not-allowed",
-            Kind::NotAcceptable => "/problems/not-acceptable",
             Kind::Conflict => "/problems/conflict",
             Kind::PreconditionFailed => "/problems/precondition-failed",
             Kind::PayloadTooLarge => "/problems/payload-too-large",
@@ -138,7 +131,6 @@ impl Kind {
             Kind::ValidationFailed => "/problems/validation-failed",
             Kind::TooManyRequests => "/problems/too-many-requests",
             Kind::Internal => "/problems/internal",
-            Kind::BadGateway => "/problems/bad-gateway",
             Kind::Unavailable => "/problems/unavailable",
             Kind::Other(_) => "about:blank",
         }
@@ -152,7 +144,6 @@ impl Kind {
             Kind::Forbidden => "Forbidden",
             Kind::NotFound => "Not found",
             Kind::MethodNotAllowed => "Method not allowed",
-            Kind::NotAcceptable => "Not acceptable",
             Kind::Conflict => "Conflict",
             Kind::PreconditionFailed => "Precondition failed",
             Kind::PayloadTooLarge => "Payload too large",
@@ -160,7 +151,6 @@ impl Kind {
             Kind::ValidationFailed => "Validation failed",
             Kind::TooManyRequests => "Too many requests",
             Kind::Internal => "Internal server error",
-            Kind::BadGateway => "Bad gateway",
             Kind::Unavailable => "Service unavailable",
             Kind::Other(status) => {
                 http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error")

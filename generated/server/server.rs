@@ -2540,9 +2540,39 @@ pub mod operations {
         &HEALTHZ,
         &READYZ,
     ];
-    /// The operation with this `operationId`.
+    /// The operation with this `operationId` (looked up on every request).
     pub fn find(id: &str) -> Option<&'static crate::http::policy::OperationMeta> {
-        ALL.iter().copied().find(|op| op.id == id)
+        match id {
+            "api_key_list" => Some(&API_KEY_LIST),
+            "api_key_create" => Some(&API_KEY_CREATE),
+            "api_key_get" => Some(&API_KEY_GET),
+            "api_key_delete" => Some(&API_KEY_DELETE),
+            "auth_login" => Some(&AUTH_LOGIN),
+            "auth_logout" => Some(&AUTH_LOGOUT),
+            "auth_refresh" => Some(&AUTH_REFRESH),
+            "auth_register" => Some(&AUTH_REGISTER),
+            "category_list" => Some(&CATEGORY_LIST),
+            "category_create" => Some(&CATEGORY_CREATE),
+            "category_get" => Some(&CATEGORY_GET),
+            "category_replace" => Some(&CATEGORY_REPLACE),
+            "category_delete" => Some(&CATEGORY_DELETE),
+            "category_update" => Some(&CATEGORY_UPDATE),
+            "product_list" => Some(&PRODUCT_LIST),
+            "product_create" => Some(&PRODUCT_CREATE),
+            "product_get" => Some(&PRODUCT_GET),
+            "product_replace" => Some(&PRODUCT_REPLACE),
+            "product_delete" => Some(&PRODUCT_DELETE),
+            "product_update" => Some(&PRODUCT_UPDATE),
+            "tag_list" => Some(&TAG_LIST),
+            "tag_get" => Some(&TAG_GET),
+            "user_list" => Some(&USER_LIST),
+            "user_get" => Some(&USER_GET),
+            "user_delete" => Some(&USER_DELETE),
+            "user_update" => Some(&USER_UPDATE),
+            "healthz" => Some(&HEALTHZ),
+            "readyz" => Some(&READYZ),
+            _ => None,
+        }
     }
 }
 /// The API as dropshot sees it: one endpoint per operation of the spec.

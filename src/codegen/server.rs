@@ -499,6 +499,7 @@ fn emit(operations: &[Operation], document: &Value) -> Result<TokenStream, Strin
     let mut glue_methods = Vec::new();
     let mut metas = Vec::new();
     let mut meta_names = Vec::new();
+    let mut meta_ids = Vec::new();
     let mut schemas = Vec::new();
     let mut bodies: BTreeMap<String, (TokenStream, String)> = BTreeMap::new();
 
@@ -624,6 +625,7 @@ fn emit(operations: &[Operation], document: &Value) -> Result<TokenStream, Strin
             };
         });
         meta_names.push(meta_name.clone());
+        meta_ids.push(op.id.clone());
 
         // The dropshot trait method, its glue implementation and the handler method.
         let doc = &op.doc;
@@ -709,9 +711,12 @@ fn emit(operations: &[Operation], document: &Value) -> Result<TokenStream, Strin
             use super::types;
             /// Every operation of the spec, in the spec's order.
             pub const ALL: &[&crate::http::policy::OperationMeta] = &[#(&#meta_names),*];
-            /// The operation with this `operationId`.
+            /// The operation with this `operationId` (looked up on every request).
             pub fn find(id: &str) -> Option<&'static crate::http::policy::OperationMeta> {
-                ALL.iter().copied().find(|op| op.id == id)
+                match id {
+                    #(#meta_ids => Some(&#meta_names),)*
+                    _ => None,
+                }
             }
         }
 

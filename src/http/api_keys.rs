@@ -12,7 +12,7 @@ use crate::http::{api_id, api_string, db_id, Cx};
 const PREFIX_LEN: usize = API_KEY_PREFIX.len() + 8;
 
 pub async fn list(cx: Cx) -> Result<ApiKeyListReply, ApiError> {
-    let rows = db::api_keys::list_for(cx.db(), caller_id(&cx)?).await?;
+    let rows = db::api_keys::list_for(cx.db(), cx.user()?.id).await?;
     let items = rows.iter().map(api_key).collect::<Result<Vec<_>, Error>>()?;
     Ok(ApiKeyListReply::new(types::ApiKeyList { items }).private())
 }
@@ -21,7 +21,7 @@ pub async fn create(cx: Cx, body: types::ApiKeyInput) -> Result<ApiKeyCreateRepl
     let secret = new_secret(API_KEY_PREFIX)?;
     let row = db::api_keys::create(
         cx.db(),
-        caller_id(&cx)?,
+        cx.user()?.id,
         &body.name,
         &secret[..PREFIX_LEN],
         &secret_hash(&secret),
@@ -47,17 +47,10 @@ pub async fn delete(cx: Cx, path: ApiKeyDeletePath) -> Result<ApiKeyDeleteReply,
     Ok(ApiKeyDeleteReply::new())
 }
 
-fn caller_id(cx: &Cx) -> Result<i64, Error> {
-    cx.caller.user().map(|u| u.id).ok_or(Error::Unauthorized("not logged in".into()))
-}
-
 /// Whose keys the caller may reach: their own, or anyone's for an admin.
 fn owner_filter(cx: &Cx) -> Result<Option<i64>, Error> {
-    match cx.caller.user() {
-        Some(user) if user.role == types::Role::Admin => Ok(None),
-        Some(user) => Ok(Some(user.id)),
-        None => Err(Error::Unauthorized("not logged in".into())),
-    }
+    let user = cx.user()?;
+    Ok((user.role != types::Role::Admin).then_some(user.id))
 }
 
 fn api_key(row: &ApiKeyRow) -> Result<types::ApiKey, Error> {

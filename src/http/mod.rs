@@ -58,6 +58,11 @@ impl Cx {
         &self.rqctx.context().db
     }
 
+    /// The authenticated caller (the policy admitted only those on secured operations).
+    pub fn user(&self) -> Result<&crate::auth::AuthenticatedUser, crate::error::Error> {
+        self.caller.user().ok_or_else(|| crate::error::Error::Unauthorized("not logged in".into()))
+    }
+
     /// The request's path and query, as the client sent them.
     pub fn request_target(&self) -> String {
         let uri = self.rqctx.request.uri();

@@ -32,7 +32,7 @@ pub async fn list(cx: Cx, query: UserListQuery) -> Result<UserListReply, ApiErro
 }
 
 pub async fn get(cx: Cx, path: UserGetPath) -> Result<UserGetReply, ApiError> {
-    let caller = cx.caller.user().ok_or(Error::Unauthorized("not logged in".into()))?;
+    let caller = cx.user()?;
     // `me`, or digits (the spec's pattern): anything that does not fit an id is nobody.
     let id = match path.id.as_str() {
         "me" => caller.id,
