@@ -1,7 +1,9 @@
 //! Categories: names are unique ignoring case; a category with products cannot be deleted.
 
 use crate::db::page::{list_by_id, Page, Start};
-use crate::db::{locked, name_key, now_micros, violation, Db, Precondition, Version, Versioned, Violation};
+use crate::db::{
+    locked, name_key, next_update, now_micros, violation, Db, Precondition, Tx, Version, Versioned, Violation,
+};
 use crate::error::Error;
 
 /// A stored category.
@@ -69,14 +71,7 @@ pub async fn rename(
     precondition: Precondition<'_>,
 ) -> Result<CategoryRow, Error> {
     let mut tx = db.write().begin().await?;
-    let _: CategoryRow = locked(
-        &mut tx,
-        select_for_update!(db, concat!("SELECT ", columns!(), " FROM categories WHERE id = $1")),
-        id,
-        "category",
-        precondition,
-    )
-    .await?;
+    let current = lock(&mut tx, db, id, precondition).await?;
     let row = sqlx::query_as(concat!(
         "UPDATE categories SET name = $1, name_key = $2, version = version + 1, updated_at = $3 \
          WHERE id = $4 RETURNING ",
@@ -84,7 +79,7 @@ pub async fn rename(
     ))
     .bind(name)
     .bind(name_key(name))
-    .bind(now_micros())
+    .bind(next_update(current.updated_at))
     .bind(id)
     .fetch_one(&mut *tx)
     .await
@@ -95,14 +90,7 @@ pub async fn rename(
 
 pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<(), Error> {
     let mut tx = db.write().begin().await?;
-    let _: CategoryRow = locked(
-        &mut tx,
-        select_for_update!(db, concat!("SELECT ", columns!(), " FROM categories WHERE id = $1")),
-        id,
-        "category",
-        precondition,
-    )
-    .await?;
+    lock(&mut tx, db, id, precondition).await?;
     let in_use: Option<(i64,)> = sqlx::query_as("SELECT id FROM products WHERE category_id = $1 LIMIT 1")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -130,4 +118,11 @@ fn duplicate_name(error: sqlx::Error, name: &str) -> Error {
         Some(Violation::Unique) => Error::Conflict(format!("a category named {name:?} already exists")),
         _ => error.into(),
     }
+}
+
+/// The category a write changes, locked for the transaction: 404 when there is none, 412 when
+/// the precondition fails.
+async fn lock(tx: &mut Tx, db: &Db, id: i64, precondition: Precondition<'_>) -> Result<CategoryRow, Error> {
+    let sql = select_for_update!(db, concat!("SELECT ", columns!(), " FROM categories WHERE id = $1"));
+    locked(tx, sql, id, "category", precondition).await
 }

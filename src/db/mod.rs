@@ -169,6 +169,15 @@ pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
+/// The `updated_at` of a write to a row last updated at `previous`: now, but never earlier than
+/// the last write even if the clock stepped back (`Last-Modified` must not go backwards).
+pub(crate) fn next_update(previous: i64) -> i64 {
+    now_micros().max(previous + 1)
+}
+
+/// A write transaction.
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
 /// A stored timestamp as a date-time.
 pub fn timestamp(micros: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default()
@@ -199,7 +208,7 @@ pub(crate) trait Versioned {
 /// stays locked for the transaction on PostgreSQL), once the caller's precondition holds for
 /// its version: 404 when there is no such row, 412 when the precondition fails.
 pub(crate) async fn locked<T>(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut Tx,
     sql: &'static str,
     id: i64,
     what: &'static str,

@@ -2,12 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, Transaction};
-
 use crate::db::page::{Page, Start};
 use crate::db::sql::Sql;
 use crate::db::{
-    locked, name_key, now_micros, tags, violation, Db, Precondition, Version, Versioned, Violation,
+    locked, name_key, next_update, now_micros, tags, violation, Db, Precondition, Tx, Version, Versioned,
+    Violation,
 };
 use crate::error::Error;
 
@@ -350,14 +349,7 @@ pub async fn update(
     precondition: Precondition<'_>,
 ) -> Result<ProductRow, Error> {
     let mut tx = db.write().begin().await?;
-    let current: ProductRow = locked(
-        &mut tx,
-        select_for_update!(db, concat!("SELECT ", columns!(), " FROM products p WHERE p.id = $1")),
-        id,
-        "product",
-        precondition,
-    )
-    .await?;
+    let current = lock(&mut tx, db, id, precondition).await?;
     let name = changes.name.as_ref().unwrap_or(&current.name);
     sqlx::query(
         "UPDATE products SET name = $1, name_key = $2, description = $3, price_cents = $4, stock = $5, \
@@ -369,8 +361,7 @@ pub async fn update(
     .bind(changes.price_cents.unwrap_or(current.price_cents))
     .bind(changes.stock.unwrap_or(current.stock))
     .bind(changes.category_id.unwrap_or(current.category_id))
-    // Never earlier than the last write, even if the clock stepped back.
-    .bind(now_micros().max(current.updated_at + 1))
+    .bind(next_update(current.updated_at))
     .bind(id)
     .execute(&mut *tx)
     .await
@@ -385,21 +376,21 @@ pub async fn update(
 
 pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<(), Error> {
     let mut tx = db.write().begin().await?;
-    let _: ProductRow = locked(
-        &mut tx,
-        select_for_update!(db, concat!("SELECT ", columns!(), " FROM products p WHERE p.id = $1")),
-        id,
-        "product",
-        precondition,
-    )
-    .await?;
+    lock(&mut tx, db, id, precondition).await?;
     sqlx::query("DELETE FROM products WHERE id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }
 
+/// The product a write changes, locked for the transaction: 404 when there is none, 412 when the
+/// precondition fails.
+async fn lock(tx: &mut Tx, db: &Db, id: i64, precondition: Precondition<'_>) -> Result<ProductRow, Error> {
+    let sql = select_for_update!(db, concat!("SELECT ", columns!(), " FROM products p WHERE p.id = $1"));
+    locked(tx, sql, id, "product", precondition).await
+}
+
 /// The product as the transaction now sees it, tags included, in one round trip.
-async fn reread(tx: &mut Transaction<'static, Any>, id: i64) -> Result<ProductRow, Error> {
+async fn reread(tx: &mut Tx, id: i64) -> Result<ProductRow, Error> {
     let rows: Vec<WithTag> = sqlx::query_as(WITH_TAGS_BY_ID).bind(id).fetch_all(&mut **tx).await?;
     fold_tags(rows).pop().ok_or(Error::NotFound("product"))
 }

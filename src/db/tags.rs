@@ -2,11 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, Transaction};
-
 use crate::db::page::{list_by_id, Page, Start};
 use crate::db::sql::Sql;
-use crate::db::{name_key, now_micros, Db};
+use crate::db::{name_key, now_micros, Db, Tx};
 use crate::error::Error;
 
 /// A stored tag.
@@ -39,7 +37,7 @@ pub async fn get(db: &Db, id: i64) -> Result<TagRow, Error> {
 /// Sets the tags of a product to `names`, creating the tags that do not exist yet. Names that
 /// differ only in case are one tag, spelled as it was first created.
 pub(crate) async fn set_for_product(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Tx,
     product_id: i64,
     names: &[String],
     replacing: bool,

@@ -1,7 +1,7 @@
 //! Refresh tokens: rotation within a login's family, and revocation of the whole family when
 //! a rotated token is presented again.
 
-use crate::db::{now_micros, Db};
+use crate::db::{now_micros, Db, Tx};
 use crate::error::Error;
 
 /// What presenting a refresh token led to.
@@ -94,11 +94,7 @@ pub async fn revoke(db: &Db, token_hash: &str) -> Result<(), Error> {
     Ok(())
 }
 
-async fn revoke_family_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    family: &str,
-    now: i64,
-) -> Result<(), Error> {
+async fn revoke_family_in(tx: &mut Tx, family: &str, now: i64) -> Result<(), Error> {
     sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(family)

@@ -1,7 +1,9 @@
 //! Users: accounts with a role; usernames and emails unique ignoring case.
 
 use crate::db::page::{list_by_id, Page, Start};
-use crate::db::{locked, name_key, now_micros, violation, Db, Precondition, Version, Versioned, Violation};
+use crate::db::{
+    locked, name_key, next_update, now_micros, violation, Db, Precondition, Tx, Version, Versioned, Violation,
+};
 use crate::error::Error;
 
 /// A stored user (without the password hash, which only login reads).
@@ -93,14 +95,7 @@ pub async fn update(
     precondition: Precondition<'_>,
 ) -> Result<UserRow, Error> {
     let mut tx = db.write().begin().await?;
-    let current: UserRow = locked(
-        &mut tx,
-        select_for_update!(db, concat!("SELECT ", columns!(), " FROM users WHERE id = $1")),
-        id,
-        "user",
-        precondition,
-    )
-    .await?;
+    let current = lock(&mut tx, db, id, precondition).await?;
     if current.role == "admin" && role.is_some_and(|r| r != "admin") && admins(&mut tx, db).await? <= 1 {
         return Err(Error::Conflict("this is the last admin; make another admin first".into()));
     }
@@ -113,7 +108,7 @@ pub async fn update(
     .bind(role.unwrap_or(&current.role))
     .bind(email)
     .bind(name_key(email))
-    .bind(now_micros().max(current.updated_at + 1))
+    .bind(next_update(current.updated_at))
     .bind(id)
     .fetch_one(&mut *tx)
     .await
@@ -125,14 +120,7 @@ pub async fn update(
 /// Deletes a user; their tokens and API keys go with them (foreign keys cascade).
 pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<(), Error> {
     let mut tx = db.write().begin().await?;
-    let current: UserRow = locked(
-        &mut tx,
-        select_for_update!(db, concat!("SELECT ", columns!(), " FROM users WHERE id = $1")),
-        id,
-        "user",
-        precondition,
-    )
-    .await?;
+    let current = lock(&mut tx, db, id, precondition).await?;
     if current.role == "admin" && admins(&mut tx, db).await? <= 1 {
         return Err(Error::Conflict("this is the last admin; make another admin first".into()));
     }
@@ -141,9 +129,16 @@ pub async fn delete(db: &Db, id: i64, precondition: Precondition<'_>) -> Result<
     Ok(())
 }
 
+/// The user a write changes, locked for the transaction: 404 when there is none, 412 when the
+/// precondition fails.
+async fn lock(tx: &mut Tx, db: &Db, id: i64, precondition: Precondition<'_>) -> Result<UserRow, Error> {
+    let sql = select_for_update!(db, concat!("SELECT ", columns!(), " FROM users WHERE id = $1"));
+    locked(tx, sql, id, "user", precondition).await
+}
+
 /// How many admins there are, their rows locked (on PostgreSQL) so that two admins cannot
 /// demote each other at the same moment and leave none.
-async fn admins(tx: &mut sqlx::Transaction<'static, sqlx::Any>, db: &Db) -> Result<usize, Error> {
+async fn admins(tx: &mut Tx, db: &Db) -> Result<usize, Error> {
     let rows: Vec<(i64,)> =
         sqlx::query_as(select_for_update!(db, "SELECT id FROM users WHERE role = 'admin'"))
             .fetch_all(&mut **tx)
