@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use storefront_client::types::{Role, TokenPairTokenType};
 
-use crate::common::{authorized_http, invalid_fields, login, problem_of, status_of, TestApp, ADMIN};
+use crate::common::{
+    authorized_http, invalid_fields, login, login_pair, problem_of, status_of, TestApp, ADMIN,
+};
 
 const SECRET: &[u8] = b"a-test-secret-that-is-32-bytes-long!";
 
@@ -131,14 +133,7 @@ async fn an_unknown_user_and_a_wrong_password_get_the_same_401_in_similar_time()
 #[tokio::test]
 async fn refresh_rotates_and_a_reused_token_revokes_its_whole_login() {
     let app = TestApp::spawn().await;
-    let first = app
-        .anonymous
-        .auth_login()
-        .body_map(|b| b.username(ADMIN.0).password(ADMIN.1))
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
+    let first = login_pair(&app.anonymous, ADMIN.0, ADMIN.1).await;
     let refresh =
         |token: String| app.anonymous.auth_refresh().body_map(move |b| b.refresh_token(token)).send();
     let second = refresh(first.refresh_token.clone()).await.unwrap().into_inner();
@@ -151,28 +146,14 @@ async fn refresh_rotates_and_a_reused_token_revokes_its_whole_login() {
     // ...including the token that replaced it.
     assert_eq!(status_of(refresh(second.refresh_token.clone()).await), 401);
     // Another login is unaffected.
-    let other = app
-        .anonymous
-        .auth_login()
-        .body_map(|b| b.username(ADMIN.0).password(ADMIN.1))
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
+    let other = login_pair(&app.anonymous, ADMIN.0, ADMIN.1).await;
     assert_eq!(refresh(other.refresh_token).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
 async fn logout_revokes_the_refresh_token_and_tells_nothing_about_tokens() {
     let app = TestApp::spawn().await;
-    let pair = app
-        .anonymous
-        .auth_login()
-        .body_map(|b| b.username(ADMIN.0).password(ADMIN.1))
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
+    let pair = login_pair(&app.anonymous, ADMIN.0, ADMIN.1).await;
     let logout = |token: String| app.anonymous.auth_logout().body_map(move |b| b.refresh_token(token)).send();
     assert_eq!(logout(pair.refresh_token.clone()).await.unwrap().status(), 204);
     let refreshed =
@@ -194,14 +175,7 @@ fn sign(claims: serde_json::Value, algorithm: jsonwebtoken::Algorithm, secret: &
 #[tokio::test]
 async fn forged_expired_foreign_and_misused_tokens_are_401_invalid_token() {
     let app = TestApp::spawn().await;
-    let pair = app
-        .anonymous
-        .auth_login()
-        .body_map(|b| b.username(ADMIN.0).password(ADMIN.1))
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
+    let pair = login_pair(&app.anonymous, ADMIN.0, ADMIN.1).await;
     let now = chrono::Utc::now().timestamp();
     let claims = |aud: &str, exp: i64| serde_json::json!({"iss": "storefront", "aud": aud, "sub": "1", "iat": now, "nbf": now - 1, "exp": exp, "jti": "x"});
     use base64::Engine as _;

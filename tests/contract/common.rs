@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use storefront::config::Config;
-use storefront_client::types::Role;
+use storefront_client::types::{Role, TokenPair};
 use storefront_client::Client;
 
 /// The environment variable that points the suite at PostgreSQL (an admin URL: the suite
@@ -175,8 +175,8 @@ pub struct Identity {
     pub http: reqwest::Client,
 }
 
-/// Logs in and returns the access token.
-pub async fn login(client: &Client, username: &str, password: &str) -> String {
+/// Logs in and returns the token pair.
+pub async fn login_pair(client: &Client, username: &str, password: &str) -> TokenPair {
     client
         .auth_login()
         .body_map(|b| b.username(username).password(password))
@@ -184,7 +184,11 @@ pub async fn login(client: &Client, username: &str, password: &str) -> String {
         .await
         .unwrap_or_else(|e| panic!("logging in as {username}: {e:?}"))
         .into_inner()
-        .access_token
+}
+
+/// Logs in and returns the access token.
+pub async fn login(client: &Client, username: &str, password: &str) -> String {
+    login_pair(client, username, password).await.access_token
 }
 
 /// Default headers carrying a bearer token.
