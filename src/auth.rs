@@ -145,6 +145,11 @@ pub fn new_secret(prefix: &str) -> Result<String, Error> {
 
 /// How secrets (refresh tokens, API keys) are stored: SHA-256, hex. They are 256-bit random,
 /// so a fast hash loses nothing against guessing.
+/// A role as stored (the spec's enum value); anything else in the database is a server fault.
+pub fn stored_role(role: &str) -> Result<Role, Error> {
+    role.parse().map_err(|_| Error::internal(format!("stored role {role:?} is not a role")))
+}
+
 pub fn secret_hash(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()

@@ -90,7 +90,7 @@ pub async fn list(db: &Db, start: Start<i64>, limit: i64) -> Result<Page<UserRow
 pub async fn update(
     db: &Db,
     id: i64,
-    role: Option<&'static str>,
+    role: Option<&str>,
     email: Option<&str>,
     precondition: Precondition<'_>,
 ) -> Result<UserRow, Error> {

@@ -176,7 +176,7 @@ async fn authenticate(
             })?;
             Ok(Caller::User(AuthenticatedUser {
                 id: user.id,
-                role: parse_role(&user.role)?,
+                role: crate::auth::stored_role(&user.role)?,
                 username: user.username,
                 credential: Credential::AccessToken,
             }))
@@ -199,17 +199,12 @@ async fn authenticate(
             });
             Ok(Caller::User(AuthenticatedUser {
                 id: owner.user_id,
-                role: parse_role(&owner.role)?,
+                role: crate::auth::stored_role(&owner.role)?,
                 username: owner.username,
                 credential: Credential::ApiKey { id: owner.key_id },
             }))
         }
     }
-}
-
-fn parse_role(role: &str) -> Result<Role, ApiError> {
-    role.parse()
-        .map_err(|_| crate::error::Error::internal(format!("stored role {role:?} is not a role")).into())
 }
 
 fn roles_text(roles: &[Role]) -> String {

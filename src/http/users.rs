@@ -2,6 +2,7 @@
 
 use crate::api::server::*;
 use crate::api::types;
+use crate::auth::stored_role;
 use crate::db::users::UserRow;
 use crate::db::{self, timestamp};
 use crate::error::{ApiError, Error};
@@ -54,12 +55,17 @@ pub async fn update(
 ) -> Result<UserUpdateReply, ApiError> {
     let precondition = if_match(headers.if_match.map(String::from));
     let id = db_id(path.id)?;
-    let role = body.role.map(role_name);
-    if role.is_some_and(|r| r != "admin") && cx.caller.user().is_some_and(|u| u.id == id) {
+    if body.role.is_some_and(|r| r != types::Role::Admin) && cx.caller.user().is_some_and(|u| u.id == id) {
         return Err(Error::Conflict("admins cannot demote themselves; ask another admin".into()).into());
     }
-    let row = db::users::update(cx.db(), id, role, body.email.as_deref().map(String::as_str), &precondition)
-        .await?;
+    let row = db::users::update(
+        cx.db(),
+        id,
+        body.role.map(|role| role.to_string()).as_deref(),
+        body.email.as_deref().map(String::as_str),
+        &precondition,
+    )
+    .await?;
     Ok(UserUpdateReply::new(user(&row)?).etag(&etag(&row)))
 }
 
@@ -83,22 +89,13 @@ fn etag(row: &UserRow) -> String {
     entity_etag(row.version, timestamp(row.created_at))
 }
 
-/// How a role is stored.
-pub(crate) fn role_name(role: types::Role) -> &'static str {
-    match role {
-        types::Role::Admin => "admin",
-        types::Role::Manager => "manager",
-        types::Role::Customer => "customer",
-    }
-}
-
 /// A stored user as the API shows it.
 pub(crate) fn user(row: &UserRow) -> Result<types::User, Error> {
     Ok(types::User {
         id: api_id(row.id)?,
         username: api_string(row.username.clone(), "username")?,
         email: api_string(row.email.clone(), "email")?,
-        role: row.role.parse().map_err(|_| Error::internal(format!("stored role {:?}", row.role)))?,
+        role: stored_role(&row.role)?,
         created_at: types::Timestamp(timestamp(row.created_at)),
     })
 }
