@@ -74,6 +74,9 @@ pub struct Limiter {
     classes: Classes,
     store: Store,
     hits: AtomicU64,
+    /// The longest window of any class, in seconds: a counter whose window started longer ago
+    /// than this has ended, whatever its class.
+    longest: u64,
 }
 
 enum Store {
@@ -81,7 +84,7 @@ enum Store {
     Database(Db),
 }
 
-/// Windows older than this many of their lengths are forgotten.
+/// Every this many hits, counters whose window has ended are forgotten.
 const PRUNE_EVERY: u64 = 4096;
 
 impl Limiter {
@@ -91,7 +94,8 @@ impl Limiter {
             Backend::Postgres => Store::Database(db.clone()),
             Backend::Sqlite => Store::Memory(Mutex::new(HashMap::new())),
         };
-        Limiter { classes, store, hits: AtomicU64::new(0) }
+        let longest = classes.0.values().map(|limit| limit.window.as_secs()).max().unwrap_or(0);
+        Limiter { classes, store, hits: AtomicU64::new(0), longest }
     }
 
     pub fn class(&self, name: &str) -> Option<Limit> {
@@ -100,9 +104,14 @@ impl Limiter {
 
     /// Counts one request of `class` for `key`.
     pub async fn hit(&self, class: &str, key: &str) -> Result<Option<Decision>, Error> {
+        self.hit_at(class, key, u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)).await
+    }
+
+    /// Counts one request at `now` (seconds since the epoch).
+    async fn hit_at(&self, class: &str, key: &str, now: u64) -> Result<Option<Decision>, Error> {
         let Some(limit) = self.class(class) else { return Ok(None) };
         let window = limit.window.as_secs().max(1);
-        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        let horizon = now.saturating_sub(self.longest);
         let start = now - now % window;
         let counter = format!("{class}:{key}");
         let prune = self.hits.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY);
@@ -111,7 +120,7 @@ impl Limiter {
                 let mut counters =
                     counters.lock().map_err(|_| Error::internal("rate-limit counters poisoned"))?;
                 if prune {
-                    counters.retain(|_, (window_start, _)| *window_start + 3600 > start);
+                    counters.retain(|_, (window_start, _)| *window_start > horizon);
                 }
                 let entry = counters.entry(counter).or_insert((start, 0));
                 if entry.0 != start {
@@ -123,9 +132,9 @@ impl Limiter {
             Store::Database(db) => {
                 if prune {
                     let db = db.clone();
-                    let horizon = i64::try_from(start).unwrap_or(0) - 3600;
+                    let horizon = i64::try_from(horizon).unwrap_or(0);
                     tokio::spawn(async move {
-                        let _ = sqlx::query("DELETE FROM rate_limit_counters WHERE window_start < $1")
+                        let _ = sqlx::query("DELETE FROM rate_limit_counters WHERE window_start <= $1")
                             .bind(horizon)
                             .execute(db.write())
                             .await;
@@ -166,5 +175,36 @@ mod tests {
         for bad in ["auth", "auth=5", "auth=x/60", "auth=5/60d", "auth=0/60", "auth=5/0s"] {
             assert!(bad.parse::<Classes>().is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_counters_of_long_windows_that_have_not_ended() {
+        let classes: Classes = "long=3/2h,short=100/1s".parse().unwrap();
+        let limiter = Limiter {
+            classes,
+            store: Store::Memory(Mutex::new(HashMap::new())),
+            // The first hit prunes; so does the one after PRUNE_EVERY - 1 more.
+            hits: AtomicU64::new(0),
+            longest: 7200,
+        };
+        let start = 7200 * 1_000_000;
+        for _ in 0..3 {
+            assert!(limiter.hit_at("long", "k", start).await.unwrap().unwrap().allowed);
+        }
+        // An hour and more later, still inside the 2 h window, a pruning hit of another class...
+        limiter.hits.store(PRUNE_EVERY, Ordering::Relaxed);
+        limiter.hit_at("short", "k", start + 3700).await.unwrap();
+        // ...must not have forgotten the long window's count.
+        let decision = limiter.hit_at("long", "k", start + 3700).await.unwrap().unwrap();
+        assert!(!decision.allowed);
+        assert_eq!(decision.reset, 7200 - 3700);
+        // Once that window has ended, pruning forgets it.
+        limiter.hits.store(PRUNE_EVERY, Ordering::Relaxed);
+        limiter.hit_at("short", "k", start + 7200 * 2).await.unwrap();
+        let counters = match &limiter.store {
+            Store::Memory(counters) => counters.lock().unwrap().len(),
+            Store::Database(_) => unreachable!(),
+        };
+        assert_eq!(counters, 1, "only the short window just counted");
     }
 }
