@@ -17,18 +17,9 @@ pub enum Refreshed {
 
 /// Starts a login's family with its first refresh token.
 pub async fn start_family(db: &Db, user_id: i64, token_hash: &str, ttl_micros: i64) -> Result<(), Error> {
-    let now = now_micros();
-    sqlx::query(
-        "INSERT INTO refresh_tokens (user_id, family, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(user_id)
-    .bind(uuid::Uuid::new_v4().simple().to_string())
-    .bind(token_hash)
-    .bind(now)
-    .bind(now.saturating_add(ttl_micros))
-    .execute(db.write())
-    .await?;
-    Ok(())
+    let family = uuid::Uuid::new_v4().simple().to_string();
+    let mut conn = db.write().acquire().await?;
+    insert(&mut conn, user_id, &family, token_hash, now_micros(), ttl_micros).await
 }
 
 /// Presents `token_hash`: rotates it to `new_hash` when it is current.
@@ -66,31 +57,43 @@ pub async fn rotate(db: &Db, token_hash: &str, new_hash: &str, ttl_micros: i64) 
         .bind(token_hash)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO refresh_tokens (user_id, family, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(user_id)
-    .bind(&family)
-    .bind(new_hash)
-    .bind(now)
-    .bind(now.saturating_add(ttl_micros))
-    .execute(&mut *tx)
-    .await?;
+    insert(&mut tx, user_id, &family, new_hash, now, ttl_micros).await?;
     tx.commit().await?;
     Ok(Refreshed::Rotated { user_id })
 }
 
 /// Revokes the family of `token_hash` (logout); nothing happens for an unknown token.
 pub async fn revoke(db: &Db, token_hash: &str) -> Result<(), Error> {
-    let mut tx = db.write().begin().await?;
-    let family: Option<(String,)> = sqlx::query_as("SELECT family FROM refresh_tokens WHERE token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some((family,)) = family {
-        revoke_family_in(&mut tx, &family, now_micros()).await?;
-    }
-    tx.commit().await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 \
+         WHERE family = (SELECT family FROM refresh_tokens WHERE token_hash = $2) AND revoked_at IS NULL",
+    )
+    .bind(now_micros())
+    .bind(token_hash)
+    .execute(db.write())
+    .await?;
+    Ok(())
+}
+
+/// Stores a refresh token of `family`, valid for `ttl_micros` from `now`.
+async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    family: &str,
+    token_hash: &str,
+    now: i64,
+    ttl_micros: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (user_id, family, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(user_id)
+    .bind(family)
+    .bind(token_hash)
+    .bind(now)
+    .bind(now.saturating_add(ttl_micros))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
