@@ -74,14 +74,16 @@ pub async fn find_active(db: &Db, key_hash: &str) -> Result<Option<KeyOwner>, Er
     .await?)
 }
 
-/// Records that a key was used (at most once a minute per key: it is a write).
-pub async fn touch(db: &Db, key_id: i64, last_used_at: Option<i64>) -> Result<(), Error> {
-    let now = now_micros();
-    if last_used_at.is_some_and(|at| now - at < 60_000_000) {
-        return Ok(());
-    }
+/// Whether a key last used at `last_used_at` is due a [`touch`]: at most one a minute per key,
+/// as it is a write.
+pub fn touch_due(last_used_at: Option<i64>) -> bool {
+    last_used_at.is_none_or(|at| now_micros() - at >= 60_000_000)
+}
+
+/// Records that a key was used.
+pub async fn touch(db: &Db, key_id: i64) -> Result<(), Error> {
     sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
-        .bind(now)
+        .bind(now_micros())
         .bind(key_id)
         .execute(db.write())
         .await?;
@@ -90,24 +92,15 @@ pub async fn touch(db: &Db, key_id: i64, last_used_at: Option<i64>) -> Result<()
 
 /// Revokes a key; `owner` limits it to that user's keys (others' are "not found").
 pub async fn revoke(db: &Db, key_id: i64, owner: Option<i64>) -> Result<(), Error> {
-    let result =
-        match owner {
-            Some(user_id) => sqlx::query(
-                "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
-            )
-            .bind(now_micros())
-            .bind(key_id)
-            .bind(user_id)
-            .execute(db.write())
-            .await?,
-            None => {
-                sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                    .bind(now_micros())
-                    .bind(key_id)
-                    .execute(db.write())
-                    .await?
-            }
-        };
+    let result = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $1 \
+         WHERE id = $2 AND ($3 IS NULL OR user_id = $3) AND revoked_at IS NULL",
+    )
+    .bind(now_micros())
+    .bind(key_id)
+    .bind(owner)
+    .execute(db.write())
+    .await?;
     if result.rows_affected() == 0 {
         return Err(Error::NotFound("API key"));
     }

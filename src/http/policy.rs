@@ -192,11 +192,12 @@ async fn authenticate(
             let owner = crate::db::api_keys::find_active(&state.db, &crate::auth::secret_hash(key))
                 .await?
                 .ok_or_else(|| ApiError::unauthorized(true, "the API key is invalid or revoked"))?;
-            let db = state.db.clone();
-            let (key_id, last_used_at) = (owner.key_id, owner.last_used_at);
-            tokio::spawn(async move {
-                let _ = crate::db::api_keys::touch(&db, key_id, last_used_at).await;
-            });
+            if crate::db::api_keys::touch_due(owner.last_used_at) {
+                let (db, key_id) = (state.db.clone(), owner.key_id);
+                tokio::spawn(async move {
+                    let _ = crate::db::api_keys::touch(&db, key_id).await;
+                });
+            }
             Ok(Caller::User(AuthenticatedUser {
                 id: owner.user_id,
                 role: crate::auth::stored_role(&owner.role)?,

@@ -66,6 +66,9 @@ async fn another_users_key_is_not_found_except_for_admins() {
     // Still there for alice, and visible to the admin.
     assert_eq!(alice.client.api_key_get().id(key.id.0).send().await.unwrap().status(), 200);
     assert_eq!(app.client.api_key_get().id(key.id.0).send().await.unwrap().status(), 200);
+    // The admin may revoke it; then it is gone for alice too.
+    assert_eq!(app.client.api_key_delete().id(key.id.0).send().await.unwrap().status(), 204);
+    assert_eq!(status_of(alice.client.api_key_get().id(key.id.0).send().await), 404);
 }
 
 #[tokio::test]
