@@ -17,3 +17,4 @@ mod products;
 mod rate_limits;
 mod tags;
 mod users;
+mod vendored;
