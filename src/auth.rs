@@ -1,10 +1,11 @@
 //! Credentials: password hashes (argon2id), access tokens (HS256 JWTs), refresh tokens and API
-//! keys (opaque random secrets, stored as SHA-256), and who a caller is.
+//! keys (opaque random secrets, stored as SHA-256).
 //!
 //! Access tokens are checked strictly: the algorithm is pinned (a token saying `alg: none` or
-//! any other algorithm is refused before its signature is looked at), and `exp`, `iat`, `iss`,
-//! `aud` and `sub` must be present and right. Refresh tokens are not JWTs at all, so neither
-//! kind of token can stand in for the other.
+//! any other algorithm is refused before its signature is looked at), `exp`, `iat`, `iss`, `aud`
+//! and `sub` must be present and right, and the times are checked against the server's
+//! [`Clock`]. Refresh tokens are not JWTs at all, so neither kind of token can stand in for the
+//! other.
 
 use std::time::Duration;
 
@@ -16,53 +17,19 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::api::types::Role;
+use crate::clock::Clock;
 use crate::error::Error;
 
 /// The issuer and audience of access tokens.
 const ISSUER: &str = "storefront";
 const AUDIENCE: &str = "storefront-api";
 
+/// Tolerated clock difference between issuer and checker, in seconds.
+const LEEWAY_SECS: i64 = 5;
+
 /// Prefixes that make a leaked secret recognisable (and greppable by secret scanners).
 pub const API_KEY_PREFIX: &str = "sfk_";
 pub const REFRESH_TOKEN_PREFIX: &str = "sfr_";
-
-/// Who is calling.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    Anonymous,
-    User(AuthenticatedUser),
-}
-
-/// A caller whose credentials were checked, with the role the database holds now.
-#[derive(Debug, Clone)]
-pub struct AuthenticatedUser {
-    pub id: i64,
-    pub username: String,
-    pub role: Role,
-    pub credential: Credential,
-}
-
-/// How a user authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential {
-    AccessToken,
-    ApiKey { id: i64 },
-}
-
-impl Caller {
-    pub fn user(&self) -> Option<&AuthenticatedUser> {
-        match self {
-            Caller::User(user) => Some(user),
-            Caller::Anonymous => None,
-        }
-    }
-
-    /// Whether the caller is staff (admin or manager), who may see what others own.
-    pub fn is_staff(&self) -> bool {
-        matches!(self.user().map(|u| u.role), Some(Role::Admin | Role::Manager))
-    }
-}
 
 /// The claims of an access token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -81,6 +48,7 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    clock: Clock,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
 }
@@ -97,32 +65,38 @@ impl std::fmt::Debug for TokenKeys {
 pub struct InvalidToken(String);
 
 impl TokenKeys {
-    pub fn new(secret: &[u8], access_ttl: Duration, refresh_ttl: Duration) -> TokenKeys {
+    pub fn new(secret: &[u8], access_ttl: Duration, refresh_ttl: Duration, clock: Clock) -> TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = 5;
+        // Times are checked below, against the server's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            clock,
             access_ttl,
             refresh_ttl,
         }
     }
 
+    fn ttl_secs(&self) -> i64 {
+        i64::try_from(self.access_ttl.as_secs()).unwrap_or(i64::MAX / 2)
+    }
+
     /// A fresh access token for a user.
     pub fn issue_access(&self, user_id: i64) -> Result<String, Error> {
-        let now = chrono::Utc::now().timestamp();
+        let now = self.clock.now_secs();
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             sub: user_id.to_string(),
             iat: now,
             nbf: now,
-            exp: now + i64::try_from(self.access_ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            exp: now + self.ttl_secs(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(Error::internal)
@@ -132,7 +106,15 @@ impl TokenKeys {
     pub fn verify_access(&self, token: &str) -> Result<i64, InvalidToken> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| InvalidToken(e.to_string()))?;
-        data.claims.sub.parse().map_err(|_| InvalidToken("`sub` is not a user id".into()))
+        let claims = data.claims;
+        let now = self.clock.now_secs();
+        if claims.exp <= now - LEEWAY_SECS {
+            return Err(InvalidToken("expired".into()));
+        }
+        if claims.nbf > now + LEEWAY_SECS || claims.iat > now + LEEWAY_SECS {
+            return Err(InvalidToken("not valid yet".into()));
+        }
+        claims.sub.parse().map_err(|_| InvalidToken("`sub` is not a user id".into()))
     }
 }
 
@@ -145,14 +127,8 @@ pub fn new_secret(prefix: &str) -> Result<String, Error> {
 
 /// How secrets (refresh tokens, API keys) are stored: SHA-256, hex. They are 256-bit random,
 /// so a fast hash loses nothing against guessing.
-/// A role as stored (the spec's enum value); anything else in the database is a server fault.
-pub fn stored_role(role: &str) -> Result<Role, Error> {
-    role.parse().map_err(|_| Error::internal(format!("stored role {role:?} is not a role")))
-}
-
 pub fn secret_hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes), off the async
@@ -192,87 +168,69 @@ async fn dummy_hash() -> Result<String, Error> {
     DUMMY.get_or_try_init(|| hash_password("not anyone's password".into())).await.cloned()
 }
 
-/// The password policy the spec states (`NewPassword`), for the operator command that creates
-/// the first admin without going through the API's validation.
-pub fn password_policy_violation(password: &str) -> Option<&'static str> {
-    let length = password.chars().count();
-    if length < 8 {
-        Some("must be at least 8 characters long")
-    } else if length > 128 {
-        Some("must be at most 128 characters long")
-    } else if !password.chars().any(|c| c.is_ascii_uppercase()) {
-        Some("must contain an upper-case letter")
-    } else if !password.chars().any(|c| c.is_ascii_digit()) {
-        Some("must contain a digit")
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn keys() -> TokenKeys {
-        TokenKeys::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(60), Duration::from_secs(600))
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn keys(clock: Clock) -> TokenKeys {
+        TokenKeys::new(SECRET, Duration::from_secs(60), Duration::from_secs(600), clock)
+    }
+
+    fn sign(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET))
+            .unwrap()
     }
 
     #[test]
-    fn an_issued_token_verifies_to_its_user() {
-        let keys = keys();
+    fn an_issued_token_verifies_to_its_user_until_it_expires() {
+        let clock = Clock::manual(chrono::Utc::now());
+        let keys = keys(clock.clone());
         let token = keys.issue_access(42).unwrap();
         assert_eq!(keys.verify_access(&token).unwrap(), 42);
+        clock.advance(Duration::from_secs(60 + LEEWAY_SECS as u64));
+        assert!(keys.verify_access(&token).is_err());
     }
 
     #[test]
     fn tokens_signed_otherwise_or_not_at_all_are_refused() {
-        let keys = keys();
+        let keys = keys(Clock::system());
         let other = TokenKeys::new(
             b"another-secret-another-secret-xx",
             Duration::from_secs(60),
             Duration::from_secs(60),
+            Clock::system(),
         );
         assert!(keys.verify_access(&other.issue_access(1).unwrap()).is_err());
 
         let token = keys.issue_access(1).unwrap();
-        let mut parts: Vec<&str> = token.split('.').collect();
+        let parts: Vec<&str> = token.split('.').collect();
         let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        parts[0] = &none;
-        assert!(keys.verify_access(&format!("{}.{}.", parts[0], parts[1])).is_err());
+        assert!(keys.verify_access(&format!("{none}.{}.", parts[1])).is_err());
 
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
             &serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "1", "iat": 0, "nbf": 0, "exp": 9_999_999_999i64}),
-            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+            &EncodingKey::from_secret(SECRET),
         )
         .unwrap();
         assert!(keys.verify_access(&hs512).is_err());
     }
 
     #[test]
-    fn expired_or_foreign_audience_tokens_are_refused() {
-        let keys = keys();
-        let sign = |claims: serde_json::Value| {
-            jsonwebtoken::encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
-            )
-            .unwrap()
-        };
+    fn expired_future_or_foreign_audience_tokens_are_refused() {
+        let keys = keys(Clock::system());
         let now = chrono::Utc::now().timestamp();
-        let expired = sign(
-            serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "1", "iat": now - 120, "nbf": now - 120, "exp": now - 60}),
-        );
-        assert!(keys.verify_access(&expired).is_err());
-        let audience = sign(
-            serde_json::json!({"iss": ISSUER, "aud": "elsewhere", "sub": "1", "iat": now, "nbf": now, "exp": now + 60}),
-        );
-        assert!(keys.verify_access(&audience).is_err());
+        let claims = |iat: i64, exp: i64, aud: &str| serde_json::json!({"iss": ISSUER, "aud": aud, "sub": "1", "iat": iat, "nbf": iat, "exp": exp, "jti": "j"});
+        assert!(keys.verify_access(&sign(claims(now - 120, now - 60, AUDIENCE))).is_err());
+        assert!(keys.verify_access(&sign(claims(now + 600, now + 660, AUDIENCE))).is_err());
+        assert!(keys.verify_access(&sign(claims(now, now + 60, "elsewhere"))).is_err());
         let no_sub = sign(
             serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "iat": now, "nbf": now, "exp": now + 60}),
         );
         assert!(keys.verify_access(&no_sub).is_err());
+        assert!(keys.verify_access(&sign(claims(now, now + 60, AUDIENCE))).is_ok());
     }
 
     #[test]
@@ -283,6 +241,7 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(secret_hash(&a).len(), 64);
         assert_ne!(secret_hash(&a), secret_hash(&b));
+        assert_eq!(secret_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[tokio::test]
@@ -293,13 +252,5 @@ mod tests {
         assert!(!verify_password("correct-horse-42".into(), Some(hash)).await.unwrap());
         assert!(!verify_password("anything".into(), None).await.unwrap());
         assert!(!verify_password("not anyone's password".into(), None).await.unwrap());
-    }
-
-    #[test]
-    fn the_password_policy_matches_the_spec() {
-        assert_eq!(password_policy_violation("Short1"), Some("must be at least 8 characters long"));
-        assert_eq!(password_policy_violation("alllowercase1"), Some("must contain an upper-case letter"));
-        assert_eq!(password_policy_violation("NoDigitsHere"), Some("must contain a digit"));
-        assert_eq!(password_policy_violation("Correct-Horse-42"), None);
     }
 }

@@ -1,18 +1,22 @@
 //! Errors: the domain's [`Error`], and [`ApiError`], its one mapping to an HTTP answer.
 //!
-//! Every error a client sees is an RFC 9457 problem (the spec's `Problem` schema). The data
-//! layer speaks [`Error`] and knows nothing of HTTP; handlers return [`ApiError`], built from an
-//! [`Error`] in exactly one place ([`From<Error> for ApiError`]), or from dropshot's own
-//! [`HttpError`] (extractor failures) in another. Internal detail (database text, error chains)
-//! goes to the log and never into a response. The edge (`crate::edge`) adds `request_id` and
-//! `instance`, and turns the few errors dropshot answers itself (unknown route, wrong method)
-//! into the same shape.
+//! Every error a client sees is an RFC 9457 problem (the spec's `Problem` schema). The store and
+//! the application layer speak [`Error`] and know nothing of HTTP; handlers return [`ApiError`],
+//! built from an [`Error`] in exactly one place ([`From<Error> for ApiError`]). Internal detail
+//! (database text, error chains) goes to the log, once, and never into a response.
+//!
+//! An [`ApiError`] is finished ([`ApiError::finish`]) where it leaves the API for dropshot: it
+//! gets the request's id and path, logs a server failure with its cause, and hands its headers
+//! (`WWW-Authenticate`, `Retry-After`…) to the request's scope, from which the edge puts them on
+//! the response. Dropshot serializes the body as it is.
 
 use dropshot::{ErrorStatusCode, HttpError, HttpResponseError};
+use http::{HeaderName, HeaderValue};
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::api::types::{FieldError, Problem};
+use crate::edge::scope;
 
 /// What went wrong, in the terms of the domain.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +33,10 @@ pub enum Error {
     /// Credentials were refused (a wrong password, a spent refresh token).
     #[error("{0}")]
     Unauthorized(String),
-    /// `If-Match` names a version that is no longer current.
+    /// The caller may not do this to this resource.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A check on the current version failed (`If-Match`).
     #[error("the resource has changed since the given ETag")]
     PreconditionFailed,
     /// The database cannot be reached (pool timeout, refused connection): worth a retry.
@@ -62,18 +69,41 @@ pub enum Kind {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    Gone,
     PreconditionFailed,
     PayloadTooLarge,
+    UriTooLong,
     UnsupportedMediaType,
     ValidationFailed,
     TooManyRequests,
+    HeadersTooLarge,
     Internal,
     Unavailable,
-    /// A status with no kind of its own (dropshot may answer others): `about:blank`.
+    /// A status with no kind of its own: `about:blank`.
     Other(u16),
 }
 
 impl Kind {
+    const ALL: [Kind; 17] = [
+        Kind::BadRequest,
+        Kind::Unauthorized,
+        Kind::Forbidden,
+        Kind::NotFound,
+        Kind::MethodNotAllowed,
+        Kind::Conflict,
+        Kind::Gone,
+        Kind::PreconditionFailed,
+        Kind::PayloadTooLarge,
+        Kind::UriTooLong,
+        Kind::UnsupportedMediaType,
+        Kind::ValidationFailed,
+        Kind::TooManyRequests,
+        Kind::HeadersTooLarge,
+        Kind::Internal,
+        Kind::Unavailable,
+        Kind::InvalidCredentials,
+    ];
+
     pub fn status(self) -> u16 {
         match self {
             Kind::BadRequest => 400,
@@ -82,11 +112,14 @@ impl Kind {
             Kind::NotFound => 404,
             Kind::MethodNotAllowed => 405,
             Kind::Conflict => 409,
+            Kind::Gone => 410,
             Kind::PreconditionFailed => 412,
             Kind::PayloadTooLarge => 413,
+            Kind::UriTooLong => 414,
             Kind::UnsupportedMediaType => 415,
             Kind::ValidationFailed => 422,
             Kind::TooManyRequests => 429,
+            Kind::HeadersTooLarge => 431,
             Kind::Internal => 500,
             Kind::Unavailable => 503,
             Kind::Other(status) => status,
@@ -95,24 +128,7 @@ impl Kind {
 
     /// The kind that describes a bare status code.
     pub fn from_status(status: u16) -> Kind {
-        [
-            Kind::BadRequest,
-            Kind::Unauthorized,
-            Kind::Forbidden,
-            Kind::NotFound,
-            Kind::MethodNotAllowed,
-            Kind::Conflict,
-            Kind::PreconditionFailed,
-            Kind::PayloadTooLarge,
-            Kind::UnsupportedMediaType,
-            Kind::ValidationFailed,
-            Kind::TooManyRequests,
-            Kind::Internal,
-            Kind::Unavailable,
-        ]
-        .into_iter()
-        .find(|kind| kind.status() == status)
-        .unwrap_or(Kind::Other(status))
+        Kind::ALL.into_iter().find(|kind| kind.status() == status).unwrap_or(Kind::Other(status))
     }
 
     /// The problem `type`: a URI reference, stable, documented in the README.
@@ -125,11 +141,14 @@ impl Kind {
             Kind::NotFound => "/problems/not-found",
             Kind::MethodNotAllowed => "/problems/method-not-allowed",
             Kind::Conflict => "/problems/conflict",
+            Kind::Gone => "/problems/gone",
             Kind::PreconditionFailed => "/problems/precondition-failed",
             Kind::PayloadTooLarge => "/problems/payload-too-large",
+            Kind::UriTooLong => "/problems/uri-too-long",
             Kind::UnsupportedMediaType => "/problems/unsupported-media-type",
             Kind::ValidationFailed => "/problems/validation-failed",
             Kind::TooManyRequests => "/problems/too-many-requests",
+            Kind::HeadersTooLarge => "/problems/headers-too-large",
             Kind::Internal => "/problems/internal",
             Kind::Unavailable => "/problems/unavailable",
             Kind::Other(_) => "about:blank",
@@ -145,11 +164,14 @@ impl Kind {
             Kind::NotFound => "Not found",
             Kind::MethodNotAllowed => "Method not allowed",
             Kind::Conflict => "Conflict",
+            Kind::Gone => "Gone",
             Kind::PreconditionFailed => "Precondition failed",
             Kind::PayloadTooLarge => "Payload too large",
+            Kind::UriTooLong => "URI too long",
             Kind::UnsupportedMediaType => "Unsupported media type",
             Kind::ValidationFailed => "Validation failed",
             Kind::TooManyRequests => "Too many requests",
+            Kind::HeadersTooLarge => "Request header fields too large",
             Kind::Internal => "Internal server error",
             Kind::Unavailable => "Service unavailable",
             Kind::Other(status) => {
@@ -174,35 +196,23 @@ impl Kind {
 
 /// An error as the API answers it: a problem body, the headers that go with it, and what only
 /// the log may see.
-///
-/// Dropshot serializes a handler's error as JSON and lets it set no headers; the headers
-/// (`WWW-Authenticate`, `Retry-After`, rate-limit headers) therefore travel in the body under
-/// `_headers`, which the edge moves into real headers before the client sees anything.
 #[derive(Debug)]
 pub struct ApiError {
     /// Boxed: errors travel in every `Result` of the request path, and should stay small.
     problem: Box<Problem>,
-    headers: Vec<(String, String)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
     /// The full story, for the log: never serialized.
     internal: Option<String>,
 }
 
-/// Where an [`ApiError`]'s headers travel to the edge.
-pub const HEADERS_KEY: &str = "_headers";
-
+/// The body is the problem, nothing else.
 impl Serialize for ApiError {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut value = serde_json::to_value(&*self.problem).map_err(serde::ser::Error::custom)?;
-        if let (serde_json::Value::Object(map), false) = (&mut value, self.headers.is_empty()) {
-            let headers: serde_json::Map<String, serde_json::Value> =
-                self.headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
-            map.insert(HEADERS_KEY.into(), serde_json::Value::Object(headers));
-        }
-        value.serialize(serializer)
+        self.problem.serialize(serializer)
     }
 }
 
-/// Documented as the spec's `Problem`: `_headers` never reaches a client.
+/// Documented as the spec's `Problem`.
 impl JsonSchema for ApiError {
     fn schema_name() -> String {
         Problem::schema_name()
@@ -224,7 +234,7 @@ impl ApiError {
     pub fn unauthorized(invalid_token: bool, detail: impl Into<String>) -> Self {
         let detail = detail.into();
         let (kind, challenge) = if invalid_token {
-            let description = detail.replace('"', "'");
+            let description = detail.replace(['"', '\\'], "'");
             (
                 Kind::InvalidCredentials,
                 format!("Bearer realm=\"storefront\", error=\"invalid_token\", error_description=\"{description}\""),
@@ -232,34 +242,22 @@ impl ApiError {
         } else {
             (Kind::Unauthorized, "Bearer realm=\"storefront\"".to_string())
         };
-        ApiError::new(kind, detail).with_header("www-authenticate", challenge)
+        ApiError::new(kind, detail).with_header(http::header::WWW_AUTHENTICATE, &challenge)
     }
 
     /// A 401 for a wrong password or a spent refresh token: nothing to do with the request's
     /// own credentials, so the challenge is the plain one.
     pub fn rejected_credentials(detail: impl Into<String>) -> Self {
         ApiError::new(Kind::InvalidCredentials, detail)
-            .with_header("www-authenticate", "Bearer realm=\"storefront\"".into())
+            .with_header(http::header::WWW_AUTHENTICATE, "Bearer realm=\"storefront\"")
     }
 
     /// Adds a header to the answer.
-    pub fn with_header(mut self, name: &str, value: String) -> Self {
-        self.headers.push((name.to_string(), value));
+    pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers.push((name, value));
+        }
         self
-    }
-
-    /// The error as it was serialized (see [`HEADERS_KEY`]), for extractors that must pass
-    /// theirs through dropshot's own error type.
-    pub fn from_wire(json: &str) -> Option<ApiError> {
-        let mut value: serde_json::Value = serde_json::from_str(json).ok()?;
-        let headers = match value.as_object_mut().and_then(|map| map.remove(HEADERS_KEY)) {
-            Some(serde_json::Value::Object(map)) => {
-                map.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_string()))).collect()
-            }
-            _ => Vec::new(),
-        };
-        let problem: Problem = serde_json::from_value(value).ok()?;
-        Some(ApiError { problem: Box::new(problem), headers, internal: None })
     }
 
     /// A 422 naming each offending field.
@@ -273,6 +271,11 @@ impl ApiError {
         error
     }
 
+    /// A server failure with its cause, for the log.
+    pub fn internal(kind: Kind, detail: impl Into<String>, cause: impl Into<String>) -> Self {
+        ApiError { internal: Some(cause.into()), ..ApiError::new(kind, detail) }
+    }
+
     pub fn status(&self) -> u16 {
         u16::try_from(self.problem.status).unwrap_or(500)
     }
@@ -281,14 +284,35 @@ impl ApiError {
         &self.problem
     }
 
-    /// Logs a server-side failure with its full story (client errors are the client's business
-    /// and appear in the access log only).
-    pub fn log_if_internal(&self, log: &slog::Logger) {
-        if self.status() >= 500 {
-            slog::error!(log, "request failed";
-                "status" => self.status(),
-                "error" => self.internal.as_deref().unwrap_or(""),
-            );
+    /// Completes the error as the answer to the current request: its id and path go into the
+    /// problem, its headers to the request's scope (the edge puts them on the response), and a
+    /// server failure is logged with its cause, once.
+    pub fn finish(mut self) -> Self {
+        scope::with(|scope| {
+            self.problem.request_id = Some(scope.request_id().to_string());
+            self.problem.instance = Some(scope.path().to_string());
+            if self.status() >= 500 {
+                slog::error!(scope.log(), "request failed";
+                    "status" => self.status(),
+                    "error" => self.internal.as_deref().unwrap_or(self.problem.detail.as_deref().unwrap_or("")),
+                );
+            }
+            scope.answered_with_problem(std::mem::take(&mut self.headers));
+        });
+        self
+    }
+
+    /// Passes the error through dropshot's extractor interface, which only takes an
+    /// [`HttpError`]: the error waits in the request's scope, and [`From<HttpError>`] takes it
+    /// back as it was.
+    pub fn into_extractor_error(self) -> HttpError {
+        let status = self.status();
+        scope::with(|scope| scope.stash(self));
+        match dropshot::ClientErrorStatusCode::from_u16(status) {
+            Ok(status) => HttpError::for_client_error(None, status, String::new()),
+            Err(_) => HttpError::for_internal_error(
+                "an extractor failed (the error is in the request's scope)".into(),
+            ),
         }
     }
 }
@@ -316,36 +340,39 @@ impl From<Error> for ApiError {
             Error::NotFound(what) => ApiError::new(Kind::NotFound, format!("{what} not found")),
             Error::Conflict(detail) => ApiError::new(Kind::Conflict, detail),
             Error::Invalid(errors) => ApiError::validation(errors),
+            Error::Forbidden(detail) => ApiError::new(Kind::Forbidden, detail),
             Error::PreconditionFailed => ApiError::new(
                 Kind::PreconditionFailed,
                 "the resource has changed since the ETag given in If-Match; fetch it again",
             ),
-            Error::Unavailable(source) => ApiError {
-                internal: Some(error_chain(&source)),
-                ..ApiError::new(Kind::Unavailable, "the database is unavailable; try again later")
-            },
-            Error::Internal(source) => ApiError {
-                internal: Some(error_chain(source.as_ref())),
-                ..ApiError::new(Kind::Internal, "an unexpected error occurred")
-            },
+            Error::Unavailable(source) => ApiError::internal(
+                Kind::Unavailable,
+                "the database is unavailable; try again later",
+                error_chain(&source),
+            )
+            .with_header(http::header::RETRY_AFTER, "1"),
+            Error::Internal(source) => ApiError::internal(
+                Kind::Internal,
+                "an unexpected error occurred",
+                error_chain(source.as_ref()),
+            ),
             Error::Unauthorized(detail) => ApiError::rejected_credentials(detail),
         }
     }
 }
 
-/// Dropshot's own errors (a response it cannot build…), and our extractors' problems, which
-/// must travel through [`HttpError`] (see `crate::http::extract`) and are restored as they were.
+/// An extractor's error (see [`ApiError::into_extractor_error`]), or one of dropshot's own
+/// (a response it cannot build…), finished as the answer to the request.
 impl From<HttpError> for ApiError {
     fn from(error: HttpError) -> Self {
-        if error.error_code.as_deref() == Some(crate::http::extract::PROBLEM_CODE) {
-            if let Some(restored) = ApiError::from_wire(&error.external_message) {
-                return restored;
-            }
-        }
-        let status = error.status_code.as_u16();
-        let kind = Kind::from_status(status);
-        let detail = if status >= 500 { kind.title().to_string() } else { error.external_message };
-        ApiError { internal: Some(error.internal_message), ..ApiError::new(kind, detail) }
+        let stashed = scope::with(|scope| scope.take_stashed()).flatten();
+        let error = stashed.unwrap_or_else(|| {
+            let status = error.status_code.as_u16();
+            let kind = Kind::from_status(status);
+            let detail = if status >= 500 { kind.title().to_string() } else { error.external_message };
+            ApiError::internal(kind, detail, error.internal_message)
+        });
+        error.finish()
     }
 }
 

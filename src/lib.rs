@@ -1,21 +1,31 @@
 //! Storefront: the store API of the Flask, DRF and FastAPI tutorials, spec-first, in Rust.
 //!
-//! `openapi/openapi.yaml` is the contract; `build.rs` generates the types and the API trait
-//! from it ([`api`]), [`http`] implements the trait against [`db`], and [`edge`] is the public
-//! listener in front of dropshot. [`start`] runs all of it and hands back the bound address,
-//! which is how `main` and the tests start the real server.
+//! One request path, in one process:
+//!
+//! ```text
+//! public listener ─ edge (request ids, problems, CORS, limits, access log)
+//!   └ dropshot's router ─ generated glue (the spec's policies) ─ handler (`http`)
+//!       └ application layer (`app`: rules, object-level checks) ─ store (`store`: SQLite | PostgreSQL)
+//! ```
+//!
+//! `openapi/openapi.yaml` is the contract; `build.rs` generates the types, the API trait and
+//! its glue from it ([`api`]). [`start`] runs all of it and hands back the bound address, which
+//! is how `main` and the tests start the real server.
 
-pub mod admin;
 pub mod api;
+pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
-pub mod db;
+pub mod domain;
 pub mod edge;
 pub mod error;
 pub mod http;
 pub mod logging;
 pub mod money;
 pub mod ratelimit;
+pub mod store;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,9 +35,11 @@ use dropshot::{CompressionConfig, ConfigDropshot, HandlerTaskMode, ServerBuilder
 use slog::{info, Logger};
 use tokio::sync::oneshot;
 
+use crate::app::App;
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::db::{Db, PoolConfig};
 use crate::http::{Server, ServerState};
+use crate::store::PoolConfig;
 
 /// How long open connections may finish their requests at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -36,9 +48,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct Running {
     local_addr: SocketAddr,
     stop: oneshot::Sender<()>,
-    edge: tokio::task::JoinHandle<()>,
-    dropshot: dropshot::HttpServer<ServerState>,
-    db: Db,
+    serving: tokio::task::JoinHandle<()>,
+    app: Arc<App>,
 }
 
 impl Running {
@@ -47,37 +58,50 @@ impl Running {
         self.local_addr
     }
 
-    /// Dropshot's loopback listener, which only the edge may use (exposed for the tests that
-    /// check it refuses everyone else).
-    pub fn internal_addr(&self) -> SocketAddr {
-        self.dropshot.local_addr()
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
+    /// The application, for the operator's tasks and the tests that arrange what the API cannot.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
     }
 
     /// Stops accepting connections, lets open requests finish, then closes the database.
     pub async fn shutdown(self) -> Result<(), String> {
         let _ = self.stop.send(());
-        let _ = self.edge.await;
-        self.dropshot.close().await?;
-        self.db.close().await;
+        self.serving.await.map_err(|e| format!("the server task failed: {e}"))?;
+        self.app.store().close().await;
         Ok(())
     }
 }
 
 /// Connects to the database (applying migrations), then serves on `config.bind`.
 pub async fn start(config: Config, log: Logger) -> Result<Running, String> {
-    http::validate::check_all()?;
-    let (secret, made_up) = config.signing_secret()?;
-    if made_up {
-        slog::warn!(
-            log,
-            "no STOREFRONT_JWT_SECRET: signing tokens with a random secret (development only; \
-                          tokens die with this process)"
-        );
-    }
+    start_with_clock(config, log, Clock::system()).await
+}
+
+/// Opens the application on the configured database (applying migrations), with the secret
+/// that signs its tokens.
+pub async fn open(config: &Config, clock: Clock, pool: PoolConfig, secret: &[u8]) -> Result<App, String> {
+    validate::check_all()?;
+    let store = store::connect(config.database_url.expose(), &pool).await?;
+    let tokens = auth::TokenKeys::new(
+        secret,
+        Duration::from_secs(config.access_token_ttl_secs),
+        Duration::from_secs(config.refresh_token_ttl_secs),
+        clock.clone(),
+    );
+    Ok(App::new(store, tokens, clock))
+}
+
+/// Opens the application for an operator's task (the CLI): one connection, and no tokens to
+/// sign, so no signing secret is needed.
+pub async fn open_for_operator(config: &Config) -> Result<App, String> {
+    let pool = PoolConfig { max_connections: 1, acquire_timeout: config.db_acquire_timeout() };
+    let mut secret = vec![0u8; 48];
+    getrandom::fill(&mut secret).map_err(|e| format!("no randomness: {e}"))?;
+    open(config, Clock::system(), pool, &secret).await
+}
+
+/// [`start`], with the clock the server tells time by (the tests move a manual one).
+pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Result<Running, String> {
     for op in api::server::operations::ALL {
         if let Some(class) = op.rate_limit {
             if !config.rate_limits.0.contains_key(class) {
@@ -88,65 +112,62 @@ pub async fn start(config: Config, log: Logger) -> Result<Running, String> {
             }
         }
     }
-    let pools = PoolConfig {
+    let (secret, made_up) = config.signing_secret()?;
+    if made_up {
+        slog::warn!(log, "no STOREFRONT_JWT_SECRET: signing tokens with a random secret (development only; tokens die with this process)");
+    }
+    let pool = PoolConfig {
         max_connections: config.db_max_connections,
         acquire_timeout: config.db_acquire_timeout(),
     };
-    let db = Db::connect(config.database_url.expose(), &pools).await?;
-    let config = Arc::new(config);
-
-    let api = api::server::storefront_api_mod::api_description::<api::server::Glue<Server>>()
-        .map_err(|e| format!("the API description is invalid: {e}"))?;
-    let edge_secret = uuid::Uuid::new_v4().simple().to_string();
-    let tokens = auth::TokenKeys::new(
-        &secret,
-        Duration::from_secs(config.access_token_ttl_secs),
-        Duration::from_secs(config.refresh_token_ttl_secs),
-    );
-    let limiter = ratelimit::Limiter::new(config.rate_limits.clone(), &db);
-    let state = ServerState {
-        db: db.clone(),
-        config: Arc::clone(&config),
-        tokens,
-        limiter,
-        edge_secret: edge_secret.clone(),
-        log: log.clone(),
-    };
-    let dropshot_config = ConfigDropshot {
-        // Only the edge talks to dropshot.
-        bind_address: SocketAddr::from(([127, 0, 0, 1], 0)),
-        default_request_body_max_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
-        // Handlers run to completion even when the client goes away: no half-done writes.
-        default_handler_task_mode: HandlerTaskMode::Detached,
-        compression: CompressionConfig::Gzip,
-        ..Default::default()
-    };
-    let dropshot = ServerBuilder::new(api, state, logging::for_dropshot(&log))
-        .config(dropshot_config)
-        .start()
-        .map_err(|e| format!("starting dropshot: {e}"))?;
+    let app = Arc::new(open(&config, clock.clone(), pool, &secret).await?);
+    let limiter = ratelimit::Limiter::new(config.rate_limits.clone(), app.store_handle(), clock);
+    let state = ServerState { app: Arc::clone(&app), limiter, log: log.clone() };
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .map_err(|e| format!("binding {}: {e}", config.bind))?;
     let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let edge = edge::Edge::new(edge::EdgeConfig {
-        backend: dropshot.local_addr(),
-        secret: edge_secret,
-        max_body_bytes: config.max_body_bytes,
-        request_timeout: config.request_timeout(),
-        cors_origins: config.cors_origins.clone(),
-        trusted_proxies: config.trusted_proxies.clone(),
-        log: log.clone(),
-    })?;
+    let api = api::server::storefront_api_mod::api_description::<api::server::Glue<Server>>()
+        .map_err(|e| format!("the API description is invalid: {e}"))?;
+    let dropshot_config = ConfigDropshot {
+        default_request_body_max_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+        // The edge decides what runs to completion (writes do), around the whole request.
+        default_handler_task_mode: HandlerTaskMode::CancelOnDisconnect,
+        compression: CompressionConfig::Gzip,
+        ..Default::default()
+    };
+    let handler = ServerBuilder::new(api, state, logging::for_dropshot(&log))
+        .config(dropshot_config)
+        .build_handler(local_addr)
+        .map_err(|e| format!("building the API: {e}"))?;
+    // Operations may accept more than the default (`x-max-body-bytes`): the edge lets through
+    // what the most generous one accepts, and each checks its own.
+    let largest = handler_body_limits(config.max_body_bytes);
+    let edge = edge::Edge::new(
+        handler,
+        edge::EdgeConfig {
+            max_body_bytes: largest,
+            request_timeout: config.request_timeout(),
+            cors_origins: config.cors_origins.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
+            log: log.clone(),
+        },
+    );
     let (stop, stopped) = oneshot::channel::<()>();
-    let edge = tokio::spawn(edge.serve(
+    let serving = tokio::spawn(edge.serve(
         listener,
         async move {
             let _ = stopped.await;
         },
         SHUTDOWN_GRACE,
     ));
-    info!(log, "serving"; "address" => %local_addr, "database" => ?db.backend());
-    Ok(Running { local_addr, stop, edge, dropshot, db })
+    info!(log, "serving"; "address" => %local_addr, "database" => ?app.store().backend());
+    Ok(Running { local_addr, stop, serving, app })
+}
+
+/// The largest request body any operation accepts: the default, or an operation's own
+/// `x-max-body-bytes`.
+fn handler_body_limits(default: u64) -> u64 {
+    api::server::operations::ALL.iter().filter_map(|op| op.max_body_bytes).fold(default, u64::max)
 }

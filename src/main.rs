@@ -2,9 +2,11 @@
 
 use std::process::ExitCode;
 
+use std::io::Write as _;
+
 use clap::{Parser, Subcommand};
+use storefront::app::{Actor, NewAccount};
 use storefront::config::Config;
-use storefront::db::{Db, PoolConfig};
 
 #[derive(Parser)]
 #[command(version, about = "The Storefront API server", args_conflicts_with_subcommands = true)]
@@ -76,16 +78,15 @@ async fn run(cli: Cli) -> Result<(), String> {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate { config }) => {
-            connect(&config).await?.close().await;
+            storefront::open_for_operator(&config).await?.store().close().await;
             println!("migrations applied");
             Ok(())
         }
         Some(Command::SeedDemo { config }) => {
-            let db = connect(&config).await?;
-            let seeded = storefront::db::demo::seed(&db)
-                .await
-                .map_err(|e| format!("loading the demo catalog: {e}"))?;
-            db.close().await;
+            let app = storefront::open_for_operator(&config).await?;
+            let seeded = app.seed_demo().await;
+            app.store().close().await;
+            let seeded = seeded.map_err(|e| format!("loading the demo catalog: {e}"))?;
             println!(
                 "demo catalog loaded: {} categories, {} products added",
                 seeded.categories, seeded.products
@@ -102,33 +103,43 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "give the password on standard input (--password-stdin) or in STOREFRONT_ADMIN_PASSWORD"
                 })?
             };
-            let db = connect(&config).await?;
-            let created = storefront::admin::create_admin(&db, &username, &email, &password).await;
-            db.close().await;
-            let user = created.map_err(|e| format!("creating the admin: {e}"))?;
+            let app = storefront::open_for_operator(&config).await?;
+            let new = NewAccount { username, email, password };
+            let created = app.create_admin(&Actor::Operator, &new).await;
+            app.store().close().await;
+            let user = created.map_err(|e| format!("creating the admin: {}", describe(&e)))?;
             println!("admin {} created (id {})", user.username, user.id);
             Ok(())
         }
         Some(Command::PrintSpec { format }) => {
             let spec =
                 if format == "json" { storefront::api::OPENAPI_JSON } else { storefront::api::OPENAPI_YAML };
-            print!("{spec}");
-            Ok(())
+            // A reader that stops early (`| head`) is not an error.
+            match std::io::stdout().write_all(spec.as_bytes()).and_then(|()| std::io::stdout().flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("writing the spec: {e}")),
+                _ => Ok(()),
+            }
         }
     }
 }
 
-async fn connect(config: &Config) -> Result<Db, String> {
-    let pools = PoolConfig { max_connections: 1, acquire_timeout: config.db_acquire_timeout() };
-    Db::connect(config.database_url.expose(), &pools).await
+/// An error for a person at a terminal: the fields at fault, or the message.
+fn describe(error: &storefront::error::Error) -> String {
+    match error {
+        storefront::error::Error::Invalid(fields) => {
+            fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        }
+        other => other.to_string(),
+    }
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let log = storefront::logging::logger(args.config.log_format, args.config.log_level);
     if args.demo {
-        let db = connect(&args.config).await?;
-        storefront::db::demo::seed(&db).await.map_err(|e| format!("loading the demo catalog: {e}"))?;
-        db.close().await;
+        let app = storefront::open_for_operator(&args.config).await?;
+        let seeded = app.seed_demo().await;
+        app.store().close().await;
+        seeded.map_err(|e| format!("loading the demo catalog: {e}"))?;
     }
     let server = storefront::start(args.config, log.clone()).await?;
     shutdown_signal().await;

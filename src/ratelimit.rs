@@ -3,15 +3,16 @@
 //! Classes come from configuration (`auth=5/60s,default=120/60s,admin=1200/60s`); each operation
 //! names its class in the spec (`x-rate-limit`). Counters live in memory with SQLite (one
 //! process) and in the database with PostgreSQL, where every instance shares them: one upsert
-//! per limited request.
+//! per limited request. Windows follow the server's [`Clock`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::db::{Backend, Db};
+use crate::clock::Clock;
 use crate::error::Error;
+use crate::store::{Backend, Store};
 
 /// How many requests a window allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,16 +73,17 @@ pub struct Decision {
 /// Counts requests.
 pub struct Limiter {
     classes: Classes,
-    store: Store,
+    store: Counters,
+    clock: Clock,
     hits: AtomicU64,
     /// The longest window of any class, in seconds: a counter whose window started longer ago
     /// than this has ended, whatever its class.
     longest: u64,
 }
 
-enum Store {
+enum Counters {
     Memory(Mutex<HashMap<String, (u64, u64)>>),
-    Database(Db),
+    Database(Arc<dyn Store>),
 }
 
 /// Every this many hits, counters whose window has ended are forgotten.
@@ -89,13 +91,13 @@ const PRUNE_EVERY: u64 = 4096;
 
 impl Limiter {
     /// Counters in the database on PostgreSQL (shared by instances), in memory otherwise.
-    pub fn new(classes: Classes, db: &Db) -> Limiter {
-        let store = match db.backend() {
-            Backend::Postgres => Store::Database(db.clone()),
-            Backend::Sqlite => Store::Memory(Mutex::new(HashMap::new())),
+    pub fn new(classes: Classes, store: Arc<dyn Store>, clock: Clock) -> Limiter {
+        let store = match store.backend() {
+            Backend::Postgres => Counters::Database(store),
+            Backend::Sqlite => Counters::Memory(Mutex::new(HashMap::new())),
         };
         let longest = classes.0.values().map(|limit| limit.window.as_secs()).max().unwrap_or(0);
-        Limiter { classes, store, hits: AtomicU64::new(0), longest }
+        Limiter { classes, store, clock, hits: AtomicU64::new(0), longest }
     }
 
     pub fn class(&self, name: &str) -> Option<Limit> {
@@ -104,7 +106,7 @@ impl Limiter {
 
     /// Counts one request of `class` for `key`.
     pub async fn hit(&self, class: &str, key: &str) -> Result<Option<Decision>, Error> {
-        self.hit_at(class, key, u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)).await
+        self.hit_at(class, key, u64::try_from(self.clock.now_secs()).unwrap_or(0)).await
     }
 
     /// Counts one request at `now` (seconds since the epoch).
@@ -116,7 +118,7 @@ impl Limiter {
         let counter = format!("{class}:{key}");
         let prune = self.hits.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY);
         let count = match &self.store {
-            Store::Memory(counters) => {
+            Counters::Memory(counters) => {
                 let mut counters =
                     counters.lock().map_err(|_| Error::internal("rate-limit counters poisoned"))?;
                 if prune {
@@ -129,27 +131,15 @@ impl Limiter {
                 entry.1 += 1;
                 entry.1
             }
-            Store::Database(db) => {
+            Counters::Database(store) => {
                 if prune {
-                    let db = db.clone();
+                    let store = Arc::clone(store);
                     let horizon = i64::try_from(horizon).unwrap_or(0);
                     tokio::spawn(async move {
-                        let _ = sqlx::query("DELETE FROM rate_limit_counters WHERE window_start <= $1")
-                            .bind(horizon)
-                            .execute(db.write())
-                            .await;
+                        let _ = store.rate_limit_prune(horizon.saturating_add(1)).await;
                     });
                 }
-                let (count,): (i64,) = sqlx::query_as(
-                    "INSERT INTO rate_limit_counters (key, window_start, count) VALUES ($1, $2, 1) \
-                     ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1 \
-                     RETURNING count",
-                )
-                .bind(&counter)
-                .bind(i64::try_from(start).unwrap_or(0))
-                .fetch_one(db.write())
-                .await?;
-                u64::try_from(count).unwrap_or(u64::MAX)
+                store.rate_limit_hit(&counter, i64::try_from(start).unwrap_or(0)).await?
             }
         };
         Ok(Some(Decision {
@@ -182,7 +172,8 @@ mod tests {
         let classes: Classes = "long=3/2h,short=100/1s".parse().unwrap();
         let limiter = Limiter {
             classes,
-            store: Store::Memory(Mutex::new(HashMap::new())),
+            store: Counters::Memory(Mutex::new(HashMap::new())),
+            clock: Clock::system(),
             // The first hit prunes; so does the one after PRUNE_EVERY - 1 more.
             hits: AtomicU64::new(0),
             longest: 7200,
@@ -202,8 +193,8 @@ mod tests {
         limiter.hits.store(PRUNE_EVERY, Ordering::Relaxed);
         limiter.hit_at("short", "k", start + 7200 * 2).await.unwrap();
         let counters = match &limiter.store {
-            Store::Memory(counters) => counters.lock().unwrap().len(),
-            Store::Database(_) => unreachable!(),
+            Counters::Memory(counters) => counters.lock().unwrap().len(),
+            Counters::Database(_) => unreachable!(),
         };
         assert_eq!(counters, 1, "only the short window just counted");
     }

@@ -2,7 +2,7 @@
 // The committed copy under generated/ is refreshed by `cargo run --bin regenerate`.
 
 use super::types;
-///The headers `api_key_list` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `api_key_list` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ApiKeyListReplyHeaders {
     ///`private, no-cache`: for this caller only, revalidated on every use.
@@ -24,7 +24,7 @@ pub type ApiKeyListReply = crate::http::reply::Reply<
     ApiKeyListReplyHeaders,
     200,
 >;
-///The headers `api_key_create` declares for its 201 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `api_key_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ApiKeyCreateReplyHeaders {
     ///`no-store`: the response holds secrets.
@@ -65,7 +65,7 @@ pub type ApiKeyCreateReply = crate::http::reply::Reply<
 pub struct ApiKeyGetPath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for ApiKeyGetPath {
     const NAME: &'static str = "ApiKeyGetPath";
@@ -76,14 +76,12 @@ impl crate::http::extract::ParamSet for ApiKeyGetPath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `api_key_get` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `api_key_get` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ApiKeyGetReplyHeaders {
     ///`private, no-cache`: for this caller only, revalidated on every use.
@@ -116,7 +114,7 @@ pub type ApiKeyGetReply = crate::http::reply::Reply<
 pub struct ApiKeyDeletePath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for ApiKeyDeletePath {
     const NAME: &'static str = "ApiKeyDeletePath";
@@ -127,14 +125,12 @@ impl crate::http::extract::ParamSet for ApiKeyDeletePath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `api_key_delete` declares for its 204 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `api_key_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ApiKeyDeleteReplyHeaders {}
 impl crate::http::reply::HeaderSet for ApiKeyDeleteReplyHeaders {
@@ -145,7 +141,7 @@ pub type ApiKeyDeleteReply = crate::http::reply::NoContent<
     ApiKeyDeleteReplyHeaders,
     204,
 >;
-///The headers `auth_login` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `auth_login` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct AuthLoginReplyHeaders {
     ///`no-store`: the response holds secrets.
@@ -167,7 +163,7 @@ pub type AuthLoginReply = crate::http::reply::Reply<
     AuthLoginReplyHeaders,
     200,
 >;
-///The headers `auth_logout` declares for its 204 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `auth_logout` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct AuthLogoutReplyHeaders {}
 impl crate::http::reply::HeaderSet for AuthLogoutReplyHeaders {
@@ -175,7 +171,7 @@ impl crate::http::reply::HeaderSet for AuthLogoutReplyHeaders {
 }
 ///What `auth_logout` answers on success (204).
 pub type AuthLogoutReply = crate::http::reply::NoContent<AuthLogoutReplyHeaders, 204>;
-///The headers `auth_refresh` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `auth_refresh` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct AuthRefreshReplyHeaders {
     ///`no-store`: the response holds secrets.
@@ -197,7 +193,7 @@ pub type AuthRefreshReply = crate::http::reply::Reply<
     AuthRefreshReplyHeaders,
     200,
 >;
-///The headers `auth_register` declares for its 201 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `auth_register` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct AuthRegisterReplyHeaders {
     ///URL of the created resource.
@@ -273,11 +269,9 @@ impl crate::http::extract::ParamSet for CategoryListQuery {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryInclude\":{\"enum\":[\"products\"],\"type\":\"string\"},\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}},\"properties\":{\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"include\":{\"$ref\":\"#/definitions/CategoryInclude\",\"description\":\"`products` embeds each category's products.\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `category_list`.
@@ -302,14 +296,12 @@ impl crate::http::extract::ParamSet for CategoryListHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `category_list` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `category_list` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CategoryListReplyHeaders {
     ///Caching policy of the representation.
@@ -347,7 +339,7 @@ pub type CategoryListReply = crate::http::reply::Reply<
     CategoryListReplyHeaders,
     200,
 >;
-///The headers `category_create` declares for its 201 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `category_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CategoryCreateReplyHeaders {
     ///Strong entity tag of the representation.
@@ -396,7 +388,7 @@ pub type CategoryCreateReply = crate::http::reply::Reply<
 pub struct CategoryGetPath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for CategoryGetPath {
     const NAME: &'static str = "CategoryGetPath";
@@ -407,11 +399,9 @@ impl crate::http::extract::ParamSet for CategoryGetPath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `category_get`.
@@ -448,14 +438,12 @@ impl crate::http::extract::ParamSet for CategoryGetHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Modified-Since\":{\"description\":\"An HTTP-date; ignored when `If-None-Match` is present.\",\"maxLength\":64,\"type\":\"string\"},\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `category_get` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `category_get` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CategoryGetReplyHeaders {
     ///Caching policy of the representation.
@@ -504,7 +492,7 @@ pub type CategoryGetReply = crate::http::reply::Reply<
 pub struct CategoryReplacePath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for CategoryReplacePath {
     const NAME: &'static str = "CategoryReplacePath";
@@ -515,11 +503,9 @@ impl crate::http::extract::ParamSet for CategoryReplacePath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `category_replace`.
@@ -544,14 +530,12 @@ impl crate::http::extract::ParamSet for CategoryReplaceHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `category_replace` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `category_replace` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CategoryReplaceReplyHeaders {
     ///Strong entity tag of the representation.
@@ -592,7 +576,7 @@ pub type CategoryReplaceReply = crate::http::reply::Reply<
 pub struct CategoryDeletePath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for CategoryDeletePath {
     const NAME: &'static str = "CategoryDeletePath";
@@ -603,11 +587,9 @@ impl crate::http::extract::ParamSet for CategoryDeletePath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `category_delete`.
@@ -632,14 +614,12 @@ impl crate::http::extract::ParamSet for CategoryDeleteHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `category_delete` declares for its 204 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `category_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CategoryDeleteReplyHeaders {}
 impl crate::http::reply::HeaderSet for CategoryDeleteReplyHeaders {
@@ -661,7 +641,7 @@ pub type CategoryDeleteReply = crate::http::reply::NoContent<
 pub struct CategoryUpdatePath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for CategoryUpdatePath {
     const NAME: &'static str = "CategoryUpdatePath";
@@ -672,11 +652,9 @@ impl crate::http::extract::ParamSet for CategoryUpdatePath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `category_update`.
@@ -701,14 +679,12 @@ impl crate::http::extract::ParamSet for CategoryUpdateHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `category_update` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `category_update` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CategoryUpdateReplyHeaders {
     ///Strong entity tag of the representation.
@@ -844,11 +820,9 @@ impl crate::http::extract::ParamSet for ProductListQuery {
             default: Some("\"id\""),
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"},\"Id\":{\"description\":\"A positive integer, at most 2^53 − 1 (exact in every JSON implementation).\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"},\"PriceFilter\":{\"description\":\"A non-negative amount with at most two fraction digits, as a string.\",\"pattern\":\"^[0-9]{1,8}(\\\\.[0-9]{1,2})?$\",\"type\":\"string\"},\"ProductSort\":{\"default\":\"id\",\"description\":\"Sort key; `-` prefix for descending. Ties are broken by `id`.\",\"enum\":[\"id\",\"-id\",\"name\",\"-name\",\"price\",\"-price\",\"created_at\",\"-created_at\",\"updated_at\",\"-updated_at\"],\"type\":\"string\"},\"SearchText\":{\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\x00-\\\\x1f\\\\x7f]+$\",\"type\":\"string\"},\"TagName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":50,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}},\"properties\":{\"category_id\":{\"$ref\":\"#/definitions/Id\",\"description\":\"Only products of this category.\"},\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"in_stock\":{\"description\":\"`true`: only products with stock > 0; `false`: only sold-out products.\",\"type\":\"boolean\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"max_price\":{\"$ref\":\"#/definitions/PriceFilter\",\"description\":\"Only products costing at most this much.\"},\"min_price\":{\"$ref\":\"#/definitions/PriceFilter\",\"description\":\"Only products costing at least this much.\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"},\"q\":{\"$ref\":\"#/definitions/SearchText\",\"description\":\"Case-insensitive substring of the product name.\"},\"sort\":{\"$ref\":\"#/definitions/ProductSort\"},\"tag\":{\"$ref\":\"#/definitions/TagName\",\"description\":\"Only products carrying this tag (case-insensitive).\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `product_list`.
@@ -873,14 +847,12 @@ impl crate::http::extract::ParamSet for ProductListHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `product_list` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `product_list` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ProductListReplyHeaders {
     ///Caching policy of the representation.
@@ -918,7 +890,7 @@ pub type ProductListReply = crate::http::reply::Reply<
     ProductListReplyHeaders,
     200,
 >;
-///The headers `product_create` declares for its 201 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `product_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ProductCreateReplyHeaders {
     ///Strong entity tag of the representation.
@@ -967,7 +939,7 @@ pub type ProductCreateReply = crate::http::reply::Reply<
 pub struct ProductGetPath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for ProductGetPath {
     const NAME: &'static str = "ProductGetPath";
@@ -978,11 +950,9 @@ impl crate::http::extract::ParamSet for ProductGetPath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `product_get`.
@@ -1019,14 +989,12 @@ impl crate::http::extract::ParamSet for ProductGetHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Modified-Since\":{\"description\":\"An HTTP-date; ignored when `If-None-Match` is present.\",\"maxLength\":64,\"type\":\"string\"},\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `product_get` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `product_get` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ProductGetReplyHeaders {
     ///Caching policy of the representation.
@@ -1075,7 +1043,7 @@ pub type ProductGetReply = crate::http::reply::Reply<
 pub struct ProductReplacePath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for ProductReplacePath {
     const NAME: &'static str = "ProductReplacePath";
@@ -1086,11 +1054,9 @@ impl crate::http::extract::ParamSet for ProductReplacePath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `product_replace`.
@@ -1115,14 +1081,12 @@ impl crate::http::extract::ParamSet for ProductReplaceHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `product_replace` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `product_replace` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ProductReplaceReplyHeaders {
     ///Strong entity tag of the representation.
@@ -1163,7 +1127,7 @@ pub type ProductReplaceReply = crate::http::reply::Reply<
 pub struct ProductDeletePath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for ProductDeletePath {
     const NAME: &'static str = "ProductDeletePath";
@@ -1174,11 +1138,9 @@ impl crate::http::extract::ParamSet for ProductDeletePath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `product_delete`.
@@ -1203,14 +1165,12 @@ impl crate::http::extract::ParamSet for ProductDeleteHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `product_delete` declares for its 204 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `product_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ProductDeleteReplyHeaders {}
 impl crate::http::reply::HeaderSet for ProductDeleteReplyHeaders {
@@ -1232,7 +1192,7 @@ pub type ProductDeleteReply = crate::http::reply::NoContent<
 pub struct ProductUpdatePath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for ProductUpdatePath {
     const NAME: &'static str = "ProductUpdatePath";
@@ -1243,11 +1203,9 @@ impl crate::http::extract::ParamSet for ProductUpdatePath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `product_update`.
@@ -1272,14 +1230,12 @@ impl crate::http::extract::ParamSet for ProductUpdateHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `product_update` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `product_update` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ProductUpdateReplyHeaders {
     ///Strong entity tag of the representation.
@@ -1355,11 +1311,9 @@ impl crate::http::extract::ParamSet for TagListQuery {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}},\"properties\":{\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `tag_list`.
@@ -1384,14 +1338,12 @@ impl crate::http::extract::ParamSet for TagListHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `tag_list` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `tag_list` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct TagListReplyHeaders {
     ///Caching policy of the representation.
@@ -1440,7 +1392,7 @@ pub type TagListReply = crate::http::reply::Reply<
 pub struct TagGetPath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for TagGetPath {
     const NAME: &'static str = "TagGetPath";
@@ -1451,11 +1403,9 @@ impl crate::http::extract::ParamSet for TagGetPath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `tag_get`.
@@ -1480,14 +1430,12 @@ impl crate::http::extract::ParamSet for TagGetHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `tag_get` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `tag_get` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct TagGetReplyHeaders {
     ///Caching policy of the representation.
@@ -1559,14 +1507,12 @@ impl crate::http::extract::ParamSet for UserListQuery {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}},\"properties\":{\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `user_list` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `user_list` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct UserListReplyHeaders {
     ///`private, no-cache`: for this caller only, revalidated on every use.
@@ -1618,14 +1564,12 @@ impl crate::http::extract::ParamSet for UserGetPath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"UserRef\":{\"description\":\"An account id, or `me` for the caller's own account.\",\"pattern\":\"^(me|[1-9][0-9]{0,15})$\",\"type\":\"string\"}},\"properties\":{\"id\":{\"$ref\":\"#/definitions/UserRef\",\"description\":\"An account id, or `me`.\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `user_get` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `user_get` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct UserGetReplyHeaders {
     ///`private, no-cache`: for this caller only, revalidated on every use.
@@ -1662,7 +1606,7 @@ pub type UserGetReply = crate::http::reply::Reply<types::User, UserGetReplyHeade
 pub struct UserDeletePath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for UserDeletePath {
     const NAME: &'static str = "UserDeletePath";
@@ -1673,11 +1617,9 @@ impl crate::http::extract::ParamSet for UserDeletePath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `user_delete`.
@@ -1702,14 +1644,12 @@ impl crate::http::extract::ParamSet for UserDeleteHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `user_delete` declares for its 204 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `user_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct UserDeleteReplyHeaders {}
 impl crate::http::reply::HeaderSet for UserDeleteReplyHeaders {
@@ -1728,7 +1668,7 @@ pub type UserDeleteReply = crate::http::reply::NoContent<UserDeleteReplyHeaders,
 pub struct UserUpdatePath {
     ///The resource's id.
     #[serde(rename = "id")]
-    pub id: ::std::num::NonZeroU64,
+    pub id: types::Id,
 }
 impl crate::http::extract::ParamSet for UserUpdatePath {
     const NAME: &'static str = "UserUpdatePath";
@@ -1739,11 +1679,9 @@ impl crate::http::extract::ParamSet for UserUpdatePath {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `user_update`.
@@ -1768,14 +1706,12 @@ impl crate::http::extract::ParamSet for UserUpdateHeaders {
             default: None,
         },
     ];
-    const SCHEMA: &'static str = "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-///The headers `user_update` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `user_update` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct UserUpdateReplyHeaders {
     ///Strong entity tag of the representation.
@@ -1797,7 +1733,7 @@ pub type UserUpdateReply = crate::http::reply::Reply<
     UserUpdateReplyHeaders,
     200,
 >;
-///The headers `healthz` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `healthz` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct HealthzReplyHeaders {}
 impl crate::http::reply::HeaderSet for HealthzReplyHeaders {
@@ -1809,7 +1745,7 @@ pub type HealthzReply = crate::http::reply::Reply<
     HealthzReplyHeaders,
     200,
 >;
-///The headers `readyz` declares for its 200 response (documentation for dropshot; handlers set them on the reply by name).
+///The headers `readyz` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ReadyzReplyHeaders {}
 impl crate::http::reply::HeaderSet for ReadyzReplyHeaders {
@@ -1819,263 +1755,80 @@ impl crate::http::reply::HeaderSet for ReadyzReplyHeaders {
 pub type ReadyzReply = crate::http::reply::Reply<types::Health, ReadyzReplyHeaders, 200>;
 impl crate::http::extract::BodySchema for types::ApiKeyInput {
     const NAME: &'static str = "ApiKeyInput";
-    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/ApiKeyInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"ApiKeyInput\":{\"additionalProperties\":false,\"properties\":{\"name\":{\"$ref\":\"#/definitions/ApiKeyName\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyName\":{\"description\":\"What the key is for.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 impl crate::http::extract::BodySchema for types::CategoryInput {
     const NAME: &'static str = "CategoryInput";
-    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/CategoryInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryInput\":{\"additionalProperties\":false,\"properties\":{\"name\":{\"$ref\":\"#/definitions/CategoryName\"}},\"required\":[\"name\"],\"type\":\"object\"},\"CategoryName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 impl crate::http::extract::BodySchema for types::CategoryPatch {
     const NAME: &'static str = "CategoryPatch";
-    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/CategoryPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"},\"CategoryPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"name\":{\"$ref\":\"#/definitions/CategoryName\"}},\"type\":\"object\"}}}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 impl crate::http::extract::BodySchema for types::Credentials {
     const NAME: &'static str = "Credentials";
-    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/Credentials\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Credentials\":{\"additionalProperties\":false,\"properties\":{\"password\":{\"maxLength\":128,\"minLength\":1,\"type\":\"string\"},\"username\":{\"$ref\":\"#/definitions/Username\"}},\"required\":[\"username\",\"password\"],\"type\":\"object\"},\"Username\":{\"description\":\"Letters, digits, `_` and `-`; unique, ignoring case.\",\"maxLength\":50,\"minLength\":3,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}}}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 impl crate::http::extract::BodySchema for types::ProductInput {
     const NAME: &'static str = "ProductInput";
-    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/ProductInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Description\":{\"description\":\"Free text; no NUL characters.\",\"maxLength\":2000,\"pattern\":\"^[^\\\\x00]*$\",\"type\":\"string\"},\"Id\":{\"description\":\"A positive integer, at most 2^53 − 1 (exact in every JSON implementation).\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"},\"Price\":{\"description\":\"A positive amount with at most two fraction digits and at most eight integer digits,\\nas a string: `\\\"19.99\\\"`, `\\\"5\\\"`, `\\\"0.5\\\"`.\\n\",\"pattern\":\"^([1-9][0-9]{0,7}(\\\\.[0-9]{1,2})?|0\\\\.([1-9][0-9]?|0[1-9]))$\",\"type\":\"string\"},\"ProductInput\":{\"additionalProperties\":false,\"properties\":{\"category_id\":{\"$ref\":\"#/definitions/Id\"},\"description\":{\"$ref\":\"#/definitions/Description\"},\"name\":{\"$ref\":\"#/definitions/ProductName\"},\"price\":{\"$ref\":\"#/definitions/Price\"},\"stock\":{\"$ref\":\"#/definitions/Stock\"},\"tags\":{\"description\":\"Tag names; new ones are created. Case-insensitive duplicates collapse into one.\",\"items\":{\"$ref\":\"#/definitions/TagName\"},\"maxItems\":20,\"type\":\"array\",\"uniqueItems\":true}},\"required\":[\"name\",\"price\",\"stock\",\"category_id\"],\"type\":\"object\"},\"ProductName\":{\"description\":\"No control characters and no leading or trailing white space.\",\"maxLength\":150,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"},\"Stock\":{\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"},\"TagName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":50,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 impl crate::http::extract::BodySchema for types::ProductPatch {
     const NAME: &'static str = "ProductPatch";
-    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/ProductPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Description\":{\"description\":\"Free text; no NUL characters.\",\"maxLength\":2000,\"pattern\":\"^[^\\\\x00]*$\",\"type\":\"string\"},\"Id\":{\"description\":\"A positive integer, at most 2^53 − 1 (exact in every JSON implementation).\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"},\"Price\":{\"description\":\"A positive amount with at most two fraction digits and at most eight integer digits,\\nas a string: `\\\"19.99\\\"`, `\\\"5\\\"`, `\\\"0.5\\\"`.\\n\",\"pattern\":\"^([1-9][0-9]{0,7}(\\\\.[0-9]{1,2})?|0\\\\.([1-9][0-9]?|0[1-9]))$\",\"type\":\"string\"},\"ProductName\":{\"description\":\"No control characters and no leading or trailing white space.\",\"maxLength\":150,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"},\"ProductPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"category_id\":{\"$ref\":\"#/definitions/Id\"},\"description\":{\"$ref\":\"#/definitions/Description\"},\"name\":{\"$ref\":\"#/definitions/ProductName\"},\"price\":{\"$ref\":\"#/definitions/Price\"},\"stock\":{\"$ref\":\"#/definitions/Stock\"},\"tags\":{\"description\":\"Replaces the whole list of tags.\",\"items\":{\"$ref\":\"#/definitions/TagName\"},\"maxItems\":20,\"type\":\"array\",\"uniqueItems\":true}},\"type\":\"object\"},\"Stock\":{\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"},\"TagName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":50,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 impl crate::http::extract::BodySchema for types::RefreshRequest {
     const NAME: &'static str = "RefreshRequest";
-    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/RefreshRequest\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"RefreshRequest\":{\"additionalProperties\":false,\"properties\":{\"refresh_token\":{\"maxLength\":1024,\"minLength\":1,\"type\":\"string\"}},\"required\":[\"refresh_token\"],\"type\":\"object\"}}}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 impl crate::http::extract::BodySchema for types::Registration {
     const NAME: &'static str = "Registration";
-    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/Registration\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Email\":{\"description\":\"Unique, ignoring case; no control characters.\",\"format\":\"email\",\"maxLength\":254,\"pattern\":\"^[^\\\\x00-\\\\x1f\\\\x7f]+$\",\"type\":\"string\"},\"NewPassword\":{\"description\":\"At least 8 characters, with an upper-case letter and a digit.\",\"maxLength\":128,\"minLength\":8,\"pattern\":\"^(?=[\\\\s\\\\S]*[A-Z])(?=[\\\\s\\\\S]*[0-9])\",\"type\":\"string\"},\"Registration\":{\"additionalProperties\":false,\"properties\":{\"email\":{\"$ref\":\"#/definitions/Email\"},\"password\":{\"$ref\":\"#/definitions/NewPassword\"},\"username\":{\"$ref\":\"#/definitions/Username\"}},\"required\":[\"username\",\"email\",\"password\"],\"type\":\"object\"},\"Username\":{\"description\":\"Letters, digits, `_` and `-`; unique, ignoring case.\",\"maxLength\":50,\"minLength\":3,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}}}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 impl crate::http::extract::BodySchema for types::UserPatch {
     const NAME: &'static str = "UserPatch";
-    const SCHEMA: &'static str = "{\"$ref\":\"#/definitions/UserPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Email\":{\"description\":\"Unique, ignoring case; no control characters.\",\"format\":\"email\",\"maxLength\":254,\"pattern\":\"^[^\\\\x00-\\\\x1f\\\\x7f]+$\",\"type\":\"string\"},\"Role\":{\"description\":\"`admin`: everything; `manager`: prices, stock (and later customers and orders); `customer`: the catalog and their own things.\",\"enum\":[\"admin\",\"manager\",\"customer\"],\"type\":\"string\"},\"UserPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"email\":{\"$ref\":\"#/definitions/Email\"},\"role\":{\"$ref\":\"#/definitions/Role\"}},\"type\":\"object\"}}}";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR
-            .get_or_init(|| crate::http::validate::compiled(Self::NAME, Self::SCHEMA))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
-/// Every JSON Schema the request extractors validate against, by type name; the server
-/// compiles them all at start so that a broken one stops it there, not on a request.
-pub const VALIDATION_SCHEMAS: [(&str, &str); 41usize] = [
-    (
-        "ApiKeyGetPath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "ApiKeyDeletePath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "CategoryListQuery",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryInclude\":{\"enum\":[\"products\"],\"type\":\"string\"},\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}},\"properties\":{\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"include\":{\"$ref\":\"#/definitions/CategoryInclude\",\"description\":\"`products` embeds each category's products.\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"}},\"type\":\"object\"}",
-    ),
-    (
-        "CategoryListHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "CategoryGetPath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "CategoryGetHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Modified-Since\":{\"description\":\"An HTTP-date; ignored when `If-None-Match` is present.\",\"maxLength\":64,\"type\":\"string\"},\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "CategoryReplacePath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "CategoryReplaceHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "CategoryDeletePath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "CategoryDeleteHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "CategoryUpdatePath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "CategoryUpdateHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "ProductListQuery",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"},\"Id\":{\"description\":\"A positive integer, at most 2^53 − 1 (exact in every JSON implementation).\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"},\"PriceFilter\":{\"description\":\"A non-negative amount with at most two fraction digits, as a string.\",\"pattern\":\"^[0-9]{1,8}(\\\\.[0-9]{1,2})?$\",\"type\":\"string\"},\"ProductSort\":{\"default\":\"id\",\"description\":\"Sort key; `-` prefix for descending. Ties are broken by `id`.\",\"enum\":[\"id\",\"-id\",\"name\",\"-name\",\"price\",\"-price\",\"created_at\",\"-created_at\",\"updated_at\",\"-updated_at\"],\"type\":\"string\"},\"SearchText\":{\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\x00-\\\\x1f\\\\x7f]+$\",\"type\":\"string\"},\"TagName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":50,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}},\"properties\":{\"category_id\":{\"$ref\":\"#/definitions/Id\",\"description\":\"Only products of this category.\"},\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"in_stock\":{\"description\":\"`true`: only products with stock > 0; `false`: only sold-out products.\",\"type\":\"boolean\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"max_price\":{\"$ref\":\"#/definitions/PriceFilter\",\"description\":\"Only products costing at most this much.\"},\"min_price\":{\"$ref\":\"#/definitions/PriceFilter\",\"description\":\"Only products costing at least this much.\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"},\"q\":{\"$ref\":\"#/definitions/SearchText\",\"description\":\"Case-insensitive substring of the product name.\"},\"sort\":{\"$ref\":\"#/definitions/ProductSort\"},\"tag\":{\"$ref\":\"#/definitions/TagName\",\"description\":\"Only products carrying this tag (case-insensitive).\"}},\"type\":\"object\"}",
-    ),
-    (
-        "ProductListHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "ProductGetPath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "ProductGetHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Modified-Since\":{\"description\":\"An HTTP-date; ignored when `If-None-Match` is present.\",\"maxLength\":64,\"type\":\"string\"},\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "ProductReplacePath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "ProductReplaceHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "ProductDeletePath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "ProductDeleteHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "ProductUpdatePath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "ProductUpdateHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "TagListQuery",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}},\"properties\":{\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"}},\"type\":\"object\"}",
-    ),
-    (
-        "TagListHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "TagGetPath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "TagGetHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-None-Match\":{\"description\":\"ETags the client holds; a match answers 304 without a body.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "UserListQuery",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Cursor\":{\"description\":\"Opaque; pass it back unchanged.\",\"maxLength\":512,\"minLength\":1,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}},\"properties\":{\"cursor\":{\"$ref\":\"#/definitions/Cursor\",\"description\":\"`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.\"},\"limit\":{\"default\":20,\"description\":\"Page size.\",\"format\":\"int64\",\"maximum\":100,\"minimum\":1,\"type\":\"integer\"},\"offset\":{\"description\":\"Items to skip. Not together with `cursor`.\",\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"}},\"type\":\"object\"}",
-    ),
-    (
-        "UserGetPath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"UserRef\":{\"description\":\"An account id, or `me` for the caller's own account.\",\"pattern\":\"^(me|[1-9][0-9]{0,15})$\",\"type\":\"string\"}},\"properties\":{\"id\":{\"$ref\":\"#/definitions/UserRef\",\"description\":\"An account id, or `me`.\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "UserDeletePath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "UserDeleteHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "UserUpdatePath",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"id\":{\"description\":\"The resource's id.\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"}},\"required\":[\"id\"],\"type\":\"object\"}",
-    ),
-    (
-        "UserUpdateHeaders",
-        "{\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"properties\":{\"If-Match\":{\"description\":\"The ETag the client last saw; when the resource has changed since, the answer is 412.\",\"maxLength\":1024,\"type\":\"string\"}},\"type\":\"object\"}",
-    ),
-    (
-        "ApiKeyInput",
-        "{\"$ref\":\"#/definitions/ApiKeyInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"ApiKeyInput\":{\"additionalProperties\":false,\"properties\":{\"name\":{\"$ref\":\"#/definitions/ApiKeyName\"}},\"required\":[\"name\"],\"type\":\"object\"},\"ApiKeyName\":{\"description\":\"What the key is for.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}",
-    ),
-    (
-        "CategoryInput",
-        "{\"$ref\":\"#/definitions/CategoryInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryInput\":{\"additionalProperties\":false,\"properties\":{\"name\":{\"$ref\":\"#/definitions/CategoryName\"}},\"required\":[\"name\"],\"type\":\"object\"},\"CategoryName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}",
-    ),
-    (
-        "CategoryPatch",
-        "{\"$ref\":\"#/definitions/CategoryPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"CategoryName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":100,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"},\"CategoryPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"name\":{\"$ref\":\"#/definitions/CategoryName\"}},\"type\":\"object\"}}}",
-    ),
-    (
-        "Credentials",
-        "{\"$ref\":\"#/definitions/Credentials\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Credentials\":{\"additionalProperties\":false,\"properties\":{\"password\":{\"maxLength\":128,\"minLength\":1,\"type\":\"string\"},\"username\":{\"$ref\":\"#/definitions/Username\"}},\"required\":[\"username\",\"password\"],\"type\":\"object\"},\"Username\":{\"description\":\"Letters, digits, `_` and `-`; unique, ignoring case.\",\"maxLength\":50,\"minLength\":3,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}}}",
-    ),
-    (
-        "ProductInput",
-        "{\"$ref\":\"#/definitions/ProductInput\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Description\":{\"description\":\"Free text; no NUL characters.\",\"maxLength\":2000,\"pattern\":\"^[^\\\\x00]*$\",\"type\":\"string\"},\"Id\":{\"description\":\"A positive integer, at most 2^53 − 1 (exact in every JSON implementation).\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"},\"Price\":{\"description\":\"A positive amount with at most two fraction digits and at most eight integer digits,\\nas a string: `\\\"19.99\\\"`, `\\\"5\\\"`, `\\\"0.5\\\"`.\\n\",\"pattern\":\"^([1-9][0-9]{0,7}(\\\\.[0-9]{1,2})?|0\\\\.([1-9][0-9]?|0[1-9]))$\",\"type\":\"string\"},\"ProductInput\":{\"additionalProperties\":false,\"properties\":{\"category_id\":{\"$ref\":\"#/definitions/Id\"},\"description\":{\"$ref\":\"#/definitions/Description\"},\"name\":{\"$ref\":\"#/definitions/ProductName\"},\"price\":{\"$ref\":\"#/definitions/Price\"},\"stock\":{\"$ref\":\"#/definitions/Stock\"},\"tags\":{\"description\":\"Tag names; new ones are created. Case-insensitive duplicates collapse into one.\",\"items\":{\"$ref\":\"#/definitions/TagName\"},\"maxItems\":20,\"type\":\"array\",\"uniqueItems\":true}},\"required\":[\"name\",\"price\",\"stock\",\"category_id\"],\"type\":\"object\"},\"ProductName\":{\"description\":\"No control characters and no leading or trailing white space.\",\"maxLength\":150,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"},\"Stock\":{\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"},\"TagName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":50,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}",
-    ),
-    (
-        "ProductPatch",
-        "{\"$ref\":\"#/definitions/ProductPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Description\":{\"description\":\"Free text; no NUL characters.\",\"maxLength\":2000,\"pattern\":\"^[^\\\\x00]*$\",\"type\":\"string\"},\"Id\":{\"description\":\"A positive integer, at most 2^53 − 1 (exact in every JSON implementation).\",\"format\":\"int64\",\"maximum\":9007199254740991,\"minimum\":1,\"type\":\"integer\"},\"Price\":{\"description\":\"A positive amount with at most two fraction digits and at most eight integer digits,\\nas a string: `\\\"19.99\\\"`, `\\\"5\\\"`, `\\\"0.5\\\"`.\\n\",\"pattern\":\"^([1-9][0-9]{0,7}(\\\\.[0-9]{1,2})?|0\\\\.([1-9][0-9]?|0[1-9]))$\",\"type\":\"string\"},\"ProductName\":{\"description\":\"No control characters and no leading or trailing white space.\",\"maxLength\":150,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"},\"ProductPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"category_id\":{\"$ref\":\"#/definitions/Id\"},\"description\":{\"$ref\":\"#/definitions/Description\"},\"name\":{\"$ref\":\"#/definitions/ProductName\"},\"price\":{\"$ref\":\"#/definitions/Price\"},\"stock\":{\"$ref\":\"#/definitions/Stock\"},\"tags\":{\"description\":\"Replaces the whole list of tags.\",\"items\":{\"$ref\":\"#/definitions/TagName\"},\"maxItems\":20,\"type\":\"array\",\"uniqueItems\":true}},\"type\":\"object\"},\"Stock\":{\"format\":\"int64\",\"maximum\":1000000000,\"minimum\":0,\"type\":\"integer\"},\"TagName\":{\"description\":\"No control characters and no leading or trailing white space; unique, ignoring case.\",\"maxLength\":50,\"minLength\":1,\"pattern\":\"^[^\\\\s\\\\x00-\\\\x1f\\\\x7f]([^\\\\x00-\\\\x1f\\\\x7f]*[^\\\\s\\\\x00-\\\\x1f\\\\x7f])?$\",\"type\":\"string\"}}}",
-    ),
-    (
-        "RefreshRequest",
-        "{\"$ref\":\"#/definitions/RefreshRequest\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"RefreshRequest\":{\"additionalProperties\":false,\"properties\":{\"refresh_token\":{\"maxLength\":1024,\"minLength\":1,\"type\":\"string\"}},\"required\":[\"refresh_token\"],\"type\":\"object\"}}}",
-    ),
-    (
-        "Registration",
-        "{\"$ref\":\"#/definitions/Registration\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Email\":{\"description\":\"Unique, ignoring case; no control characters.\",\"format\":\"email\",\"maxLength\":254,\"pattern\":\"^[^\\\\x00-\\\\x1f\\\\x7f]+$\",\"type\":\"string\"},\"NewPassword\":{\"description\":\"At least 8 characters, with an upper-case letter and a digit.\",\"maxLength\":128,\"minLength\":8,\"pattern\":\"^(?=[\\\\s\\\\S]*[A-Z])(?=[\\\\s\\\\S]*[0-9])\",\"type\":\"string\"},\"Registration\":{\"additionalProperties\":false,\"properties\":{\"email\":{\"$ref\":\"#/definitions/Email\"},\"password\":{\"$ref\":\"#/definitions/NewPassword\"},\"username\":{\"$ref\":\"#/definitions/Username\"}},\"required\":[\"username\",\"email\",\"password\"],\"type\":\"object\"},\"Username\":{\"description\":\"Letters, digits, `_` and `-`; unique, ignoring case.\",\"maxLength\":50,\"minLength\":3,\"pattern\":\"^[A-Za-z0-9_-]+$\",\"type\":\"string\"}}}",
-    ),
-    (
-        "UserPatch",
-        "{\"$ref\":\"#/definitions/UserPatch\",\"$schema\":\"http://json-schema.org/draft-04/schema#\",\"definitions\":{\"Email\":{\"description\":\"Unique, ignoring case; no control characters.\",\"format\":\"email\",\"maxLength\":254,\"pattern\":\"^[^\\\\x00-\\\\x1f\\\\x7f]+$\",\"type\":\"string\"},\"Role\":{\"description\":\"`admin`: everything; `manager`: prices, stock (and later customers and orders); `customer`: the catalog and their own things.\",\"enum\":[\"admin\",\"manager\",\"customer\"],\"type\":\"string\"},\"UserPatch\":{\"additionalProperties\":false,\"minProperties\":1,\"properties\":{\"email\":{\"$ref\":\"#/definitions/Email\"},\"role\":{\"$ref\":\"#/definitions/Role\"}},\"type\":\"object\"}}}",
-    ),
-];
 /// Per-operation metadata, from the spec: what the glue enforces before a handler runs.
 pub mod operations {
+    use super::types;
+    ///`GET /api/v1/api-keys` (`api_key_list`).
     pub const API_KEY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "api_key_list",
         method: "GET",
         path: "/api/v1/api-keys",
+        tag: "api-keys",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2084,29 +1837,41 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`POST /api/v1/api-keys` (`api_key_create`).
     pub const API_KEY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "api_key_create",
         method: "POST",
         path: "/api/v1/api-keys",
+        tag: "api-keys",
         success_status: 201u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[crate::http::policy::Scheme::Bearer],
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /api/v1/api-keys/{id}` (`api_key_get`).
     pub const API_KEY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "api_key_get",
         method: "GET",
         path: "/api/v1/api-keys/{id}",
+        tag: "api-keys",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2115,15 +1880,21 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`DELETE /api/v1/api-keys/{id}` (`api_key_delete`).
     pub const API_KEY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "api_key_delete",
         method: "DELETE",
         path: "/api/v1/api-keys/{id}",
+        tag: "api-keys",
         success_status: 204u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2132,15 +1903,21 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
     };
+    ///`POST /api/v1/auth/login` (`auth_login`).
     pub const AUTH_LOGIN: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "auth_login",
         method: "POST",
         path: "/api/v1/auth/login",
+        tag: "auth",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("auth"),
@@ -2149,71 +1926,101 @@ pub mod operations {
             crate::http::policy::KeyPart::Username,
         ],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`POST /api/v1/auth/logout` (`auth_logout`).
     pub const AUTH_LOGOUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "auth_logout",
         method: "POST",
         path: "/api/v1/auth/logout",
+        tag: "auth",
         success_status: 204u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("auth"),
         rate_limit_key: &[crate::http::policy::KeyPart::Ip],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
     };
+    ///`POST /api/v1/auth/refresh` (`auth_refresh`).
     pub const AUTH_REFRESH: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "auth_refresh",
         method: "POST",
         path: "/api/v1/auth/refresh",
+        tag: "auth",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("auth"),
         rate_limit_key: &[crate::http::policy::KeyPart::Ip],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`POST /api/v1/auth/register` (`auth_register`).
     pub const AUTH_REGISTER: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "auth_register",
         method: "POST",
         path: "/api/v1/auth/register",
+        tag: "auth",
         success_status: 201u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("auth"),
         rate_limit_key: &[crate::http::policy::KeyPart::Ip],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /api/v1/categories` (`category_list`).
     pub const CATEGORY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_list",
         method: "GET",
         path: "/api/v1/categories",
+        tag: "categories",
         success_status: 200u16,
         not_modified: true,
         cache_control: Some("public, max-age=30"),
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`POST /api/v1/categories` (`category_create`).
     pub const CATEGORY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_create",
         method: "POST",
         path: "/api/v1/categories",
+        tag: "categories",
         success_status: 201u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2222,29 +2029,41 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /api/v1/categories/{id}` (`category_get`).
     pub const CATEGORY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_get",
         method: "GET",
         path: "/api/v1/categories/{id}",
+        tag: "categories",
         success_status: 200u16,
         not_modified: true,
         cache_control: Some("public, max-age=30"),
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`PUT /api/v1/categories/{id}` (`category_replace`).
     pub const CATEGORY_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_replace",
         method: "PUT",
         path: "/api/v1/categories/{id}",
+        tag: "categories",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2253,15 +2072,21 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`DELETE /api/v1/categories/{id}` (`category_delete`).
     pub const CATEGORY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_delete",
         method: "DELETE",
         path: "/api/v1/categories/{id}",
+        tag: "categories",
         success_status: 204u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2270,15 +2095,21 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
     };
+    ///`PATCH /api/v1/categories/{id}` (`category_update`).
     pub const CATEGORY_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "category_update",
         method: "PATCH",
         path: "/api/v1/categories/{id}",
+        tag: "categories",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2287,29 +2118,41 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /api/v1/products` (`product_list`).
     pub const PRODUCT_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_list",
         method: "GET",
         path: "/api/v1/products",
+        tag: "products",
         success_status: 200u16,
         not_modified: true,
         cache_control: Some("public, max-age=30"),
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`POST /api/v1/products` (`product_create`).
     pub const PRODUCT_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_create",
         method: "POST",
         path: "/api/v1/products",
+        tag: "products",
         success_status: 201u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2318,29 +2161,41 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /api/v1/products/{id}` (`product_get`).
     pub const PRODUCT_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_get",
         method: "GET",
         path: "/api/v1/products/{id}",
+        tag: "products",
         success_status: 200u16,
         not_modified: true,
         cache_control: Some("public, max-age=30"),
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`PUT /api/v1/products/{id}` (`product_replace`).
     pub const PRODUCT_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_replace",
         method: "PUT",
         path: "/api/v1/products/{id}",
+        tag: "products",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2349,15 +2204,21 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`DELETE /api/v1/products/{id}` (`product_delete`).
     pub const PRODUCT_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_delete",
         method: "DELETE",
         path: "/api/v1/products/{id}",
+        tag: "products",
         success_status: 204u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2366,15 +2227,21 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
     };
+    ///`PATCH /api/v1/products/{id}` (`product_update`).
     pub const PRODUCT_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_update",
         method: "PATCH",
         path: "/api/v1/products/{id}",
+        tag: "products",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2383,43 +2250,61 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[(types::Role::Manager, &["price", "stock"])],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /api/v1/tags` (`tag_list`).
     pub const TAG_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "tag_list",
         method: "GET",
         path: "/api/v1/tags",
+        tag: "tags",
         success_status: 200u16,
         not_modified: true,
         cache_control: Some("public, max-age=30"),
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /api/v1/tags/{id}` (`tag_get`).
     pub const TAG_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "tag_get",
         method: "GET",
         path: "/api/v1/tags/{id}",
+        tag: "tags",
         success_status: 200u16,
         not_modified: true,
         cache_control: Some("public, max-age=30"),
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /api/v1/users` (`user_list`).
     pub const USER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "user_list",
         method: "GET",
         path: "/api/v1/users",
+        tag: "users",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2428,15 +2313,21 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /api/v1/users/{id}` (`user_get`).
     pub const USER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "user_get",
         method: "GET",
         path: "/api/v1/users/{id}",
+        tag: "users",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2445,15 +2336,21 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`DELETE /api/v1/users/{id}` (`user_delete`).
     pub const USER_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "user_delete",
         method: "DELETE",
         path: "/api/v1/users/{id}",
+        tag: "users",
         success_status: 204u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2462,15 +2359,21 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
     };
+    ///`PATCH /api/v1/users/{id}` (`user_update`).
     pub const USER_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "user_update",
         method: "PATCH",
         path: "/api/v1/users/{id}",
+        tag: "users",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[
             crate::http::policy::Scheme::Bearer,
             crate::http::policy::Scheme::ApiKey,
@@ -2479,36 +2382,51 @@ pub mod operations {
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /healthz` (`healthz`).
     pub const HEALTHZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "healthz",
         method: "GET",
         path: "/healthz",
+        tag: "ops",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: None,
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
+    ///`GET /readyz` (`readyz`).
     pub const READYZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "readyz",
         method: "GET",
         path: "/readyz",
+        tag: "ops",
         success_status: 200u16,
         not_modified: false,
         cache_control: None,
-        deprecated: false,
+        deprecation: None,
         schemes: &[],
         roles: &[],
         rate_limit: None,
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
         field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
-    use super::types;
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
         &API_KEY_LIST,
@@ -2908,9 +2826,8 @@ Answers 200 when the database answers a query, 503 otherwise.*/
         admission: crate::http::policy::Admission,
     ) -> Result<ReadyzReply, crate::error::ApiError>;
 }
-/// What the server implements by hand (`src/http`): one method per operation of the spec,
-/// called by the generated glue after the operation's policies admitted the request.
-pub trait Handlers: Send + Sync + 'static {
+///The operations tagged `api-keys`, implemented by hand in `src/http`.
+pub trait ApiKeysHandlers: Send + Sync + 'static {
     ///`GET /api/v1/api-keys`: List the caller's API keys
     fn api_key_list(
         cx: crate::http::Cx,
@@ -2938,6 +2855,9 @@ pub trait Handlers: Send + Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = Result<ApiKeyDeleteReply, crate::error::ApiError>,
     > + Send;
+}
+///The operations tagged `auth`, implemented by hand in `src/http`.
+pub trait AuthHandlers: Send + Sync + 'static {
     ///`POST /api/v1/auth/login`: Log in
     fn auth_login(
         cx: crate::http::Cx,
@@ -2966,6 +2886,9 @@ pub trait Handlers: Send + Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = Result<AuthRegisterReply, crate::error::ApiError>,
     > + Send;
+}
+///The operations tagged `categories`, implemented by hand in `src/http`.
+pub trait CategoriesHandlers: Send + Sync + 'static {
     ///`GET /api/v1/categories`: List categories
     fn category_list(
         cx: crate::http::Cx,
@@ -3015,6 +2938,24 @@ pub trait Handlers: Send + Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = Result<CategoryUpdateReply, crate::error::ApiError>,
     > + Send;
+}
+///The operations tagged `ops`, implemented by hand in `src/http`.
+pub trait OpsHandlers: Send + Sync + 'static {
+    ///`GET /healthz`: Liveness probe
+    fn healthz(
+        cx: crate::http::Cx,
+    ) -> impl ::std::future::Future<
+        Output = Result<HealthzReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /readyz`: Readiness probe
+    fn readyz(
+        cx: crate::http::Cx,
+    ) -> impl ::std::future::Future<
+        Output = Result<ReadyzReply, crate::error::ApiError>,
+    > + Send;
+}
+///The operations tagged `products`, implemented by hand in `src/http`.
+pub trait ProductsHandlers: Send + Sync + 'static {
     ///`GET /api/v1/products`: List products
     fn product_list(
         cx: crate::http::Cx,
@@ -3064,6 +3005,9 @@ pub trait Handlers: Send + Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = Result<ProductUpdateReply, crate::error::ApiError>,
     > + Send;
+}
+///The operations tagged `tags`, implemented by hand in `src/http`.
+pub trait TagsHandlers: Send + Sync + 'static {
     ///`GET /api/v1/tags`: List tags
     fn tag_list(
         cx: crate::http::Cx,
@@ -3080,6 +3024,9 @@ pub trait Handlers: Send + Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = Result<TagGetReply, crate::error::ApiError>,
     > + Send;
+}
+///The operations tagged `users`, implemented by hand in `src/http`.
+pub trait UsersHandlers: Send + Sync + 'static {
     ///`GET /api/v1/users`: List accounts
     fn user_list(
         cx: crate::http::Cx,
@@ -3111,189 +3058,173 @@ pub trait Handlers: Send + Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = Result<UserUpdateReply, crate::error::ApiError>,
     > + Send;
-    ///`GET /healthz`: Liveness probe
-    fn healthz(
-        cx: crate::http::Cx,
-    ) -> impl ::std::future::Future<
-        Output = Result<HealthzReply, crate::error::ApiError>,
-    > + Send;
-    ///`GET /readyz`: Readiness probe
-    fn readyz(
-        cx: crate::http::Cx,
-    ) -> impl ::std::future::Future<
-        Output = Result<ReadyzReply, crate::error::ApiError>,
-    > + Send;
 }
-/// Implements the dropshot trait for any `Handlers`: admit the request, then delegate.
+/// Implements the dropshot trait for a server that implements every tag's trait: admit
+/// the request against the operation's policies, then call its handler.
 pub struct Glue<H>(::std::marker::PhantomData<fn() -> H>);
-impl<H: Handlers> StorefrontApi for Glue<H> {
+impl<
+    H: ApiKeysHandlers + AuthHandlers + CategoriesHandlers + OpsHandlers
+        + ProductsHandlers + TagsHandlers + UsersHandlers,
+> StorefrontApi for Glue<H> {
     type Context = crate::http::ServerState;
     async fn api_key_list(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
     ) -> Result<ApiKeyListReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::API_KEY_LIST,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::API_KEY_LIST,
+                            None,
+                        )
+                        .await?;
+                    <H as ApiKeysHandlers>::api_key_list(cx).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::api_key_list(cx).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn api_key_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::ApiKeyInput>,
     ) -> Result<ApiKeyCreateReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::API_KEY_CREATE,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::API_KEY_CREATE,
+                            None,
+                        )
+                        .await?;
+                    <H as ApiKeysHandlers>::api_key_create(cx, body.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::api_key_create(cx, body.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn api_key_get(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ApiKeyGetPath>,
     ) -> Result<ApiKeyGetReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::API_KEY_GET,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::API_KEY_GET,
+                            None,
+                        )
+                        .await?;
+                    <H as ApiKeysHandlers>::api_key_get(cx, path.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::api_key_get(cx, path.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn api_key_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ApiKeyDeletePath>,
     ) -> Result<ApiKeyDeleteReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::API_KEY_DELETE,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::API_KEY_DELETE,
+                            None,
+                        )
+                        .await?;
+                    <H as ApiKeysHandlers>::api_key_delete(cx, path.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::api_key_delete(cx, path.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn auth_login(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::Credentials>,
     ) -> Result<AuthLoginReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::AUTH_LOGIN,
-                Some(body.username.as_str()),
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::AUTH_LOGIN,
+                            Some(body.username.as_str()),
+                        )
+                        .await?;
+                    <H as AuthHandlers>::auth_login(cx, body.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::auth_login(cx, body.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn auth_logout(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::RefreshRequest>,
     ) -> Result<AuthLogoutReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::AUTH_LOGOUT,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::AUTH_LOGOUT,
+                            None,
+                        )
+                        .await?;
+                    <H as AuthHandlers>::auth_logout(cx, body.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::auth_logout(cx, body.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn auth_refresh(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::RefreshRequest>,
     ) -> Result<AuthRefreshReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::AUTH_REFRESH,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::AUTH_REFRESH,
+                            None,
+                        )
+                        .await?;
+                    <H as AuthHandlers>::auth_refresh(cx, body.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::auth_refresh(cx, body.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn auth_register(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::Registration>,
     ) -> Result<AuthRegisterReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::AUTH_REGISTER,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::AUTH_REGISTER,
+                            None,
+                        )
+                        .await?;
+                    <H as AuthHandlers>::auth_register(cx, body.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::auth_register(cx, body.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn category_list(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3301,42 +3232,46 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         query: crate::http::extract::QueryParams<CategoryListQuery>,
         headers: crate::http::extract::HeaderParams<CategoryListHeaders>,
     ) -> Result<CategoryListReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::CATEGORY_LIST,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CATEGORY_LIST,
+                            None,
+                        )
+                        .await?;
+                    <H as CategoriesHandlers>::category_list(
+                            cx,
+                            query.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::category_list(cx, query.into_inner(), headers.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn category_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryCreateReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::CATEGORY_CREATE,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CATEGORY_CREATE,
+                            None,
+                        )
+                        .await?;
+                    <H as CategoriesHandlers>::category_create(cx, body.into_inner())
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::category_create(cx, body.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn category_get(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3344,21 +3279,25 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         path: crate::http::extract::PathParams<CategoryGetPath>,
         headers: crate::http::extract::HeaderParams<CategoryGetHeaders>,
     ) -> Result<CategoryGetReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::CATEGORY_GET,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CATEGORY_GET,
+                            None,
+                        )
+                        .await?;
+                    <H as CategoriesHandlers>::category_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::category_get(cx, path.into_inner(), headers.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn category_replace(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3367,28 +3306,26 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         headers: crate::http::extract::HeaderParams<CategoryReplaceHeaders>,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryReplaceReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::CATEGORY_REPLACE,
-                None,
-            )
-            .await?;
-        let log = cx.log.clone();
-        match H::category_replace(
-                cx,
-                path.into_inner(),
-                headers.into_inner(),
-                body.into_inner(),
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CATEGORY_REPLACE,
+                            None,
+                        )
+                        .await?;
+                    <H as CategoriesHandlers>::category_replace(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
             )
             .await
-        {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
     }
     async fn category_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3396,21 +3333,25 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         path: crate::http::extract::PathParams<CategoryDeletePath>,
         headers: crate::http::extract::HeaderParams<CategoryDeleteHeaders>,
     ) -> Result<CategoryDeleteReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::CATEGORY_DELETE,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CATEGORY_DELETE,
+                            None,
+                        )
+                        .await?;
+                    <H as CategoriesHandlers>::category_delete(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::category_delete(cx, path.into_inner(), headers.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn category_update(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3419,28 +3360,26 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         headers: crate::http::extract::HeaderParams<CategoryUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::CategoryPatch>,
     ) -> Result<CategoryUpdateReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::CATEGORY_UPDATE,
-                None,
-            )
-            .await?;
-        let log = cx.log.clone();
-        match H::category_update(
-                cx,
-                path.into_inner(),
-                headers.into_inner(),
-                body.into_inner(),
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CATEGORY_UPDATE,
+                            None,
+                        )
+                        .await?;
+                    <H as CategoriesHandlers>::category_update(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
             )
             .await
-        {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
     }
     async fn product_list(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3448,42 +3387,45 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         query: crate::http::extract::QueryParams<ProductListQuery>,
         headers: crate::http::extract::HeaderParams<ProductListHeaders>,
     ) -> Result<ProductListReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::PRODUCT_LIST,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::PRODUCT_LIST,
+                            None,
+                        )
+                        .await?;
+                    <H as ProductsHandlers>::product_list(
+                            cx,
+                            query.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::product_list(cx, query.into_inner(), headers.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn product_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductCreateReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::PRODUCT_CREATE,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::PRODUCT_CREATE,
+                            None,
+                        )
+                        .await?;
+                    <H as ProductsHandlers>::product_create(cx, body.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::product_create(cx, body.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn product_get(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3491,21 +3433,25 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         path: crate::http::extract::PathParams<ProductGetPath>,
         headers: crate::http::extract::HeaderParams<ProductGetHeaders>,
     ) -> Result<ProductGetReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::PRODUCT_GET,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::PRODUCT_GET,
+                            None,
+                        )
+                        .await?;
+                    <H as ProductsHandlers>::product_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::product_get(cx, path.into_inner(), headers.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn product_replace(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3514,28 +3460,26 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         headers: crate::http::extract::HeaderParams<ProductReplaceHeaders>,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductReplaceReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::PRODUCT_REPLACE,
-                None,
-            )
-            .await?;
-        let log = cx.log.clone();
-        match H::product_replace(
-                cx,
-                path.into_inner(),
-                headers.into_inner(),
-                body.into_inner(),
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::PRODUCT_REPLACE,
+                            None,
+                        )
+                        .await?;
+                    <H as ProductsHandlers>::product_replace(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
             )
             .await
-        {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
     }
     async fn product_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3543,21 +3487,25 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         path: crate::http::extract::PathParams<ProductDeletePath>,
         headers: crate::http::extract::HeaderParams<ProductDeleteHeaders>,
     ) -> Result<ProductDeleteReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::PRODUCT_DELETE,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::PRODUCT_DELETE,
+                            None,
+                        )
+                        .await?;
+                    <H as ProductsHandlers>::product_delete(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::product_delete(cx, path.into_inner(), headers.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn product_update(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3566,29 +3514,27 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         headers: crate::http::extract::HeaderParams<ProductUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::ProductPatch>,
     ) -> Result<ProductUpdateReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::PRODUCT_UPDATE,
-                None,
-            )
-            .await?;
-        crate::http::policy::check_fields(&cx, &*body)?;
-        let log = cx.log.clone();
-        match H::product_update(
-                cx,
-                path.into_inner(),
-                headers.into_inner(),
-                body.into_inner(),
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::PRODUCT_UPDATE,
+                            None,
+                        )
+                        .await?;
+                    crate::http::policy::check_fields(&cx, &*body)?;
+                    <H as ProductsHandlers>::product_update(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
             )
             .await
-        {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
     }
     async fn tag_list(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3596,21 +3542,25 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         query: crate::http::extract::QueryParams<TagListQuery>,
         headers: crate::http::extract::HeaderParams<TagListHeaders>,
     ) -> Result<TagListReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::TAG_LIST,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::TAG_LIST,
+                            None,
+                        )
+                        .await?;
+                    <H as TagsHandlers>::tag_list(
+                            cx,
+                            query.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::tag_list(cx, query.into_inner(), headers.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn tag_get(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3618,63 +3568,65 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         path: crate::http::extract::PathParams<TagGetPath>,
         headers: crate::http::extract::HeaderParams<TagGetHeaders>,
     ) -> Result<TagGetReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::TAG_GET,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::TAG_GET,
+                            None,
+                        )
+                        .await?;
+                    <H as TagsHandlers>::tag_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::tag_get(cx, path.into_inner(), headers.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn user_list(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         query: crate::http::extract::QueryParams<UserListQuery>,
     ) -> Result<UserListReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::USER_LIST,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::USER_LIST,
+                            None,
+                        )
+                        .await?;
+                    <H as UsersHandlers>::user_list(cx, query.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::user_list(cx, query.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn user_get(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<UserGetPath>,
     ) -> Result<UserGetReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::USER_GET,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::USER_GET,
+                            None,
+                        )
+                        .await?;
+                    <H as UsersHandlers>::user_get(cx, path.into_inner()).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::user_get(cx, path.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn user_delete(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3682,21 +3634,25 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         path: crate::http::extract::PathParams<UserDeletePath>,
         headers: crate::http::extract::HeaderParams<UserDeleteHeaders>,
     ) -> Result<UserDeleteReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::USER_DELETE,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::USER_DELETE,
+                            None,
+                        )
+                        .await?;
+                    <H as UsersHandlers>::user_delete(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::user_delete(cx, path.into_inner(), headers.into_inner()).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn user_update(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -3705,67 +3661,63 @@ impl<H: Handlers> StorefrontApi for Glue<H> {
         headers: crate::http::extract::HeaderParams<UserUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::UserPatch>,
     ) -> Result<UserUpdateReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::USER_UPDATE,
-                None,
-            )
-            .await?;
-        let log = cx.log.clone();
-        match H::user_update(
-                cx,
-                path.into_inner(),
-                headers.into_inner(),
-                body.into_inner(),
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::USER_UPDATE,
+                            None,
+                        )
+                        .await?;
+                    <H as UsersHandlers>::user_update(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
             )
             .await
-        {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
     }
     async fn healthz(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
     ) -> Result<HealthzReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::HEALTHZ,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::HEALTHZ,
+                            None,
+                        )
+                        .await?;
+                    <H as OpsHandlers>::healthz(cx).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::healthz(cx).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
     async fn readyz(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
     ) -> Result<ReadyzReply, crate::error::ApiError> {
-        let (cx, decoration) = crate::http::policy::enter(
-                rqctx,
-                admission,
+        crate::http::policy::finish(
                 &operations::READYZ,
-                None,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::READYZ,
+                            None,
+                        )
+                        .await?;
+                    <H as OpsHandlers>::readyz(cx).await
+                },
             )
-            .await?;
-        let log = cx.log.clone();
-        match H::readyz(cx).await {
-            Ok(reply) => Ok(decoration.apply(reply)),
-            Err(error) => {
-                error.log_if_internal(&log);
-                Err(decoration.apply_error(error))
-            }
-        }
+            .await
     }
 }

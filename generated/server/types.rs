@@ -1801,39 +1801,39 @@ impl<'de> ::serde::Deserialize<'de> for ProductReplaceIfMatch {
 )]
 pub enum ProductSort {
     #[serde(rename = "id")]
-    Id,
+    IdAsc,
     #[serde(rename = "-id")]
-    Xid,
+    IdDesc,
     #[serde(rename = "name")]
-    Name,
+    NameAsc,
     #[serde(rename = "-name")]
-    Xname,
+    NameDesc,
     #[serde(rename = "price")]
-    Price,
+    PriceAsc,
     #[serde(rename = "-price")]
-    Xprice,
+    PriceDesc,
     #[serde(rename = "created_at")]
-    CreatedXat,
+    CreatedAtAsc,
     #[serde(rename = "-created_at")]
-    XcreatedXat,
+    CreatedAtDesc,
     #[serde(rename = "updated_at")]
-    UpdatedXat,
+    UpdatedAtAsc,
     #[serde(rename = "-updated_at")]
-    XupdatedXat,
+    UpdatedAtDesc,
 }
 impl ::std::fmt::Display for ProductSort {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
-            Self::Id => f.write_str("id"),
-            Self::Xid => f.write_str("-id"),
-            Self::Name => f.write_str("name"),
-            Self::Xname => f.write_str("-name"),
-            Self::Price => f.write_str("price"),
-            Self::Xprice => f.write_str("-price"),
-            Self::CreatedXat => f.write_str("created_at"),
-            Self::XcreatedXat => f.write_str("-created_at"),
-            Self::UpdatedXat => f.write_str("updated_at"),
-            Self::XupdatedXat => f.write_str("-updated_at"),
+            Self::IdAsc => f.write_str("id"),
+            Self::IdDesc => f.write_str("-id"),
+            Self::NameAsc => f.write_str("name"),
+            Self::NameDesc => f.write_str("-name"),
+            Self::PriceAsc => f.write_str("price"),
+            Self::PriceDesc => f.write_str("-price"),
+            Self::CreatedAtAsc => f.write_str("created_at"),
+            Self::CreatedAtDesc => f.write_str("-created_at"),
+            Self::UpdatedAtAsc => f.write_str("updated_at"),
+            Self::UpdatedAtDesc => f.write_str("-updated_at"),
         }
     }
 }
@@ -1843,16 +1843,16 @@ impl ::std::str::FromStr for ProductSort {
         value: &str,
     ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
-            "id" => Ok(Self::Id),
-            "-id" => Ok(Self::Xid),
-            "name" => Ok(Self::Name),
-            "-name" => Ok(Self::Xname),
-            "price" => Ok(Self::Price),
-            "-price" => Ok(Self::Xprice),
-            "created_at" => Ok(Self::CreatedXat),
-            "-created_at" => Ok(Self::XcreatedXat),
-            "updated_at" => Ok(Self::UpdatedXat),
-            "-updated_at" => Ok(Self::XupdatedXat),
+            "id" => Ok(Self::IdAsc),
+            "-id" => Ok(Self::IdDesc),
+            "name" => Ok(Self::NameAsc),
+            "-name" => Ok(Self::NameDesc),
+            "price" => Ok(Self::PriceAsc),
+            "-price" => Ok(Self::PriceDesc),
+            "created_at" => Ok(Self::CreatedAtAsc),
+            "-created_at" => Ok(Self::CreatedAtDesc),
+            "updated_at" => Ok(Self::UpdatedAtAsc),
+            "-updated_at" => Ok(Self::UpdatedAtDesc),
             _ => Err("invalid value".into()),
         }
     }
@@ -1875,7 +1875,7 @@ impl ::std::convert::TryFrom<::std::string::String> for ProductSort {
 }
 impl ::std::default::Default for ProductSort {
     fn default() -> Self {
-        ProductSort::Id
+        ProductSort::IdAsc
     }
 }
 ///`ProductUpdateIfMatch`

@@ -1,90 +1,54 @@
-//! Registration, login, token refresh and logout.
+//! Who a request's credentials belong to: a bearer access token, or an API key.
+//!
+//! Credentials that are sent are checked even on public operations: a client whose token is
+//! bad learns it at once. A refused credential is 401 with the `invalid_token` challenge; a
+//! database that cannot be reached while checking one is 503, never "invalid".
 
-use crate::api::server::*;
-use crate::api::types;
-use crate::auth::{hash_password, new_secret, secret_hash, verify_password, REFRESH_TOKEN_PREFIX};
-use crate::db::tokens::Refreshed;
-use crate::db::users::NewUser;
-use crate::db::{self};
+use http::HeaderMap;
+
+use crate::app::Actor;
 use crate::error::{ApiError, Error};
-use crate::http::{users, Cx};
+use crate::http::policy::{OperationMeta, Scheme};
+use crate::http::ServerState;
 
-pub async fn register(cx: Cx, body: types::Registration) -> Result<AuthRegisterReply, ApiError> {
-    let password_hash = hash_password(body.password.to_string()).await?;
-    // Everyone starts as a customer: the schema refuses a `role` in the body.
-    let new = NewUser {
-        username: body.username.into(),
-        email: body.email.to_string(),
-        password_hash,
-        role: "customer",
+pub async fn authenticate(
+    state: &ServerState,
+    headers: &HeaderMap,
+    op: &OperationMeta,
+) -> Result<Actor, ApiError> {
+    let authorization = headers.get(http::header::AUTHORIZATION);
+    let api_key = headers.get("x-api-key");
+    let principal = match (authorization, api_key) {
+        (None, None) => return Ok(Actor::Anonymous),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::unauthorized(true, "send a bearer token or an API key, not both"))
+        }
+        (Some(value), None) => {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim())
+                .ok_or_else(|| {
+                    ApiError::unauthorized(true, "the Authorization header must be `Bearer <access token>`")
+                })?;
+            state.app.principal_for_token(token).await
+        }
+        (None, Some(value)) => {
+            if !op.schemes.is_empty() && !op.schemes.contains(&Scheme::ApiKey) {
+                return Err(ApiError::unauthorized(
+                    false,
+                    "this operation needs a bearer token, not an API key",
+                ));
+            }
+            let key = value.to_str().map_err(|_| ApiError::unauthorized(true, "the API key is invalid"))?;
+            state.app.principal_for_key(key).await
+        }
     };
-    let row = db::users::create(cx.db(), &new).await?;
-    Ok(AuthRegisterReply::new(users::user(&row)?).location(&format!("/api/v1/users/{}", row.id)))
-}
-
-pub async fn login(cx: Cx, body: types::Credentials) -> Result<AuthLoginReply, ApiError> {
-    let found = db::users::find_for_login(cx.db(), &body.username).await?;
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    // An unknown user costs the same hash check as a wrong password, and gets the same answer.
-    let verified = verify_password(body.password.to_string(), hash).await?;
-    let user =
-        user.filter(|_| verified).ok_or(Error::Unauthorized("the username or password is wrong".into()))?;
-    Ok(AuthLoginReply::new(start_session(&cx, user.id).await?).no_store())
-}
-
-pub async fn refresh(cx: Cx, body: types::RefreshRequest) -> Result<AuthRefreshReply, ApiError> {
-    let state = cx.rqctx.context();
-    let next = new_secret(REFRESH_TOKEN_PREFIX)?;
-    let ttl = ttl_micros(state.tokens.refresh_ttl);
-    match db::tokens::rotate(cx.db(), &secret_hash(&body.refresh_token), &secret_hash(&next), ttl).await? {
-        Refreshed::Rotated { user_id } => {
-            let access_token = state.tokens.issue_access(user_id)?;
-            Ok(AuthRefreshReply::new(token_pair(&cx, access_token, next)).no_store())
-        }
-        Refreshed::Reused => {
-            slog::warn!(cx.log, "a rotated refresh token was presented again; its login is revoked");
-            Err(Error::Unauthorized(
-                "this refresh token was already used; every token of its login is now revoked".into(),
-            )
-            .into())
-        }
-        Refreshed::Invalid => {
-            Err(Error::Unauthorized("the refresh token is invalid, expired or revoked".into()).into())
-        }
+    match principal {
+        Ok(principal) => Ok(Actor::User(principal)),
+        Err(Error::Unauthorized(detail)) => Err(ApiError::unauthorized(true, detail)),
+        Err(other) => Err(other.into()),
     }
-}
-
-pub async fn logout(cx: Cx, body: types::RefreshRequest) -> Result<AuthLogoutReply, ApiError> {
-    db::tokens::revoke(cx.db(), &secret_hash(&body.refresh_token)).await?;
-    Ok(AuthLogoutReply::new())
-}
-
-/// A new login: an access token and the first refresh token of a new family.
-async fn start_session(cx: &Cx, user_id: i64) -> Result<types::TokenPair, ApiError> {
-    let state = cx.rqctx.context();
-    let refresh_token = new_secret(REFRESH_TOKEN_PREFIX)?;
-    db::tokens::start_family(
-        cx.db(),
-        user_id,
-        &secret_hash(&refresh_token),
-        ttl_micros(state.tokens.refresh_ttl),
-    )
-    .await?;
-    Ok(token_pair(cx, state.tokens.issue_access(user_id)?, refresh_token))
-}
-
-fn token_pair(cx: &Cx, access_token: String, refresh_token: String) -> types::TokenPair {
-    types::TokenPair {
-        access_token,
-        refresh_token,
-        token_type: types::TokenPairTokenType::Bearer,
-        expires_in: i64::try_from(cx.rqctx.context().tokens.access_ttl.as_secs()).unwrap_or(i64::MAX),
-    }
-}
-
-fn ttl_micros(ttl: std::time::Duration) -> i64 {
-    i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX)
 }

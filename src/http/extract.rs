@@ -1,17 +1,23 @@
-//! Request extractors for the generated API trait: path, query and header parameters and JSON
-//! bodies, each validated against the spec before a handler sees it.
+//! Request extractors for the generated API trait: path, query and header parameters, and
+//! bodies (JSON; raw bytes; JSON or `multipart/form-data` with file parts), each validated
+//! against the spec before a handler sees it.
 //!
 //! Each one documents itself to dropshot exactly as dropshot's own extractor would (so the
 //! drift test compares like with like), but reads and checks the request itself, so that every
 //! failure is a problem in the API's shape:
 //!
 //! * a parameter that is not of its declared type, or breaks a constraint → 422 naming it;
-//! * a body that is not `application/json` → 415; larger than the limit → 413; not JSON → 400;
-//!   valid JSON that breaks the schema (unknown fields included) → 422 naming every field.
+//! * a body of another media type → 415; larger than the operation's limit → 413 (counted as it
+//!   streams in: nothing over the limit is buffered); not JSON → 400; JSON that breaks the
+//!   schema (unknown fields included) → 422 naming every field.
+//!
+//! A failure travels through dropshot's `HttpError` to the API's error type by way of the
+//! request's scope ([`ApiError::into_extractor_error`]), unchanged.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
 use dropshot::{
     ApiEndpointBodyContentType, ExclusiveExtractor, ExtractorMetadata, HttpError, RequestContext,
     ServerContext, SharedExtractor,
@@ -22,8 +28,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::api::types::FieldError;
+use crate::edge::scope;
 use crate::error::{ApiError, Kind};
-use crate::http::validate::{self, Validator};
+use crate::validate::{self, Validator};
 
 /// How a parameter's text becomes a JSON value before validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,18 +55,16 @@ pub struct ParamSpec {
 pub trait ParamSet: DeserializeOwned + JsonSchema + Send + Sync + 'static {
     const NAME: &'static str;
     const PARAMS: &'static [ParamSpec];
-    const SCHEMA: &'static str;
     fn validator() -> &'static Validator;
 }
 
 /// A generated request body type and the schema it is checked against.
 pub trait BodySchema: DeserializeOwned + JsonSchema + Send + Sync + 'static {
     const NAME: &'static str;
-    const SCHEMA: &'static str;
     fn validator() -> &'static Validator;
 }
 
-/// Reads parameter text as the JSON value its schema expects; `None` when it is not one.
+/// Reads parameter text as the JSON value its schema expects.
 fn coerce(kind: ParamKind, text: &str) -> Result<Value, &'static str> {
     match kind {
         ParamKind::String => Ok(Value::String(text.to_string())),
@@ -146,7 +151,7 @@ impl<T: ParamSet> SharedExtractor for PathParams<T> {
         let raw = <dropshot::Path<BTreeMap<String, String>> as SharedExtractor>::from_request(rqctx)
             .await?
             .into_inner();
-        parse_params::<T>(raw.into_iter().collect()).map(PathParams).map_err(into_http_error)
+        parse_params::<T>(raw.into_iter().collect()).map(PathParams).map_err(ApiError::into_extractor_error)
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -169,7 +174,7 @@ impl<T: ParamSet> SharedExtractor for QueryParams<T> {
     async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
         let query = rqctx.request.uri().query().unwrap_or_default();
         let raw = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-        parse_params::<T>(raw).map(QueryParams).map_err(into_http_error)
+        parse_params::<T>(raw).map(QueryParams).map_err(ApiError::into_extractor_error)
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -205,14 +210,62 @@ impl<T: ParamSet> SharedExtractor for HeaderParams<T> {
             }
         }
         if !errors.is_empty() {
-            return Err(into_http_error(ApiError::validation(errors)));
+            return Err(ApiError::validation(errors).into_extractor_error());
         }
-        parse_params::<T>(raw).map(HeaderParams).map_err(into_http_error)
+        parse_params::<T>(raw).map(HeaderParams).map_err(ApiError::into_extractor_error)
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
         <dropshot::Header<T> as SharedExtractor>::metadata(content_type)
     }
+}
+
+/// The largest body the request's operation accepts.
+fn body_limit(rqctx: &RequestContext<impl ServerContext>) -> usize {
+    rqctx.endpoint.request_body_max_bytes.unwrap_or(rqctx.server.config.default_request_body_max_bytes)
+}
+
+fn too_large(limit: usize) -> ApiError {
+    // The rest of the body is not read: the connection closes (lingering: see `crate::edge`).
+    crate::http::policy::respond_with(http::header::CONNECTION, "close");
+    ApiError::new(Kind::PayloadTooLarge, format!("the request body exceeds the limit of {limit} bytes"))
+}
+
+/// Reads a whole body, counting as it streams in: 413 as soon as it passes `limit`.
+async fn read_limited(body: dropshot::Body, limit: usize) -> Result<Bytes, ApiError> {
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit)),
+        Err(_) => Err(ApiError::new(Kind::BadRequest, "the request body could not be read")),
+    }
+}
+
+/// The media type of a `Content-Type` value, lower-cased, without parameters.
+fn essence(content_type: Option<&http::HeaderValue>) -> Option<String> {
+    let value = content_type?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+}
+
+/// `application/json` or `application/<anything>+json`.
+fn is_json(essence: Option<&str>) -> bool {
+    essence
+        .is_some_and(|e| e == "application/json" || (e.starts_with("application/") && e.ends_with("+json")))
+}
+
+/// Parses and validates JSON as `T`.
+fn json_value<T: BodySchema>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::new(Kind::BadRequest, format!("the request body is not valid JSON: {e}")))?;
+    typed::<T>(value)
+}
+
+/// Validates a JSON value as `T`, and converts it.
+fn typed<T: BodySchema>(value: Value) -> Result<T, ApiError> {
+    let errors = validate::check(T::validator(), &value);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::validation(vec![field_error("body", &e.to_string())]))
 }
 
 /// A JSON request body, validated against its schema.
@@ -238,7 +291,7 @@ impl<T: BodySchema> ExclusiveExtractor for JsonBody<T> {
         rqctx: &RequestContext<C>,
         request: hyper::Request<dropshot::Body>,
     ) -> Result<Self, HttpError> {
-        read_json::<T>(rqctx, request).await.map(JsonBody).map_err(into_http_error)
+        read_json::<T>(rqctx, request).await.map(JsonBody).map_err(ApiError::into_extractor_error)
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -250,62 +303,212 @@ async fn read_json<T: BodySchema>(
     rqctx: &RequestContext<impl ServerContext>,
     request: hyper::Request<dropshot::Body>,
 ) -> Result<T, ApiError> {
-    if !is_json(request.headers().get(http::header::CONTENT_TYPE)) {
+    if !is_json(essence(request.headers().get(http::header::CONTENT_TYPE)).as_deref()) {
         return Err(ApiError::new(
             Kind::UnsupportedMediaType,
             "the request body must be JSON, sent with Content-Type: application/json",
         ));
     }
-    let limit =
-        rqctx.endpoint.request_body_max_bytes.unwrap_or(rqctx.server.config.default_request_body_max_bytes);
-    let bytes = match http_body_util::Limited::new(request.into_body(), limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(ApiError::new(
-                Kind::PayloadTooLarge,
-                format!("the request body exceeds the limit of {limit} bytes"),
-            ));
-        }
-        Err(_) => return Err(ApiError::new(Kind::BadRequest, "the request body could not be read")),
-    };
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::new(Kind::BadRequest, format!("the request body is not valid JSON: {e}")))?;
-    let errors = validate::check(T::validator(), &value);
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+    let bytes = read_limited(request.into_body(), body_limit(rqctx)).await?;
+    json_value::<T>(&bytes)
+}
+
+/// Bytes sent as a request body or a file part, with the media type the client declared (which
+/// decides nothing: the application looks at the bytes).
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub declared_type: Option<String>,
+    pub bytes: Bytes,
+}
+
+/// A raw request body (`application/octet-stream`, `image/*`), streamed in up to the
+/// operation's limit.
+#[derive(Debug)]
+pub struct BinaryBody(Upload);
+
+impl BinaryBody {
+    pub fn into_inner(self) -> Upload {
+        self.0
     }
-    serde_json::from_value(value).map_err(|e| ApiError::validation(vec![field_error("body", &e.to_string())]))
 }
 
-/// `application/json` or `application/<anything>+json`, with any parameters.
-fn is_json(content_type: Option<&http::HeaderValue>) -> bool {
-    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else { return false };
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+#[async_trait]
+impl ExclusiveExtractor for BinaryBody {
+    async fn from_request<C: ServerContext>(
+        rqctx: &RequestContext<C>,
+        request: hyper::Request<dropshot::Body>,
+    ) -> Result<Self, HttpError> {
+        read_binary(rqctx, request).await.map(BinaryBody).map_err(ApiError::into_extractor_error)
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <dropshot::UntypedBody as ExclusiveExtractor>::metadata(content_type)
+    }
 }
 
-/// Extractors must fail with dropshot's `HttpError`; carry our problem through it intact.
-///
-/// The problem travels as the external message (JSON), marked by an error code, and
-/// [`ApiError::from`]`(HttpError)` restores it — so the client sees exactly the problem built
-/// here, field errors included.
-pub(crate) fn into_http_error(error: ApiError) -> HttpError {
-    let Ok(status) = dropshot::ClientErrorStatusCode::from_u16(error.status()) else {
-        // Server-side failures (a database error during authentication) keep their status.
-        let mut http = HttpError::for_internal_error(error.to_string());
-        if let Ok(status) = dropshot::ErrorStatusCode::from_u16(error.status()) {
-            http.status_code = status;
+async fn read_binary(
+    rqctx: &RequestContext<impl ServerContext>,
+    request: hyper::Request<dropshot::Body>,
+) -> Result<Upload, ApiError> {
+    let declared_type = essence(request.headers().get(http::header::CONTENT_TYPE));
+    let accepted =
+        scope::with(|scope| scope.operation().map(|op| op.request_media_types)).flatten().unwrap_or(&[]);
+    let fits = declared_type.as_deref().is_some_and(|declared| {
+        accepted.iter().any(|media| {
+            *media == declared || (media.ends_with("/*") && declared.starts_with(&media[..media.len() - 1]))
+        })
+    });
+    if !fits {
+        return Err(ApiError::new(
+            Kind::UnsupportedMediaType,
+            format!("the request body must be sent as one of: {}", accepted.join(", ")),
+        ));
+    }
+    let bytes = read_limited(request.into_body(), body_limit(rqctx)).await?;
+    Ok(Upload { declared_type, bytes })
+}
+
+/// A JSON body, or the same fields as `multipart/form-data` with file parts.
+#[derive(Debug)]
+pub struct Form<T> {
+    pub data: T,
+    /// File parts, by the name the spec gives them.
+    pub files: BTreeMap<String, Upload>,
+}
+
+/// The extractor of a [`Form`].
+#[derive(Debug)]
+pub struct JsonOrForm<T>(Form<T>);
+
+impl<T> JsonOrForm<T> {
+    pub fn into_inner(self) -> Form<T> {
+        self.0
+    }
+}
+
+#[async_trait]
+impl<T: BodySchema> ExclusiveExtractor for JsonOrForm<T> {
+    async fn from_request<C: ServerContext>(
+        rqctx: &RequestContext<C>,
+        request: hyper::Request<dropshot::Body>,
+    ) -> Result<Self, HttpError> {
+        read_form::<T>(rqctx, request).await.map(JsonOrForm).map_err(ApiError::into_extractor_error)
+    }
+
+    fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
+        <dropshot::TypedBody<T> as ExclusiveExtractor>::metadata(content_type)
+    }
+}
+
+async fn read_form<T: BodySchema>(
+    rqctx: &RequestContext<impl ServerContext>,
+    request: hyper::Request<dropshot::Body>,
+) -> Result<Form<T>, ApiError> {
+    let content_type = request.headers().get(http::header::CONTENT_TYPE).cloned();
+    let media = essence(content_type.as_ref());
+    if is_json(media.as_deref()) {
+        let bytes = read_limited(request.into_body(), body_limit(rqctx)).await?;
+        return Ok(Form { data: json_value::<T>(&bytes)?, files: BTreeMap::new() });
+    }
+    if media.as_deref() != Some("multipart/form-data") {
+        return Err(ApiError::new(
+            Kind::UnsupportedMediaType,
+            "the request body must be application/json or multipart/form-data",
+        ));
+    }
+    let boundary = content_type
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| multer::parse_boundary(v).ok())
+        .ok_or_else(|| ApiError::new(Kind::BadRequest, "a multipart/form-data body needs a boundary"))?;
+    let limit = body_limit(rqctx);
+    let parts = scope::with(|scope| scope.operation().map(|op| op.file_parts)).flatten().unwrap_or(&[]);
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(limit as u64).per_field(limit as u64));
+    let stream = http_body_util::BodyDataStream::new(request.into_body());
+    let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let schema = validate::schema(T::NAME);
+    let mut fields = Map::new();
+    let mut files = BTreeMap::new();
+    let mut errors = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return Err(multipart_error(e, limit)),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        if let Some(part) = parts.iter().find(|p| p.name == name) {
+            let declared_type = field.content_type().map(|m| m.essence_str().to_ascii_lowercase());
+            let mut bytes = BytesMut::new();
+            let mut field = field;
+            while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+                bytes.extend_from_slice(&chunk);
+            }
+            if files.contains_key(part.name) {
+                errors.push(field_error(part.name, "must be given only once"));
+            }
+            files.insert(part.name.to_string(), Upload { declared_type, bytes: bytes.freeze() });
+            continue;
         }
-        http.external_message = serde_json::to_string(&error).unwrap_or_default();
-        http.error_code = Some(PROBLEM_CODE.to_string());
-        return http;
-    };
-    let body = serde_json::to_string(&error).unwrap_or_default();
-    HttpError::for_client_error(Some(PROBLEM_CODE.to_string()), status, body)
+        if field.file_name().is_some() {
+            errors.push(field_error(&name, "is not a file part of this form"));
+            continue;
+        }
+        let text = field.text().await.map_err(|e| multipart_error(e, limit))?;
+        if fields.contains_key(&name) {
+            errors.push(field_error(&name, "must be given only once"));
+            continue;
+        }
+        let value = match property_kind(schema, &name) {
+            Some(kind) => coerce(kind, &text).unwrap_or(Value::String(text)),
+            None => Value::String(text),
+        };
+        fields.insert(name, value);
+    }
+    for part in parts.iter().filter(|p| p.required) {
+        if !files.contains_key(part.name) {
+            errors.push(field_error(part.name, "is required"));
+        }
+    }
+    let data = typed::<T>(Value::Object(fields));
+    match data {
+        Err(e) if errors.is_empty() => Err(e),
+        Err(e) => {
+            errors.extend(e.problem().errors.iter().cloned());
+            errors.sort_by(|a, b| a.field.cmp(&b.field));
+            Err(ApiError::validation(errors))
+        }
+        Ok(_) if !errors.is_empty() => Err(ApiError::validation(errors)),
+        Ok(data) => Ok(Form { data, files }),
+    }
 }
 
-/// Marks an [`HttpError`] whose external message is a serialized problem.
-pub(crate) const PROBLEM_CODE: &str = "storefront-problem";
+/// How a form's text field is read: as the type its property declares in the JSON schema.
+fn property_kind(schema: Option<&Value>, name: &str) -> Option<ParamKind> {
+    let schema = schema?;
+    let mut property = schema.get("properties")?.get(name)?;
+    if let Some(reference) = property.get("$ref").and_then(Value::as_str) {
+        property = schema.pointer(reference.trim_start_matches('#'))?;
+    }
+    match property.get("type")?.as_str()? {
+        "integer" => Some(ParamKind::Integer),
+        "number" => Some(ParamKind::Number),
+        "boolean" => Some(ParamKind::Boolean),
+        _ => None,
+    }
+}
+
+fn multipart_error(error: multer::Error, limit: usize) -> ApiError {
+    match error {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            too_large(limit)
+        }
+        other => {
+            ApiError::new(Kind::BadRequest, format!("the multipart/form-data body is malformed: {other}"))
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -325,12 +528,24 @@ mod tests {
 
     #[test]
     fn json_content_types_are_recognised() {
-        let h = |s: &'static str| http::HeaderValue::from_static(s);
-        assert!(is_json(Some(&h("application/json"))));
-        assert!(is_json(Some(&h("Application/JSON; charset=utf-8"))));
-        assert!(is_json(Some(&h("application/merge-patch+json"))));
-        assert!(!is_json(Some(&h("text/plain"))));
-        assert!(!is_json(Some(&h("application/jsonx"))));
+        let e = |s: &'static str| essence(Some(&http::HeaderValue::from_static(s)));
+        assert!(is_json(e("application/json").as_deref()));
+        assert!(is_json(e("Application/JSON; charset=utf-8").as_deref()));
+        assert!(is_json(e("application/merge-patch+json").as_deref()));
+        assert!(!is_json(e("text/plain").as_deref()));
+        assert!(!is_json(e("application/jsonx").as_deref()));
         assert!(!is_json(None));
+    }
+
+    #[test]
+    fn form_fields_are_read_as_their_declared_types() {
+        let schema = serde_json::json!({
+            "properties": {"count": {"type": "integer"}, "name": {"type": "string"}, "ref": {"$ref": "#/definitions/Flag"}},
+            "definitions": {"Flag": {"type": "boolean"}}
+        });
+        assert_eq!(property_kind(Some(&schema), "count"), Some(ParamKind::Integer));
+        assert_eq!(property_kind(Some(&schema), "ref"), Some(ParamKind::Boolean));
+        assert_eq!(property_kind(Some(&schema), "name"), None);
+        assert_eq!(property_kind(Some(&schema), "missing"), None);
     }
 }

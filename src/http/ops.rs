@@ -1,15 +1,17 @@
 //! Probes: liveness (the process answers) and readiness (the database answers too).
 
-use crate::api::server::{HealthzReply, ReadyzReply};
+use crate::api::server::{HealthzReply, OpsHandlers, ReadyzReply};
 use crate::api::types::{Health, HealthStatus};
 use crate::error::ApiError;
-use crate::http::Cx;
+use crate::http::{Cx, Server};
 
-pub async fn healthz(_cx: Cx) -> Result<HealthzReply, ApiError> {
-    Ok(HealthzReply::new(Health { status: HealthStatus::Ok }))
-}
+impl OpsHandlers for Server {
+    async fn healthz(_cx: Cx) -> Result<HealthzReply, ApiError> {
+        Ok(HealthzReply::new(Health { status: HealthStatus::Ok }))
+    }
 
-pub async fn readyz(cx: Cx) -> Result<ReadyzReply, ApiError> {
-    cx.db().ping().await?;
-    Ok(ReadyzReply::new(Health { status: HealthStatus::Ok }))
+    async fn readyz(cx: Cx) -> Result<ReadyzReply, ApiError> {
+        cx.app.ready().await?;
+        Ok(ReadyzReply::new(Health { status: HealthStatus::Ok }))
+    }
 }

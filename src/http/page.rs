@@ -1,21 +1,19 @@
-//! Pages of lists: `offset` or an opaque keyset `cursor`; `links` in the body and the same
-//! links in an RFC 8288 `Link` header.
+//! Pages of lists on the wire: `offset` or an opaque keyset `cursor`; `links` in the body and
+//! the same links in an RFC 8288 `Link` header.
 //!
 //! A cursor is base64url JSON naming a direction (after/before), the position of a row (its
 //! sort-key value and id) and a fingerprint of the sort and filters it was issued for, so that
-//! it cannot silently be reused with another query.
-
-use std::hash::{Hash, Hasher};
+//! it cannot silently be reused with another query. Fingerprints are digests of the query's
+//! canonical JSON: every instance of the server computes the same one. Links are rebuilt from
+//! the parsed parameters, never echoed from the raw request.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::api::types;
-use crate::db::products::KeyValue;
-use crate::db::{Page, Start};
+use crate::domain::{KeyValue, Page, Start};
 use crate::error::ApiError;
-use crate::http::Cx;
 
 /// Where a row sits in a sorted list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,10 +44,9 @@ struct CursorData {
 }
 
 /// Identifies a list query (its sort and filters) inside its cursors.
-pub fn fingerprint(query: &impl Hash) -> String {
-    let mut hasher = std::hash::DefaultHasher::new();
-    query.hash(&mut hasher);
-    format!("{:08x}", hasher.finish() as u32)
+pub fn fingerprint(query: &impl Serialize) -> String {
+    let json = serde_json::to_vec(query).unwrap_or_default();
+    crate::http::conditional::digest(&json)[..16].to_string()
 }
 
 /// Where the requested page starts: `offset`, or the position in `cursor`.
@@ -98,10 +95,10 @@ pub struct PageLinks {
     pub header: String,
 }
 
-/// Builds the cursors and links of a page of the list that `query` (the operation's query
-/// parameters) asked for; `position` says where a row sits in the list's order.
+/// Builds the cursors and links of a page of the list at `path` that `query` (the operation's
+/// parsed query parameters) asked for; `position` says where a row sits in the list's order.
 pub fn links<Q: Serialize, R>(
-    cx: &Cx,
+    path: &str,
     query: &Q,
     limit: i64,
     start: &Start<Position>,
@@ -115,14 +112,23 @@ pub fn links<Q: Serialize, R>(
     };
     // An empty page past either end still has a neighbour: the rows beyond its cursor.
     let last = page.items.last().map(&position).or_else(|| from_cursor.clone());
-    let first = page.items.first().map(&position).or(from_cursor);
+    let first = page.items.first().map(&position).or_else(|| from_cursor.clone());
     let next_cursor =
         page.more_after.then_some(last).flatten().and_then(|p| encode(Direction::After, p, fingerprint));
     let prev_cursor =
         page.more_before.then_some(first).flatten().and_then(|p| encode(Direction::Before, p, fingerprint));
 
-    let path = cx.rqctx.request.uri().path().to_string();
-    let url = |extra: Option<(&str, String)>| page_url(&path, query, extra);
+    let url = |extra: Option<(&str, String)>| page_url(path, query, extra);
+    let this = match (start, offset) {
+        (Start::After(p), _) => {
+            encode(Direction::After, p.clone(), fingerprint).map(|c| ("cursor", c.to_string()))
+        }
+        (Start::Before(p), _) => {
+            encode(Direction::Before, p.clone(), fingerprint).map(|c| ("cursor", c.to_string()))
+        }
+        (Start::Offset(_), Some(offset)) if offset > 0 => Some(("offset", offset.to_string())),
+        _ => None,
+    };
     let next = match (offset, &next_cursor) {
         (Some(offset), _) if page.more_after => Some(url(Some(("offset", (offset + limit).to_string())))),
         (None, Some(cursor)) => Some(url(Some(("cursor", cursor.to_string())))),
@@ -144,32 +150,22 @@ pub fn links<Q: Serialize, R>(
     PageLinks {
         next_cursor,
         prev_cursor,
-        links: types::PageLinks { self_: cx.request_target(), first: first_url, next, prev },
+        links: types::PageLinks { self_: url(this), first: first_url, next, prev },
         header,
     }
 }
 
-/// A page of a list in id order (categories, tags, users): reads the page `fetch` returns from
-/// the requested position, and builds its links.
-pub async fn by_id<Q, R, Fut>(
-    cx: &Cx,
-    query: &Q,
+/// The start of a page of a list in id order (categories, tags, users), and the function that
+/// builds its links once the page is read.
+pub fn by_id(
     list: &'static str,
-    (limit, offset, cursor): (std::num::NonZeroU64, Option<i64>, Option<&str>),
-    id_of: impl Fn(&R) -> i64,
-    fetch: impl FnOnce(Start<i64>, i64) -> Fut,
-) -> Result<(Page<R>, PageLinks), ApiError>
-where
-    Q: Serialize,
-    Fut: std::future::Future<Output = Result<Page<R>, crate::error::Error>>,
-{
-    let limit = i64::try_from(limit.get()).unwrap_or(i64::MAX);
+    offset: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<(Start<i64>, Start<Position>, String), ApiError> {
     let fingerprint = fingerprint(&list);
     let start = start(offset, cursor, &fingerprint)?;
-    let rows = fetch(start.map(|p| p.id), limit).await?;
-    let links =
-        links(cx, query, limit, &start, &rows, |row| Position { key: None, id: id_of(row) }, &fingerprint);
-    Ok((rows, links))
+    let ids = start.try_map(|p| Ok::<_, ApiError>(p.id))?;
+    Ok((ids, start, fingerprint))
 }
 
 /// A cursor (base64url always matches the spec's `Cursor` pattern).
@@ -221,6 +217,13 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_are_fixed_digests_of_the_query() {
+        assert_eq!(fingerprint(&"categories"), fingerprint(&"categories"));
+        assert_ne!(fingerprint(&"categories"), fingerprint(&"tags"));
+        assert_eq!(fingerprint(&"categories").len(), 16);
+    }
+
+    #[test]
     fn page_urls_keep_filters_and_drop_pagination() {
         let query =
             serde_json::json!({"limit": 2, "offset": 4, "cursor": null, "q": "a b&c", "in_stock": true});
@@ -228,5 +231,17 @@ mod tests {
             page_url("/p", &query, Some(("offset", "6".into()))),
             "/p?in_stock=true&limit=2&q=a+b%26c&offset=6"
         );
+    }
+
+    #[test]
+    fn the_self_link_is_rebuilt_from_the_parsed_parameters() {
+        let query = serde_json::json!({"limit": 2, "offset": 4});
+        let page: Page<i64> =
+            Page { items: vec![5, 6], total: Some(10), more_after: true, more_before: true };
+        let links =
+            links("/p", &query, 2, &Start::Offset(4), &page, |id| Position { key: None, id: *id }, "f");
+        assert_eq!(links.links.self_, "/p?limit=2&offset=4");
+        assert_eq!(links.links.next.as_deref(), Some("/p?limit=2&offset=6"));
+        assert_eq!(links.links.prev.as_deref(), Some("/p?limit=2&offset=2"));
     }
 }

@@ -1,27 +1,34 @@
-//! The access policy the spec declares for each operation, enforced before its handler runs.
+//! The policies the spec declares for each operation, enforced before its handler runs.
 //!
-//! The generated glue drives it in two steps:
+//! The generated glue drives them in three steps:
 //!
 //! 1. [`Admission`], the first extractor of every endpoint, so it runs before the body is even
-//!    read: checks that the request came through the edge, authenticates the caller (bearer
-//!    token or API key, the role read from the database), and applies `security` (401) and
-//!    `x-roles` (403).
-//! 2. [`enter`], once the parameters are extracted: counts the request against its
-//!    `x-rate-limit` class (429 over the limit) and builds the handler's [`Cx`]. Its
-//!    [`Decoration`] puts the rate-limit headers on whatever the handler answers.
+//!    read: it names the operation in the request's scope, applies its deprecation (headers, or
+//!    410 after the sunset), authenticates the caller (bearer token or API key, the role read
+//!    from the database), applies `security` (401) and `x-roles` (403), and counts the request
+//!    against its `x-rate-limit` class (429) — unless the counter is keyed by the body.
+//! 2. [`enter`], once the parameters and body are extracted: the rate limit keyed by the body
+//!    (login: per username), then the handler's [`Cx`].
+//! 3. [`finish`], around the handler: `x-cache` on success; an error is finished as the answer
+//!    (request id, headers, the log).
+//!
+//! Headers that policies add (`RateLimit-*`, `Deprecation`, `Cache-Control`…) go to the request's
+//! scope, from which the edge puts them on the response, whatever its status.
 
 use std::any::Any;
-use std::net::IpAddr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use dropshot::{
-    ApiEndpointBodyContentType, ExtensionMode, ExtractorMetadata, HttpError, RequestContext, RequestInfo,
-    ServerContext, SharedExtractor,
+    ApiEndpointBodyContentType, ExtensionMode, ExtractorMetadata, HttpError, RequestContext, ServerContext,
+    SharedExtractor,
 };
+use http::header::{HeaderName, HeaderValue};
 
 use crate::api::server::operations;
 use crate::api::types::Role;
-use crate::auth::{AuthenticatedUser, Caller, Credential};
+use crate::app::{Actor, Principal};
+use crate::edge::scope;
 use crate::error::{ApiError, Kind};
 use crate::http::{Cx, ServerState};
 
@@ -45,6 +52,26 @@ pub enum KeyPart {
     Username,
 }
 
+/// `deprecated: true` with `x-deprecated-since`, `x-sunset` and `x-successor`.
+#[derive(Debug)]
+pub struct Deprecation {
+    /// A date, `YYYY-MM-DD`.
+    pub since: &'static str,
+    /// A date, `YYYY-MM-DD`: from that day on, the operation answers 410.
+    pub sunset: &'static str,
+    /// The successor's path template (`{id}` filled from the request's path).
+    pub successor: &'static str,
+}
+
+/// A file part of a `multipart/form-data` body.
+#[derive(Debug)]
+pub struct FilePart {
+    pub name: &'static str,
+    pub required: bool,
+    /// The media types the part may have; any when empty.
+    pub media_types: &'static [&'static str],
+}
+
 /// An operation of the spec, and the policies it declares.
 #[derive(Debug)]
 pub struct OperationMeta {
@@ -53,13 +80,14 @@ pub struct OperationMeta {
     pub method: &'static str,
     /// The path template, as in the spec.
     pub path: &'static str,
+    pub tag: &'static str,
     /// The status of the success response.
     pub success_status: u16,
     /// Whether the spec declares a 304 (conditional GET).
     pub not_modified: bool,
     /// `Cache-Control` for success responses, from `x-cache`.
     pub cache_control: Option<&'static str>,
-    pub deprecated: bool,
+    pub deprecation: Option<Deprecation>,
     /// The schemes that may authenticate a call; empty when the operation is public.
     pub schemes: &'static [Scheme],
     /// The roles allowed (`x-roles`); empty when any authenticated caller may.
@@ -69,19 +97,30 @@ pub struct OperationMeta {
     pub rate_limit_key: &'static [KeyPart],
     /// Roles that may send only some fields of the request body (`x-field-roles`).
     pub field_roles: &'static [(Role, &'static [&'static str])],
+    /// The media types of the request body.
+    pub request_media_types: &'static [&'static str],
+    /// The file parts of a multipart body.
+    pub file_parts: &'static [FilePart],
+    /// The media types of the success response's body.
+    pub response_media_types: &'static [&'static str],
+    /// The largest request body, when not the server's default (`x-max-body-bytes`).
+    pub max_body_bytes: Option<u64>,
 }
 
 impl OperationMeta {
     pub fn is_public(&self) -> bool {
         self.schemes.is_empty()
     }
+
+    /// Whether the rate-limit counter is keyed by something in the body.
+    fn keyed_by_body(&self) -> bool {
+        self.rate_limit_key.contains(&KeyPart::Username)
+    }
 }
 
 /// A request that passed authentication and authorization.
 pub struct Admission {
-    caller: Caller,
-    request_id: String,
-    peer: Option<IpAddr>,
+    actor: Actor,
 }
 
 #[async_trait]
@@ -93,7 +132,7 @@ impl SharedExtractor for Admission {
         let op = operations::find(&rqctx.endpoint.operation_id).ok_or_else(|| {
             HttpError::for_internal_error(format!("no policy for {}", rqctx.endpoint.operation_id))
         })?;
-        admit(state, &rqctx.request, op).await.map_err(crate::http::extract::into_http_error)
+        admit(state, rqctx, op).await.map_err(ApiError::into_extractor_error)
     }
 
     fn metadata(_: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -102,34 +141,35 @@ impl SharedExtractor for Admission {
     }
 }
 
-/// Authenticates the caller and applies `security` and `x-roles`.
-async fn admit(
+/// Puts a header on the response, through the request's scope.
+pub fn respond_with(name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        scope::with(|scope| scope.header(name, value));
+    }
+}
+
+async fn admit<C: ServerContext>(
     state: &ServerState,
-    request: &RequestInfo,
+    rqctx: &RequestContext<C>,
     op: &'static OperationMeta,
 ) -> Result<Admission, ApiError> {
-    let headers = request.headers();
-    let from_edge = headers
-        .get(crate::edge::EDGE_SECRET_HEADER)
-        .is_some_and(|value| constant_time_eq(value.as_bytes(), state.edge_secret.as_bytes()));
-    if !from_edge {
-        return Err(ApiError::new(Kind::Forbidden, "requests must come through the public listener"));
+    scope::with(|scope| scope.set_operation(op));
+    if let Some(deprecation) = &op.deprecation {
+        deprecate(state, rqctx, op, deprecation)?;
     }
-    let request_id = headers
-        .get(crate::edge::REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let peer = crate::edge::peer_ip(headers);
-    let caller = authenticate(state, headers, op).await?;
-    match &caller {
-        Caller::Anonymous if !op.is_public() => {
+    let headers = rqctx.request.headers();
+    let actor = crate::http::auth::authenticate(state, headers, op).await?;
+    if let Some(user) = actor.user() {
+        scope::with(|scope| scope.set_caller(user.id));
+    }
+    match &actor {
+        Actor::Anonymous if !op.is_public() => {
             return Err(ApiError::unauthorized(
                 false,
                 "this operation needs credentials: a bearer token or an API key",
             ));
         }
-        Caller::User(user) if !op.roles.is_empty() && !op.roles.contains(&user.role) => {
+        Actor::User(user) if !op.roles.is_empty() && !op.roles.contains(&wire_role(user)) => {
             return Err(ApiError::new(
                 Kind::Forbidden,
                 format!("the {} role may not do this; it needs {}", user.role, roles_text(op.roles)),
@@ -137,203 +177,186 @@ async fn admit(
         }
         _ => {}
     }
-    Ok(Admission { caller, request_id, peer })
+    if !op.keyed_by_body() {
+        limit(state, op, &actor, None).await?;
+    }
+    Ok(Admission { actor })
 }
 
-/// Who the credentials of a request belong to. Credentials that are sent are checked even on
-/// public operations: a client whose token is bad learns it at once.
-async fn authenticate(
+/// `Deprecation`, `Sunset` and `Link: <successor>; rel="successor-version"` on every answer of a
+/// deprecated operation; 410 Gone from its sunset date on.
+fn deprecate<C: ServerContext>(
     state: &ServerState,
-    headers: &http::HeaderMap,
+    rqctx: &RequestContext<C>,
     op: &OperationMeta,
-) -> Result<Caller, ApiError> {
-    let authorization = headers.get(http::header::AUTHORIZATION);
-    let api_key = headers.get("x-api-key");
-    match (authorization, api_key) {
-        (None, None) => Ok(Caller::Anonymous),
-        (Some(_), Some(_)) => {
-            Err(ApiError::unauthorized(true, "send a bearer token or an API key, not both"))
-        }
-        (Some(value), None) => {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim())
-                .ok_or_else(|| {
-                    ApiError::unauthorized(true, "the Authorization header must be `Bearer <access token>`")
-                })?;
-            let user_id = state.tokens.verify_access(token).map_err(|e| {
-                slog::debug!(state.log, "access token refused"; "reason" => e.to_string());
-                ApiError::unauthorized(true, "the access token is invalid or expired")
-            })?;
-            let user = crate::db::users::get(&state.db, user_id).await.map_err(|e| match e {
-                crate::error::Error::NotFound(_) => {
-                    ApiError::unauthorized(true, "the access token's user no longer exists")
-                }
-                other => other.into(),
-            })?;
-            Ok(Caller::User(AuthenticatedUser {
-                id: user.id,
-                role: crate::auth::stored_role(&user.role)?,
-                username: user.username,
-                credential: Credential::AccessToken,
-            }))
-        }
-        (None, Some(value)) => {
-            if !op.schemes.is_empty() && !op.schemes.contains(&Scheme::ApiKey) {
-                return Err(ApiError::unauthorized(
-                    false,
-                    "this operation needs a bearer token, not an API key",
-                ));
-            }
-            let key = value.to_str().map_err(|_| ApiError::unauthorized(true, "the API key is invalid"))?;
-            let owner = crate::db::api_keys::find_active(&state.db, &crate::auth::secret_hash(key))
-                .await?
-                .ok_or_else(|| ApiError::unauthorized(true, "the API key is invalid or revoked"))?;
-            if crate::db::api_keys::touch_due(owner.last_used_at) {
-                let (db, key_id) = (state.db.clone(), owner.key_id);
-                tokio::spawn(async move {
-                    let _ = crate::db::api_keys::touch(&db, key_id).await;
-                });
-            }
-            Ok(Caller::User(AuthenticatedUser {
-                id: owner.user_id,
-                role: crate::auth::stored_role(&owner.role)?,
-                username: owner.username,
-                credential: Credential::ApiKey { id: owner.key_id },
-            }))
-        }
+    deprecation: &Deprecation,
+) -> Result<(), ApiError> {
+    let day = |date: &str| {
+        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+            .ok_or_else(|| {
+                ApiError::internal(
+                    Kind::Internal,
+                    "an unexpected error occurred",
+                    format!("bad date {date:?}"),
+                )
+            })
+    };
+    let (since, sunset) = (day(deprecation.since)?, day(deprecation.sunset)?);
+    let mut successor = deprecation.successor.to_string();
+    for (name, value) in path_variables(op.path, rqctx.request.uri().path()) {
+        successor = successor.replace(&format!("{{{name}}}"), value);
     }
+    respond_with(HeaderName::from_static("deprecation"), &format!("@{}", since.timestamp()));
+    respond_with(HeaderName::from_static("sunset"), &crate::http::conditional::http_date(sunset));
+    respond_with(http::header::LINK, &format!("<{successor}>; rel=\"successor-version\""));
+    if state.app.clock().now() >= sunset {
+        return Err(ApiError::new(
+            Kind::Gone,
+            format!("this operation was retired on {}; use {successor} instead", deprecation.sunset),
+        ));
+    }
+    Ok(())
+}
+
+/// The values of a path template's `{variables}` in a path that matches it.
+fn path_variables<'a>(template: &'a str, path: &'a str) -> Vec<(&'a str, &'a str)> {
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(t, p)| t.strip_prefix('{').and_then(|t| t.strip_suffix('}')).map(|name| (name, p)))
+        .collect()
+}
+
+/// The generated `Role` of a principal's role.
+pub fn wire_role(user: &Principal) -> Role {
+    crate::http::wire_role(user.role)
 }
 
 fn roles_text(roles: &[Role]) -> String {
     roles.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" or ")
 }
 
-/// Applies the operation's rate limit and builds the handler's context.
+/// Counts the request against the operation's limit class; the `RateLimit-*` headers go on the
+/// answer either way, and over the limit the answer is 429 with `Retry-After`.
+async fn limit(
+    state: &ServerState,
+    op: &'static OperationMeta,
+    actor: &Actor,
+    username: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(class) = op.rate_limit else { return Ok(()) };
+    // Admins get their own, larger class in place of `default`, when one is configured.
+    let class = match actor.user() {
+        Some(user)
+            if class == "default" && user.role.is_admin() && state.limiter.class("admin").is_some() =>
+        {
+            "admin"
+        }
+        _ => class,
+    };
+    let ip = scope::with(|scope| scope.client().to_string()).unwrap_or_else(|| "unknown".into());
+    let key: Vec<String> = op
+        .rate_limit_key
+        .iter()
+        .map(|part| match part {
+            KeyPart::Caller => match actor.user() {
+                Some(user) => match user.credential {
+                    crate::app::Credential::ApiKey { id } => format!("key:{id}"),
+                    crate::app::Credential::AccessToken => format!("user:{}", user.id),
+                },
+                None => format!("ip:{ip}"),
+            },
+            KeyPart::Ip => format!("ip:{ip}"),
+            KeyPart::Username => format!("name:{}", username.unwrap_or_default().to_lowercase()),
+        })
+        .collect();
+    match state.limiter.hit(class, &key.join("|")).await {
+        Ok(Some(decision)) => {
+            for (name, value) in [
+                ("ratelimit-limit", decision.limit),
+                ("ratelimit-remaining", decision.remaining),
+                ("ratelimit-reset", decision.reset),
+                ("x-ratelimit-limit", decision.limit),
+                ("x-ratelimit-remaining", decision.remaining),
+                ("x-ratelimit-reset", decision.reset),
+            ] {
+                respond_with(HeaderName::from_static(name), &value.to_string());
+            }
+            if !decision.allowed {
+                let retry = decision.reset.max(1);
+                return Err(ApiError::new(
+                    Kind::TooManyRequests,
+                    format!("over the {class} rate limit; retry in {retry} s"),
+                )
+                .with_header(http::header::RETRY_AFTER, &retry.to_string()));
+            }
+        }
+        Ok(None) => {}
+        // A limiter that cannot count must not take the API down with it.
+        Err(e) => {
+            scope::with(
+                |scope| slog::warn!(scope.log(), "rate limiting failed; request let through"; "error" => e.to_string()),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Applies the rate limit keyed by the body, when there is one, and builds the handler's
+/// context.
 pub async fn enter(
     rqctx: RequestContext<ServerState>,
     admission: Admission,
     op: &'static OperationMeta,
     username: Option<&str>,
-) -> Result<(Cx, Decoration), ApiError> {
+) -> Result<Cx, ApiError> {
     let state = rqctx.context();
-    let Admission { caller, request_id, peer } = admission;
-    let mut decoration = Decoration::default();
-    if let Some(user) = caller.user() {
-        decoration.push(crate::edge::CALLER_HEADER, format!("user:{}", user.id));
+    if op.keyed_by_body() {
+        limit(state, op, &admission.actor, username).await?;
     }
-    if let Some(class) = op.rate_limit {
-        // Admins get their own, larger class in place of `default`, when one is configured.
-        let class = match caller.user() {
-            Some(user)
-                if class == "default"
-                    && user.role == Role::Admin
-                    && state.limiter.class("admin").is_some() =>
-            {
-                "admin"
+    Ok(Cx { app: Arc::clone(&state.app), actor: admission.actor, op })
+}
+
+/// Runs the handler: on success, `x-cache` becomes `Cache-Control`; an error is finished as the
+/// request's answer.
+pub async fn finish<R>(
+    op: &'static OperationMeta,
+    handler: impl std::future::Future<Output = Result<R, ApiError>>,
+) -> Result<R, ApiError> {
+    match handler.await {
+        Ok(reply) => {
+            if let Some(cache_control) = op.cache_control {
+                respond_with(http::header::CACHE_CONTROL, cache_control);
             }
-            _ => class,
-        };
-        let ip = peer.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-        let key: Vec<String> = op
-            .rate_limit_key
-            .iter()
-            .map(|part| match part {
-                KeyPart::Caller => match caller.user() {
-                    Some(AuthenticatedUser { credential: Credential::ApiKey { id }, .. }) => {
-                        format!("key:{id}")
-                    }
-                    Some(user) => format!("user:{}", user.id),
-                    None => format!("ip:{ip}"),
-                },
-                KeyPart::Ip => format!("ip:{ip}"),
-                KeyPart::Username => format!("name:{}", username.unwrap_or_default().to_lowercase()),
-            })
-            .collect();
-        match state.limiter.hit(class, &key.join("|")).await {
-            Ok(Some(decision)) => {
-                for (name, value) in [
-                    ("ratelimit-limit", decision.limit),
-                    ("ratelimit-remaining", decision.remaining),
-                    ("ratelimit-reset", decision.reset),
-                    ("x-ratelimit-limit", decision.limit),
-                    ("x-ratelimit-remaining", decision.remaining),
-                    ("x-ratelimit-reset", decision.reset),
-                ] {
-                    decoration.push(name, value.to_string());
-                }
-                if !decision.allowed {
-                    let error = ApiError::new(
-                        Kind::TooManyRequests,
-                        format!("over the {class} rate limit; retry in {} s", decision.reset.max(1)),
-                    )
-                    .with_header("retry-after", decision.reset.max(1).to_string());
-                    return Err(decoration.apply_error(error));
-                }
-            }
-            Ok(None) => {}
-            // A limiter that cannot count must not take the API down with it.
-            Err(e) => {
-                slog::warn!(state.log, "rate limiting failed; request let through"; "error" => e.to_string())
-            }
+            Ok(reply)
         }
+        Err(error) => Err(error.finish()),
     }
-    let mut log = state.log.new(slog::o!("request_id" => request_id.clone(), "operation" => op.id));
-    if let Some(user) = caller.user() {
-        log = log.new(slog::o!("user_id" => user.id));
-    }
-    Ok((Cx { rqctx, op, request_id, log, caller }, decoration))
 }
 
 /// Applies `x-field-roles`: a role narrowed to some fields may send no others.
 pub fn check_fields(cx: &Cx, body: &impl serde::Serialize) -> Result<(), ApiError> {
-    let Some(user) = cx.caller.user() else { return Ok(()) };
-    let Some((_, allowed)) = cx.op.field_roles.iter().find(|(role, _)| *role == user.role) else {
+    let Some(user) = cx.actor.user() else { return Ok(()) };
+    let role = wire_role(user);
+    let Some((_, allowed)) = cx.op.field_roles.iter().find(|(r, _)| *r == role) else {
         return Ok(());
     };
     let present = serde_json::to_value(body).map_err(crate::error::Error::internal)?;
-    let refused: Vec<&String> = present
+    let refused: Vec<&str> = present
         .as_object()
         .into_iter()
         .flat_map(|m| m.keys())
-        .filter(|field| !allowed.contains(&field.as_str()))
+        .map(String::as_str)
+        .filter(|field| !allowed.contains(field))
         .collect();
     if refused.is_empty() {
         return Ok(());
     }
-    let refused: Vec<&str> = refused.iter().map(|f| f.as_str()).collect();
     Err(ApiError::new(
         Kind::Forbidden,
-        format!("the {} role may change {} only, not {}", user.role, allowed.join(", "), refused.join(", ")),
+        format!("the {role} role may change {} only, not {}", allowed.join(", "), refused.join(", ")),
     ))
-}
-
-/// Headers the policy adds to an operation's answer, success or error.
-#[derive(Debug, Default, Clone)]
-pub struct Decoration {
-    headers: Vec<(&'static str, String)>,
-}
-
-impl Decoration {
-    fn push(&mut self, name: &'static str, value: String) {
-        self.headers.push((name, value));
-    }
-
-    pub fn apply<R: crate::http::reply::Decorate>(&self, mut reply: R) -> R {
-        for (name, value) in &self.headers {
-            reply.add_header(name, value);
-        }
-        reply
-    }
-
-    pub fn apply_error(&self, error: ApiError) -> ApiError {
-        self.headers.iter().fold(error, |error, (name, value)| error.with_header(name, value.clone()))
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,16 +1,20 @@
 //! Success responses of the generated API trait.
 //!
 //! [`Reply`] is a JSON body with the status and the response headers the spec declares for an
-//! operation (`H`, a generated struct, only describes them to dropshot; handlers set the
-//! values by name). It can also answer 304 Not Modified, which dropshot's own response types
-//! cannot, and compute a strong ETag from the body it serializes (for lists).
+//! operation (`H`, a generated struct, only describes them to dropshot; replies set the values
+//! by name). It can also answer 304 Not Modified, which dropshot's own response types cannot,
+//! and compute a strong ETag from the body it serializes (for lists). [`BinaryReply`] is the
+//! same for bytes in a declared media type (`image/png`, `text/csv`), [`NoContent`] for none.
+//!
+//! Headers that the spec's policies add (`Cache-Control` from `x-cache`, `RateLimit-*`,
+//! `Deprecation`) do not pass through here: the glue hands them to the request's scope.
 
-use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
+use bytes::Bytes;
 use dropshot::{
-    ApiEndpointResponse, Body, HttpError, HttpResponse, HttpResponseDeleted, HttpResponseHeaders,
-    HttpResponseOk,
+    ApiEndpointResponse, Body, FreeformBody, HttpError, HttpResponse, HttpResponseDeleted,
+    HttpResponseHeaders, HttpResponseOk,
 };
 use http::header::{HeaderName, CACHE_CONTROL, CONTENT_TYPE, ETAG, LAST_MODIFIED, LOCATION};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
@@ -32,73 +36,97 @@ pub trait HeaderSet: Serialize + JsonSchema + Send + Sync + 'static {
     const HEADERS: &'static [HeaderSpec];
 }
 
-/// A response the policy glue can add headers to (rate-limit headers, the caller for the log).
-pub trait Decorate {
-    fn add_header(&mut self, name: &'static str, value: &str);
+/// What a conditional GET asks: the client's copies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conditions<'a> {
+    pub if_none_match: Option<&'a str>,
+    pub if_modified_since: Option<&'a str>,
 }
 
-fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), value);
+impl Conditions<'_> {
+    /// Whether the client's copy of a representation with `etag` (last modified at `modified`,
+    /// when the operation declares `Last-Modified`) is current: `If-None-Match` decides, or else
+    /// `If-Modified-Since`.
+    pub fn unchanged(&self, etag: &str, modified: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+        match (self.if_none_match, self.if_modified_since, modified) {
+            (Some(header), _, _) => conditional::none_match(header, etag),
+            (None, Some(header), Some(modified)) => conditional::not_modified_since(header, modified),
+            _ => false,
+        }
     }
 }
 
-impl<T, H, const STATUS: u16> Decorate for Reply<T, H, STATUS> {
-    fn add_header(&mut self, name: &'static str, value: &str) {
-        insert(&mut self.headers, name, value);
-    }
-}
-
-impl<H, const STATUS: u16> Decorate for NoContent<H, STATUS> {
-    fn add_header(&mut self, name: &'static str, value: &str) {
-        insert(&mut self.headers, name, value);
-    }
-}
-
-/// A success response with a JSON body of type `T` and status `STATUS`, or 304.
-pub struct Reply<T, H, const STATUS: u16> {
-    body: Option<T>,
-    headers: HeaderMap,
-    /// `If-None-Match` of the request, when the ETag is to be computed from the body.
-    etag_from_body: Option<Option<String>>,
+/// Headers a reply sets by name; an invalid value is remembered as a server error.
+#[derive(Debug, Default)]
+struct Headers {
+    map: HeaderMap,
     error: Option<String>,
-    _headers: PhantomData<fn() -> H>,
 }
 
-impl<T, H: HeaderSet, const STATUS: u16> Reply<T, H, STATUS> {
-    pub fn new(body: T) -> Self {
-        Reply {
-            body: Some(body),
-            headers: HeaderMap::new(),
-            etag_from_body: None,
-            error: None,
-            _headers: PhantomData,
-        }
-    }
-
-    /// 304 Not Modified: no body; the caller adds the validators (`ETag`…).
-    pub fn not_modified() -> Self {
-        Reply {
-            body: None,
-            headers: HeaderMap::new(),
-            etag_from_body: None,
-            error: None,
-            _headers: PhantomData,
-        }
-    }
-
-    /// Sets a header the operation declares.
-    pub fn header(mut self, name: HeaderName, value: &str) -> Self {
+impl Headers {
+    fn set<H: HeaderSet>(&mut self, name: HeaderName, value: &str) {
         debug_assert!(
             H::HEADERS.iter().any(|h| h.name.eq_ignore_ascii_case(name.as_str())),
             "{name} is not declared for this operation in the spec"
         );
         match HeaderValue::from_str(value) {
             Ok(value) => {
-                self.headers.insert(name, value);
+                self.map.insert(name, value);
             }
             Err(_) => self.error = Some(format!("invalid value for response header {name}")),
         }
+    }
+
+    fn into_response<H: HeaderSet>(
+        self,
+        status: StatusCode,
+        body: Body,
+    ) -> Result<Response<Body>, HttpError> {
+        if let Some(error) = self.error {
+            return Err(HttpError::for_internal_error(error));
+        }
+        if status != StatusCode::NOT_MODIFIED {
+            debug_assert!(
+                H::HEADERS
+                    .iter()
+                    .filter(|h| h.required)
+                    .all(|h| self.map.contains_key(h.name) || h.name.eq_ignore_ascii_case("cache-control")),
+                "a required response header is missing"
+            );
+        }
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = self.map;
+        Ok(response)
+    }
+}
+
+fn status(code: u16) -> Result<StatusCode, HttpError> {
+    StatusCode::from_u16(code).map_err(|e| HttpError::for_internal_error(e.to_string()))
+}
+
+/// A success response with a JSON body of type `T` and status `STATUS`, or 304.
+pub struct Reply<T, H, const STATUS: u16> {
+    body: Option<T>,
+    headers: Headers,
+    /// `If-None-Match` of the request, when the ETag is to be computed from the body.
+    etag_from_body: Option<Option<String>>,
+    _declared: PhantomData<fn() -> H>,
+}
+
+impl<T, H: HeaderSet, const STATUS: u16> Reply<T, H, STATUS> {
+    pub fn new(body: T) -> Self {
+        Reply { body: Some(body), headers: Headers::default(), etag_from_body: None, _declared: PhantomData }
+    }
+
+    /// 304 Not Modified: no body; the caller adds the validators (`ETag`…).
+    pub fn not_modified() -> Self {
+        Reply { body: None, headers: Headers::default(), etag_from_body: None, _declared: PhantomData }
+    }
+
+    /// Sets a header the operation declares.
+    pub fn header(mut self, name: HeaderName, value: &str) -> Self {
+        self.headers.set::<H>(name, value);
         self
     }
 
@@ -128,31 +156,17 @@ impl<T, H: HeaderSet, const STATUS: u16> Reply<T, H, STATUS> {
         self.header(CACHE_CONTROL, "private, no-cache")
     }
 
-    /// `Cache-Control`, when the spec gives one (`x-cache`).
-    pub fn cache_control(self, value: Option<&str>) -> Self {
-        match value {
-            Some(value) => self.header(CACHE_CONTROL, value),
-            None => self,
-        }
-    }
-
-    /// The answer to a conditional GET of a stored resource: 304 when the client's copy (named
-    /// by `If-None-Match`, or else dated by `If-Modified-Since`) is current, the body otherwise;
-    /// with the validators either way. `modified` is only sent when the operation declares
-    /// `Last-Modified`.
+    /// The answer to a conditional GET of a stored resource: 304 when the client's copy is
+    /// current, the body otherwise; with the validators either way. `modified` is only sent
+    /// when the operation declares `Last-Modified`.
     pub fn conditional(
-        if_none_match: Option<&str>,
-        if_modified_since: Option<&str>,
+        conditions: Conditions<'_>,
         etag: &str,
         modified: Option<chrono::DateTime<chrono::Utc>>,
         body: impl FnOnce() -> Result<T, crate::error::Error>,
     ) -> Result<Self, crate::error::Error> {
-        let unchanged = match (if_none_match, if_modified_since, modified) {
-            (Some(header), _, _) => conditional::none_match(header, etag),
-            (None, Some(header), Some(modified)) => conditional::not_modified_since(header, modified),
-            _ => false,
-        };
-        let reply = if unchanged { Self::not_modified() } else { Self::new(body()?) };
+        let reply =
+            if conditions.unchanged(etag, modified) { Self::not_modified() } else { Self::new(body()?) };
         let reply = reply.etag(etag);
         Ok(match modified {
             Some(modified) => reply.last_modified(modified),
@@ -174,48 +188,21 @@ where
     H: HeaderSet,
 {
     fn to_result(self) -> Result<Response<Body>, HttpError> {
-        if let Some(error) = self.error {
-            return Err(HttpError::for_internal_error(error));
-        }
         let mut headers = self.headers;
-        let (status, body) = match self.body {
-            None => (StatusCode::NOT_MODIFIED, Body::empty()),
-            Some(body) => {
-                let json =
-                    serde_json::to_vec(&body).map_err(|e| HttpError::for_internal_error(e.to_string()))?;
-                let status =
-                    StatusCode::from_u16(STATUS).map_err(|e| HttpError::for_internal_error(e.to_string()))?;
-                match self.etag_from_body {
-                    None => (status, Body::from(json)),
-                    Some(if_none_match) => {
-                        let etag = body_etag(&json);
-                        let unchanged =
-                            if_none_match.is_some_and(|header| conditional::none_match(&header, &etag));
-                        headers.insert(
-                            ETAG,
-                            HeaderValue::from_str(&etag)
-                                .map_err(|e| HttpError::for_internal_error(e.to_string()))?,
-                        );
-                        if unchanged {
-                            (StatusCode::NOT_MODIFIED, Body::empty())
-                        } else {
-                            (status, Body::from(json))
-                        }
-                    }
-                }
-            }
+        let Some(body) = self.body else {
+            return headers.into_response::<H>(StatusCode::NOT_MODIFIED, Body::empty());
         };
-        if status != StatusCode::NOT_MODIFIED {
-            debug_assert!(
-                H::HEADERS.iter().filter(|h| h.required).all(|h| headers.contains_key(h.name)),
-                "a required response header is missing"
-            );
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let json = serde_json::to_vec(&body).map_err(|e| HttpError::for_internal_error(e.to_string()))?;
+        if let Some(if_none_match) = self.etag_from_body {
+            let etag = format!("\"{}\"", conditional::digest(&json));
+            let unchanged = if_none_match.is_some_and(|header| conditional::none_match(&header, &etag));
+            headers.set::<H>(ETAG, &etag);
+            if unchanged {
+                return headers.into_response::<H>(StatusCode::NOT_MODIFIED, Body::empty());
+            }
         }
-        let mut response = Response::new(body);
-        *response.status_mut() = status;
-        *response.headers_mut() = headers;
-        Ok(response)
+        headers.map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.into_response::<H>(status(STATUS)?, Body::from(json))
     }
 
     fn response_metadata() -> ApiEndpointResponse {
@@ -234,15 +221,85 @@ where
     }
 }
 
+/// A success response of bytes in a media type the operation declares, or 304.
+pub struct BinaryReply<H, const STATUS: u16> {
+    body: Option<(HeaderValue, Bytes)>,
+    headers: Headers,
+    _declared: PhantomData<fn() -> H>,
+}
+
+impl<H: HeaderSet, const STATUS: u16> BinaryReply<H, STATUS> {
+    /// `bytes` as `content_type`, which must be one the operation declares.
+    pub fn new(content_type: &str, bytes: Bytes) -> Self {
+        let mut headers = Headers::default();
+        let body = match HeaderValue::from_str(content_type) {
+            Ok(value) => Some((value, bytes)),
+            Err(_) => {
+                headers.error = Some(format!("invalid content type {content_type:?}"));
+                Some((HeaderValue::from_static("application/octet-stream"), bytes))
+            }
+        };
+        BinaryReply { body, headers, _declared: PhantomData }
+    }
+
+    /// 304 Not Modified.
+    pub fn not_modified() -> Self {
+        BinaryReply { body: None, headers: Headers::default(), _declared: PhantomData }
+    }
+
+    /// Sets a header the operation declares.
+    pub fn header(mut self, name: HeaderName, value: &str) -> Self {
+        self.headers.set::<H>(name, value);
+        self
+    }
+
+    pub fn etag(self, etag: &str) -> Self {
+        self.header(ETAG, etag)
+    }
+}
+
+impl<H: HeaderSet, const STATUS: u16> HttpResponse for BinaryReply<H, STATUS> {
+    fn to_result(self) -> Result<Response<Body>, HttpError> {
+        let mut headers = self.headers;
+        match self.body {
+            None => headers.into_response::<H>(StatusCode::NOT_MODIFIED, Body::empty()),
+            Some((content_type, bytes)) => {
+                headers.map.insert(CONTENT_TYPE, content_type);
+                headers.into_response::<H>(status(STATUS)?, Body::from(bytes))
+            }
+        }
+    }
+
+    fn response_metadata() -> ApiEndpointResponse {
+        let mut metadata =
+            <HttpResponseHeaders<HttpResponseOk<FreeformBody>, H> as HttpResponse>::response_metadata();
+        metadata.success = StatusCode::from_u16(STATUS).ok();
+        metadata
+    }
+
+    fn status_code(&self) -> StatusCode {
+        match self.body {
+            Some(_) => StatusCode::from_u16(STATUS).unwrap_or(StatusCode::OK),
+            None => StatusCode::NOT_MODIFIED,
+        }
+    }
+}
+
 /// A success response without a body (204).
 pub struct NoContent<H, const STATUS: u16> {
-    headers: HeaderMap,
-    _headers: PhantomData<fn() -> H>,
+    headers: Headers,
+    _declared: PhantomData<fn() -> H>,
 }
 
 impl<H: HeaderSet, const STATUS: u16> NoContent<H, STATUS> {
     pub fn new() -> Self {
-        NoContent { headers: HeaderMap::new(), _headers: PhantomData }
+        NoContent { headers: Headers::default(), _declared: PhantomData }
+    }
+
+    /// Sets a header the operation declares.
+    pub fn header(mut self, name: HeaderName, value: &str) -> Self {
+        self.headers.set::<H>(name, value);
+        self
     }
 }
 
@@ -254,11 +311,7 @@ impl<H: HeaderSet, const STATUS: u16> Default for NoContent<H, STATUS> {
 
 impl<H: HeaderSet, const STATUS: u16> HttpResponse for NoContent<H, STATUS> {
     fn to_result(self) -> Result<Response<Body>, HttpError> {
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() =
-            StatusCode::from_u16(STATUS).map_err(|e| HttpError::for_internal_error(e.to_string()))?;
-        *response.headers_mut() = self.headers;
-        Ok(response)
+        self.headers.into_response::<H>(status(STATUS)?, Body::empty())
     }
 
     fn response_metadata() -> ApiEndpointResponse {
@@ -270,11 +323,4 @@ impl<H: HeaderSet, const STATUS: u16> HttpResponse for NoContent<H, STATUS> {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(STATUS).unwrap_or(StatusCode::NO_CONTENT)
     }
-}
-
-/// A strong ETag from a representation's bytes.
-fn body_etag(bytes: &[u8]) -> String {
-    let mut hasher = std::hash::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    format!("\"{:016x}\"", hasher.finish())
 }

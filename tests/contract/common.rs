@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use storefront::app::{Actor, NewAccount};
 use storefront::config::Config;
 use storefront_client::types::{Role, TokenPair};
 use storefront_client::Client;
@@ -54,6 +55,14 @@ impl TestApp {
 
     /// Starts a server after `adjust` has changed its configuration.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::spawn_with_clock(storefront::clock::Clock::system(), adjust).await
+    }
+
+    /// Starts a server that tells time by `clock` (a manual one moves only when told to).
+    pub async fn spawn_with_clock(
+        clock: storefront::clock::Clock,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let (url, database) = match std::env::var(POSTGRES_ENV) {
             Ok(admin_url) if !admin_url.is_empty() => {
@@ -71,12 +80,15 @@ impl TestApp {
         adjust(&mut config);
         let log_path = dir.path().join("server.log");
         let log = storefront::logging::to_file(&log_path).expect("a log file");
-        let running = storefront::start(config, log).await.expect("the server starts");
+        let running = storefront::start_with_clock(config, log, clock).await.expect("the server starts");
         let base = format!("http://{}", running.local_addr());
-        storefront::admin::create_admin(running.db(), ADMIN.0, "admin@example.com", ADMIN.1)
-            .await
-            .expect("the first admin");
-        let anonymous = Client::new(&base);
+        let admin = NewAccount {
+            username: ADMIN.0.into(),
+            email: "admin@example.com".into(),
+            password: ADMIN.1.into(),
+        };
+        running.app().create_admin(&Actor::Operator, &admin).await.expect("the first admin");
+        let anonymous = Client::anonymous(&base);
         let admin_token = login(&anonymous, ADMIN.0, ADMIN.1).await;
         TestApp {
             client: authorized_client(&base, &admin_token),
@@ -125,19 +137,15 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// Dropshot's own listener, behind the edge.
-    pub fn internal_url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.running.as_ref().expect("running").internal_addr())
-    }
-
-    /// The server's database, for the few tests that arrange state the API cannot.
-    pub fn db(&self) -> &storefront::db::Db {
-        self.running.as_ref().expect("running").db()
+    /// The application behind the server, for the few tests that arrange what the API cannot,
+    /// or that check a rule without HTTP.
+    pub fn app(&self) -> &storefront::app::App {
+        self.running.as_ref().expect("running").app()
     }
 
     /// Loads the tutorials' demo catalog.
     pub async fn seed_demo(&self) {
-        storefront::db::demo::seed(self.db()).await.expect("the demo catalog loads");
+        self.app().seed_demo().await.expect("the demo catalog loads");
     }
 }
 
@@ -201,8 +209,7 @@ fn bearer(token: &str) -> reqwest::header::HeaderMap {
 
 /// The generated client, sending `token` with every request.
 pub fn authorized_client(base: &str, token: &str) -> Client {
-    let http = reqwest::Client::builder().default_headers(bearer(token)).build().expect("a client");
-    Client::new_with_client(base, http)
+    Client::with_bearer_token(base, token)
 }
 
 /// Raw HTTP sending `token` with every request.

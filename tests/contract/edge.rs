@@ -151,21 +151,6 @@ async fn the_spec_is_served_as_written_and_as_json() {
 }
 
 #[tokio::test]
-async fn the_internal_listener_refuses_requests_that_bypass_the_edge() {
-    let app = TestApp::spawn().await;
-    let direct = app.http.get(app.internal_url("/api/v1/products")).send().await.unwrap();
-    assert_eq!(direct.status(), 403);
-    let forged = app
-        .http
-        .get(app.internal_url("/api/v1/products"))
-        .header("x-storefront-edge", "guess")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 403);
-}
-
-#[tokio::test]
 async fn a_large_problem_the_api_gzipped_still_reaches_the_client_whole() {
     let app = TestApp::spawn().await;
     // Many invalid fields make a problem over dropshot's 512-byte compression threshold.

@@ -20,7 +20,7 @@ async fn readyz_answers_ok_while_the_database_answers() {
 #[tokio::test]
 async fn readyz_answers_503_when_the_database_is_gone() {
     let app = TestApp::spawn().await;
-    app.db().close().await;
+    app.app().store().close().await;
     // Probes send no credentials (credentials would be checked against the database).
     assert_eq!(status_of(app.anonymous.readyz().send().await), 503);
     // Liveness does not depend on the database.

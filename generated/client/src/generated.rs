@@ -1669,39 +1669,39 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
     )]
     pub enum ProductSort {
         #[serde(rename = "id")]
-        Id,
+        IdAsc,
         #[serde(rename = "-id")]
-        Xid,
+        IdDesc,
         #[serde(rename = "name")]
-        Name,
+        NameAsc,
         #[serde(rename = "-name")]
-        Xname,
+        NameDesc,
         #[serde(rename = "price")]
-        Price,
+        PriceAsc,
         #[serde(rename = "-price")]
-        Xprice,
+        PriceDesc,
         #[serde(rename = "created_at")]
-        CreatedXat,
+        CreatedAtAsc,
         #[serde(rename = "-created_at")]
-        XcreatedXat,
+        CreatedAtDesc,
         #[serde(rename = "updated_at")]
-        UpdatedXat,
+        UpdatedAtAsc,
         #[serde(rename = "-updated_at")]
-        XupdatedXat,
+        UpdatedAtDesc,
     }
     impl ::std::fmt::Display for ProductSort {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
-                Self::Id => f.write_str("id"),
-                Self::Xid => f.write_str("-id"),
-                Self::Name => f.write_str("name"),
-                Self::Xname => f.write_str("-name"),
-                Self::Price => f.write_str("price"),
-                Self::Xprice => f.write_str("-price"),
-                Self::CreatedXat => f.write_str("created_at"),
-                Self::XcreatedXat => f.write_str("-created_at"),
-                Self::UpdatedXat => f.write_str("updated_at"),
-                Self::XupdatedXat => f.write_str("-updated_at"),
+                Self::IdAsc => f.write_str("id"),
+                Self::IdDesc => f.write_str("-id"),
+                Self::NameAsc => f.write_str("name"),
+                Self::NameDesc => f.write_str("-name"),
+                Self::PriceAsc => f.write_str("price"),
+                Self::PriceDesc => f.write_str("-price"),
+                Self::CreatedAtAsc => f.write_str("created_at"),
+                Self::CreatedAtDesc => f.write_str("-created_at"),
+                Self::UpdatedAtAsc => f.write_str("updated_at"),
+                Self::UpdatedAtDesc => f.write_str("-updated_at"),
             }
         }
     }
@@ -1711,16 +1711,16 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
-                "id" => Ok(Self::Id),
-                "-id" => Ok(Self::Xid),
-                "name" => Ok(Self::Name),
-                "-name" => Ok(Self::Xname),
-                "price" => Ok(Self::Price),
-                "-price" => Ok(Self::Xprice),
-                "created_at" => Ok(Self::CreatedXat),
-                "-created_at" => Ok(Self::XcreatedXat),
-                "updated_at" => Ok(Self::UpdatedXat),
-                "-updated_at" => Ok(Self::XupdatedXat),
+                "id" => Ok(Self::IdAsc),
+                "-id" => Ok(Self::IdDesc),
+                "name" => Ok(Self::NameAsc),
+                "-name" => Ok(Self::NameDesc),
+                "price" => Ok(Self::PriceAsc),
+                "-price" => Ok(Self::PriceDesc),
+                "created_at" => Ok(Self::CreatedAtAsc),
+                "-created_at" => Ok(Self::CreatedAtDesc),
+                "updated_at" => Ok(Self::UpdatedAtAsc),
+                "-updated_at" => Ok(Self::UpdatedAtDesc),
                 _ => Err("invalid value".into()),
             }
         }
@@ -1743,7 +1743,7 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
     }
     impl ::std::default::Default for ProductSort {
         fn default() -> Self {
-            ProductSort::Id
+            ProductSort::IdAsc
         }
     }
     ///`ProductUpdateIfMatch`
@@ -4961,6 +4961,7 @@ Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: crate::Credentials,
 }
 impl Client {
     /// Create a new client.
@@ -4968,7 +4969,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str) -> Self {
+    pub fn new(baseurl: &str, inner: crate::Credentials) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -4976,7 +4977,7 @@ impl Client {
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap())
+        Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
@@ -4984,14 +4985,19 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+    pub fn new_with_client(
+        baseurl: &str,
+        client: reqwest::Client,
+        inner: crate::Credentials,
+    ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner,
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<crate::Credentials> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -5001,11 +5007,17 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(&self) -> &crate::Credentials {
+        &self.inner
     }
 }
-impl ClientHooks<()> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<crate::Credentials>,
+    {}
+};
 impl Client {
     /**List the caller's API keys
 
@@ -5777,7 +5789,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ApiKeyGet<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
     }
     impl<'a> ApiKeyGet<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -5788,14 +5800,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         ///Sends a `GET` request to `/api/v1/api-keys/{id}`
@@ -5886,7 +5895,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ApiKeyDelete<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
     }
     impl<'a> ApiKeyDelete<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -5897,14 +5906,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         ///Sends a `DELETE` request to `/api/v1/api-keys/{id}`
@@ -6859,7 +6865,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CategoryGet<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_modified_since: Result<Option<types::CategoryGetIfModifiedSince>, String>,
         if_none_match: Result<Option<types::CategoryGetIfNoneMatch>, String>,
     }
@@ -6874,14 +6880,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_modified_since<V>(mut self, value: V) -> Self
@@ -7006,7 +7009,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CategoryReplace<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_match: Result<Option<types::CategoryReplaceIfMatch>, String>,
         body: Result<types::builder::CategoryInput, String>,
     }
@@ -7021,14 +7024,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self
@@ -7206,7 +7206,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CategoryDelete<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_match: Result<Option<types::CategoryDeleteIfMatch>, String>,
     }
     impl<'a> CategoryDelete<'a> {
@@ -7219,14 +7219,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self
@@ -7353,7 +7350,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CategoryUpdate<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_match: Result<Option<types::CategoryUpdateIfMatch>, String>,
         body: Result<types::builder::CategoryPatch, String>,
     }
@@ -7368,14 +7365,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self
@@ -7960,7 +7954,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ProductGet<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_modified_since: Result<Option<types::ProductGetIfModifiedSince>, String>,
         if_none_match: Result<Option<types::ProductGetIfNoneMatch>, String>,
     }
@@ -7975,14 +7969,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_modified_since<V>(mut self, value: V) -> Self
@@ -8107,7 +8098,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ProductReplace<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_match: Result<Option<types::ProductReplaceIfMatch>, String>,
         body: Result<types::builder::ProductInput, String>,
     }
@@ -8122,14 +8113,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self
@@ -8300,7 +8288,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ProductDelete<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_match: Result<Option<types::ProductDeleteIfMatch>, String>,
     }
     impl<'a> ProductDelete<'a> {
@@ -8313,14 +8301,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self
@@ -8440,7 +8425,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ProductUpdate<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_match: Result<Option<types::ProductUpdateIfMatch>, String>,
         body: Result<types::builder::ProductPatch, String>,
     }
@@ -8455,14 +8440,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self
@@ -8782,7 +8764,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct TagGet<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_none_match: Result<Option<types::TagGetIfNoneMatch>, String>,
     }
     impl<'a> TagGet<'a> {
@@ -8795,14 +8777,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_none_match<V>(mut self, value: V) -> Self
@@ -9153,7 +9132,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct UserDelete<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_match: Result<Option<types::UserDeleteIfMatch>, String>,
     }
     impl<'a> UserDelete<'a> {
@@ -9166,14 +9145,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self
@@ -9299,7 +9275,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct UserUpdate<'a> {
         client: &'a super::Client,
-        id: Result<::std::num::NonZeroU64, String>,
+        id: Result<types::Id, String>,
         if_match: Result<Option<types::UserUpdateIfMatch>, String>,
         body: Result<types::builder::UserPatch, String>,
     }
@@ -9314,14 +9290,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
+            V: std::convert::TryInto<types::Id>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| {
-                    "conversion to `:: std :: num :: NonZeroU64` for id failed"
-                        .to_string()
-                });
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self

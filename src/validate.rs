@@ -1,9 +1,14 @@
-//! JSON Schema validation of requests, against the schemas build.rs extracts from the spec.
+//! JSON Schema validation, against the schemas the generator extracts from the spec
+//! (`schemas.json`, one draft-4 document per request body and parameter set, by name).
 //!
 //! The spec's constraints (lengths, patterns, bounds, enums, required fields,
-//! `additionalProperties: false`) are enforced here, once, for every operation: a violation
-//! becomes a 422 with one [`FieldError`] per offending field. Messages never echo the value
-//! that was sent (it may be a password).
+//! `additionalProperties: false`) are enforced here, once, for every operation — and for the
+//! application layer's callers that do not come through HTTP (the CLI's `create-admin` checks a
+//! password against the spec's own rule). A violation becomes one [`FieldError`] per offending
+//! field. Messages never echo the value that was sent (it may be a password).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
@@ -13,22 +18,53 @@ use crate::api::types::FieldError;
 pub use jsonschema::Validator;
 
 /// Compiles a draft-4 schema (the dialect OpenAPI 3.0 follows).
-pub fn compile(schema: &str) -> Result<Validator, String> {
-    let schema: Value = serde_json::from_str(schema).map_err(|e| e.to_string())?;
-    jsonschema::draft4::options().should_validate_formats(true).build(&schema).map_err(|e| e.to_string())
+pub fn compile(schema: &Value) -> Result<Validator, String> {
+    jsonschema::draft4::options().should_validate_formats(true).build(schema).map_err(|e| e.to_string())
 }
 
-/// Compiles a schema that [`check_all`] has already compiled once at start-up.
-pub fn compiled(name: &str, schema: &str) -> Validator {
-    compile(schema).unwrap_or_else(|e| panic!("schema {name} was checked at start-up: {e}"))
+/// Every generated schema, and its validator, by name.
+type Compiled = BTreeMap<String, (Value, Validator)>;
+
+/// Every generated schema, compiled once.
+fn all() -> &'static Result<Compiled, String> {
+    static ALL: OnceLock<Result<Compiled, String>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let schemas: BTreeMap<String, Value> = serde_json::from_str(crate::api::SCHEMAS_JSON)
+            .map_err(|e| format!("the generated schemas.json does not parse: {e}"))?;
+        schemas
+            .into_iter()
+            .map(|(name, schema)| {
+                let validator = compile(&schema)
+                    .map_err(|e| format!("the generated schema {name} does not compile: {e}"))?;
+                Ok((name, (schema, validator)))
+            })
+            .collect()
+    })
+}
+
+/// A generated schema, by name.
+pub fn schema(name: &str) -> Option<&'static Value> {
+    all().as_ref().ok()?.get(name).map(|(schema, _)| schema)
 }
 
 /// Compiles every generated schema; the server refuses to start if one does not compile.
 pub fn check_all() -> Result<(), String> {
-    for (name, schema) in crate::api::server::VALIDATION_SCHEMAS {
-        compile(schema).map_err(|e| format!("the generated schema {name} does not compile: {e}"))?;
+    all().as_ref().map(|_| ()).map_err(Clone::clone)
+}
+
+/// The validator of a generated schema, by name (`Registration`, `ProductListQuery`).
+///
+/// # Panics
+///
+/// When the name is not one the generator wrote, or the schemas do not compile — both bugs that
+/// [`check_all`] catches when the server starts.
+pub fn validator(name: &str) -> &'static Validator {
+    match all() {
+        Ok(validators) => {
+            &validators.get(name).unwrap_or_else(|| panic!("no generated schema named {name}")).1
+        }
+        Err(e) => panic!("{e}"),
     }
-    Ok(())
 }
 
 /// Every violation of `validator` by `instance`, as field errors. `prefix` names the root
@@ -120,11 +156,11 @@ mod tests {
 
     #[test]
     fn messages_name_the_field_and_never_echo_the_value() {
-        let validator = compile(
-            r#"{"type":"object","additionalProperties":false,"required":["name"],
-                "properties":{"name":{"type":"string","maxLength":3},
-                "tags":{"type":"array","items":{"type":"string","minLength":1}}}}"#,
-        )
+        let validator = compile(&serde_json::json!({
+            "type": "object", "additionalProperties": false, "required": ["name"],
+            "properties": {"name": {"type": "string", "maxLength": 3},
+                           "tags": {"type": "array", "items": {"type": "string", "minLength": 1}}}
+        }))
         .unwrap();
         let errors =
             check(&validator, &serde_json::json!({"name": "secret-value", "tags": ["ok", ""], "id": 1}));

@@ -1,0 +1,383 @@
+//! The domain's types: what the application layer works with and the store keeps.
+//!
+//! They know nothing of HTTP or of any version of the wire format; `crate::http` maps them to the
+//! spec's generated types. Money is integer cents, timestamps are microseconds since the epoch
+//! (the storage format), ids are the database's positive integers.
+
+use std::fmt;
+
+use crate::error::Error;
+
+/// A row's id.
+pub type Id = i64;
+
+/// A stored timestamp (microseconds since the epoch) as a date-time.
+pub fn timestamp(micros: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// What a caller may do, from the tutorials' RBAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Everything, including accounts and deletes.
+    Admin,
+    /// Prices and stock, customers and order status.
+    Manager,
+    /// The catalog, and their own orders.
+    Customer,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Manager, Role::Customer];
+
+    /// The role's name, as stored and as the spec spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Customer => "customer",
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        self == Role::Admin
+    }
+
+    /// Staff see what others own.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Manager)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text).ok_or_else(|| format!("{text:?} is not a role"))
+    }
+}
+
+/// A role as stored; anything else in the database is a server fault.
+impl TryFrom<String> for Role {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse().map_err(|_| Error::internal(format!("stored role {text:?} is not a role")))
+    }
+}
+
+/// The version of a row and when it was created: what an entity tag is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub version: i64,
+    pub created_at: i64,
+}
+
+/// A condition on the row a write is about to change, checked inside the write's transaction
+/// (an `If-Match`, a business rule): the write goes ahead only when it returns `Ok`.
+pub type Check<'a, T> = &'a (dyn Fn(&T) -> Result<(), Error> + Send + Sync);
+
+/// A precondition on the current version of a row (`If-Match`), checked inside the write.
+pub type Precondition<'a> = &'a (dyn Fn(Version) -> bool + Send + Sync);
+
+/// The precondition that always holds.
+pub fn unconditional(_: Version) -> bool {
+    true
+}
+
+/// A [`Check`] from a precondition: 412 when it fails.
+pub fn matching<T: Versioned>(
+    precondition: Precondition<'_>,
+) -> impl Fn(&T) -> Result<(), Error> + Send + Sync + '_ {
+    move |row: &T| if precondition(row.version()) { Ok(()) } else { Err(Error::PreconditionFailed) }
+}
+
+/// The check that always passes.
+pub fn unchecked<T>(_: &T) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Rows that carry a version.
+pub trait Versioned {
+    fn version(&self) -> Version;
+}
+
+/// Where a page of a list starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start<K> {
+    /// Skip this many rows.
+    Offset(i64),
+    /// The rows after this key, in list order.
+    After(K),
+    /// The rows before this key, in list order (a "previous page").
+    Before(K),
+}
+
+impl<K> Start<K> {
+    /// The same start, with the key converted.
+    pub fn try_map<L, E>(&self, f: impl FnOnce(&K) -> Result<L, E>) -> Result<Start<L>, E> {
+        Ok(match self {
+            Start::Offset(offset) => Start::Offset(*offset),
+            Start::After(key) => Start::After(f(key)?),
+            Start::Before(key) => Start::Before(f(key)?),
+        })
+    }
+}
+
+/// A page of rows, and whether rows exist past either end of it.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The number of matching rows, for offset pages.
+    pub total: Option<i64>,
+    pub more_after: bool,
+    pub more_before: bool,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            more_after: self.more_after,
+            more_before: self.more_before,
+        }
+    }
+}
+
+/// A stored category.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Category {
+    pub id: Id,
+    pub name: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Versioned for Category {
+    fn version(&self) -> Version {
+        Version { version: self.version, created_at: self.created_at }
+    }
+}
+
+/// A category with its products (`include=products`).
+#[derive(Debug, Clone)]
+pub struct CategoryWithProducts {
+    pub category: Category,
+    pub products: Option<Vec<Product>>,
+}
+
+/// A stored tag; tags never change once created.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Tag {
+    pub id: Id,
+    pub name: String,
+    pub created_at: i64,
+}
+
+impl Versioned for Tag {
+    fn version(&self) -> Version {
+        Version { version: 1, created_at: self.created_at }
+    }
+}
+
+/// A stored product, with its tag names in alphabetical order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Product {
+    pub id: Id,
+    pub name: String,
+    pub name_key: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub stock: i64,
+    pub category_id: Id,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[sqlx(skip)]
+    pub tags: Vec<String>,
+}
+
+impl Versioned for Product {
+    fn version(&self) -> Version {
+        Version { version: self.version, created_at: self.created_at }
+    }
+}
+
+/// What a product is made of, as created or replaced.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub name: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub stock: i64,
+    pub category_id: Id,
+    pub tags: Vec<String>,
+}
+
+/// A partial update: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProductChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub price_cents: Option<i64>,
+    pub stock: Option<i64>,
+    pub category_id: Option<Id>,
+    pub tags: Option<Vec<String>>,
+}
+
+impl From<NewProduct> for ProductChanges {
+    fn from(new: NewProduct) -> Self {
+        ProductChanges {
+            name: Some(new.name),
+            description: Some(new.description),
+            price_cents: Some(new.price_cents),
+            stock: Some(new.stock),
+            category_id: Some(new.category_id),
+            tags: Some(new.tags),
+        }
+    }
+}
+
+/// Product list filters; all that are set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProductFilter {
+    pub category_id: Option<Id>,
+    /// A tag name, any case.
+    pub tag: Option<String>,
+    pub min_price_cents: Option<i64>,
+    pub max_price_cents: Option<i64>,
+    pub in_stock: Option<bool>,
+    /// A substring of the name, any case.
+    pub q: Option<String>,
+}
+
+/// The field a product list is ordered by; `id` breaks ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum SortKey {
+    Id,
+    Name,
+    Price,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortKey {
+    /// The value of this key in `product`, for the cursor after or before it.
+    pub fn value_of(self, product: &Product) -> KeyValue {
+        match self {
+            SortKey::Id => KeyValue::Int(product.id),
+            SortKey::Name => KeyValue::Text(product.name_key.clone()),
+            SortKey::Price => KeyValue::Int(product.price_cents),
+            SortKey::CreatedAt => KeyValue::Int(product.created_at),
+            SortKey::UpdatedAt => KeyValue::Int(product.updated_at),
+        }
+    }
+}
+
+/// An order: a key and a direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ProductSort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+/// The sort-key value of a row, in a keyset cursor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum KeyValue {
+    Int(i64),
+    Text(String),
+}
+
+/// The position of a product in a sorted list: its sort-key value and its id.
+pub type ProductKey = (KeyValue, Id);
+
+/// A stored account (without the password hash, which only login reads).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: Id,
+    pub username: String,
+    pub email: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Versioned for User {
+    fn version(&self) -> Version {
+        Version { version: self.version, created_at: self.created_at }
+    }
+}
+
+/// What a new account is made of.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub role: Option<Role>,
+    pub email: Option<String>,
+}
+
+/// The account a write is about to change, and how many admins there are (their rows locked),
+/// for the rules that keep at least one admin.
+#[derive(Debug)]
+pub struct UserWrite<'a> {
+    pub user: &'a User,
+    pub admins: usize,
+}
+
+/// A [`Check`] of an account write, which sees the number of admins too.
+pub type UserCheck<'a> = &'a (dyn for<'u> Fn(&UserWrite<'u>) -> Result<(), Error> + Send + Sync);
+
+/// What presenting a refresh token led to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refreshed {
+    /// The token was current: it is now used, and the new one continues the family.
+    Rotated { user_id: Id },
+    /// Unknown, expired or revoked.
+    Invalid,
+    /// Already rotated: someone replayed it. The family is now revoked.
+    Reused,
+}
+
+/// A stored API key (never the secret: only its hash is kept).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKey {
+    pub id: Id,
+    pub user_id: Id,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// The owner of an active key, as authentication needs them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyOwner {
+    pub key_id: Id,
+    pub last_used_at: Option<i64>,
+    pub user_id: Id,
+    pub username: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+}
+
+/// Case-folds a name for uniqueness, search and ordering.
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}

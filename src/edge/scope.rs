@@ -1,0 +1,132 @@
+//! The request's scope: what the edge knows of a request (its id, its client, its path) and
+//! what the layers below learn for its answer (the operation, the caller, headers such as
+//! `WWW-Authenticate`, `Retry-After` or `RateLimit-*`, whether the body is already a problem).
+//!
+//! The edge sets one [`Scope`] around dropshot's handling of each request (a task-local), and
+//! reads it back when dropshot answers. So metadata travels as typed values, from where it is
+//! known to the one place that writes the response, on successes and errors alike — never in
+//! bodies or private headers.
+
+use std::cell::RefCell;
+use std::net::IpAddr;
+
+use http::{HeaderName, HeaderValue};
+use slog::Logger;
+
+use crate::error::ApiError;
+use crate::http::policy::OperationMeta;
+
+tokio::task_local! {
+    static SCOPE: Scope;
+}
+
+/// One request's scope.
+pub struct Scope {
+    request_id: String,
+    client: IpAddr,
+    path: String,
+    log: Logger,
+    answer: RefCell<Answer>,
+}
+
+/// What the layers below the edge learned for the answer.
+#[derive(Default)]
+pub struct Answer {
+    /// The operation dropshot routed the request to (none: dropshot's router answered).
+    pub operation: Option<&'static OperationMeta>,
+    /// The authenticated user, for the access log.
+    pub caller: Option<i64>,
+    /// Headers for the response, whatever its status.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The response body is one of the API's problems (complete, with request id).
+    pub problem: bool,
+    /// An extractor's error on its way through dropshot (see `ApiError::into_extractor_error`).
+    stashed: Option<ApiError>,
+}
+
+impl Answer {
+    /// The answer of a problem made by the edge itself.
+    pub fn problem() -> Answer {
+        Answer { problem: true, ..Answer::default() }
+    }
+}
+
+impl Scope {
+    pub fn new(request_id: String, client: IpAddr, path: String, log: Logger) -> Scope {
+        Scope { request_id, client, path, log, answer: RefCell::new(Answer::default()) }
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The client's address (behind a trusted proxy, the address it forwarded for).
+    pub fn client(&self) -> IpAddr {
+        self.client
+    }
+
+    /// The request's path (a problem's `instance`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The server's logger with the request id.
+    pub fn log(&self) -> &Logger {
+        &self.log
+    }
+
+    pub fn set_operation(&self, operation: &'static OperationMeta) {
+        self.answer.borrow_mut().operation = Some(operation);
+    }
+
+    pub fn operation(&self) -> Option<&'static OperationMeta> {
+        self.answer.borrow().operation
+    }
+
+    pub fn set_caller(&self, user_id: i64) {
+        self.answer.borrow_mut().caller = Some(user_id);
+    }
+
+    /// Adds a header to the response (replacing one of the same name).
+    pub fn header(&self, name: HeaderName, value: HeaderValue) {
+        let mut answer = self.answer.borrow_mut();
+        answer.headers.retain(|(n, _)| *n != name);
+        answer.headers.push((name, value));
+    }
+
+    /// The response is a problem of the API's; these headers go with it.
+    pub fn answered_with_problem(&self, headers: Vec<(HeaderName, HeaderValue)>) {
+        let mut answer = self.answer.borrow_mut();
+        for (name, _) in &headers {
+            answer.headers.retain(|(n, _)| n != name);
+        }
+        answer.headers.extend(headers);
+        answer.problem = true;
+    }
+
+    pub fn stash(&self, error: ApiError) {
+        self.answer.borrow_mut().stashed = Some(error);
+    }
+
+    pub fn take_stashed(&self) -> Option<ApiError> {
+        self.answer.borrow_mut().stashed.take()
+    }
+
+    /// What was learned for the answer (the edge takes it once dropshot has answered).
+    pub fn take_answer(&self) -> Answer {
+        std::mem::take(&mut self.answer.borrow_mut())
+    }
+
+    /// Runs `future` with this scope as the current one.
+    pub async fn run<F: std::future::Future>(self, future: F) -> (F::Output, Scope) {
+        let mut scoped = std::pin::pin!(SCOPE.scope(self, future));
+        let output = (&mut scoped).await;
+        let scope = scoped.as_mut().take_value().expect("the scope is returned once, after the future");
+        (output, scope)
+    }
+}
+
+/// Calls `f` with the current request's scope; `None` outside of one (the CLI, unit tests).
+pub fn with<R>(f: impl FnOnce(&Scope) -> R) -> Option<R> {
+    SCOPE.try_with(f).ok()
+}

@@ -1,0 +1,220 @@
+//! Storage, behind the interface the application layer calls: [`Store`].
+//!
+//! Two implementations, chosen by the database URL: SQLite (the embedded default) and
+//! PostgreSQL (for several instances), each on sqlx's native driver. They share one SQL
+//! implementation (`sql/`), compiled once per back-end against its own sqlx types, and differ
+//! where the back-ends do (row locks, pool layout, connection options); either may override a
+//! query where it pays. Why native rather than sqlx's `Any` driver: see the README's
+//! architecture section (measured).
+//!
+//! Nothing in here knows HTTP. Writes take a [`Check`] that the application layer's rules
+//! (`If-Match`, "keep an admin") are evaluated with, against the locked row, inside the write's
+//! transaction. Constraint violations are mapped here, by sqlx's error kind, never by matching
+//! database text.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::domain::*;
+use crate::error::Error;
+
+pub mod postgres;
+pub mod sqlite;
+
+/// Which database the URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Connections for reads (and, on PostgreSQL, for writes too).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the API answers 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// The catalog: categories, tags, products.
+#[async_trait]
+pub trait CatalogStore {
+    async fn categories(&self, start: Start<Id>, limit: i64) -> Result<Page<Category>, Error>;
+    async fn category(&self, id: Id) -> Result<Category, Error>;
+    /// The category with this name, ignoring case.
+    async fn category_named(&self, name: &str) -> Result<Option<Category>, Error>;
+    async fn category_create(&self, name: &str) -> Result<Category, Error>;
+    async fn category_rename(
+        &self,
+        id: Id,
+        name: &str,
+        check: Check<'_, Category>,
+    ) -> Result<Category, Error>;
+    /// Deletes a category; one that still has products is a conflict.
+    async fn category_delete(&self, id: Id, check: Check<'_, Category>) -> Result<(), Error>;
+
+    async fn tags(&self, start: Start<Id>, limit: i64) -> Result<Page<Tag>, Error>;
+    async fn tag(&self, id: Id) -> Result<Tag, Error>;
+
+    /// A page of products in `sort` order, with their tags.
+    async fn products(
+        &self,
+        filter: &ProductFilter,
+        sort: ProductSort,
+        start: &Start<ProductKey>,
+        limit: i64,
+    ) -> Result<Page<Product>, Error>;
+    async fn product(&self, id: Id) -> Result<Product, Error>;
+    /// The products of the given categories, with their tags: one query for all of them.
+    async fn products_of_categories(&self, category_ids: &[Id]) -> Result<BTreeMap<Id, Vec<Product>>, Error>;
+    /// Whether a product has this name, ignoring case.
+    async fn product_named(&self, name: &str) -> Result<bool, Error>;
+    async fn product_create(&self, new: &NewProduct) -> Result<Product, Error>;
+    async fn product_update(
+        &self,
+        id: Id,
+        changes: &ProductChanges,
+        check: Check<'_, Product>,
+    ) -> Result<Product, Error>;
+    async fn product_delete(&self, id: Id, check: Check<'_, Product>) -> Result<(), Error>;
+}
+
+/// Accounts and credentials: users, refresh-token families, API keys.
+#[async_trait]
+pub trait AccountStore {
+    async fn user_create(&self, new: &NewUser) -> Result<User, Error>;
+    async fn user(&self, id: Id) -> Result<User, Error>;
+    /// The user with this username (any case) and their password hash, for login.
+    async fn user_for_login(&self, username: &str) -> Result<Option<(User, String)>, Error>;
+    async fn users(&self, start: Start<Id>, limit: i64) -> Result<Page<User>, Error>;
+    async fn user_update(&self, id: Id, changes: &UserChanges, check: UserCheck<'_>) -> Result<User, Error>;
+    /// Deletes a user; their tokens and API keys go with them.
+    async fn user_delete(&self, id: Id, check: UserCheck<'_>) -> Result<(), Error>;
+
+    /// Starts a login's family with its first refresh token.
+    async fn session_start(&self, user_id: Id, token_hash: &str, expires_at: i64) -> Result<(), Error>;
+    /// Presents `token_hash`: rotates it to `new_hash` when it is current, revokes its family
+    /// when it was already rotated.
+    async fn session_rotate(
+        &self,
+        token_hash: &str,
+        new_hash: &str,
+        expires_at: i64,
+    ) -> Result<Refreshed, Error>;
+    /// Revokes the family of `token_hash` (logout); nothing happens for an unknown token.
+    async fn session_revoke(&self, token_hash: &str) -> Result<(), Error>;
+
+    async fn api_key_create(
+        &self,
+        user_id: Id,
+        name: &str,
+        prefix: &str,
+        key_hash: &str,
+    ) -> Result<ApiKey, Error>;
+    /// A user's active keys, newest first.
+    async fn api_keys_of(&self, user_id: Id) -> Result<Vec<ApiKey>, Error>;
+    /// One active key; `owner` limits it to that user's keys (others' are "not found").
+    async fn api_key(&self, id: Id, owner: Option<Id>) -> Result<ApiKey, Error>;
+    /// The active key with this hash, and its owner.
+    async fn api_key_owner(&self, key_hash: &str) -> Result<Option<KeyOwner>, Error>;
+    /// Records that a key was used.
+    async fn api_key_touch(&self, id: Id) -> Result<(), Error>;
+    /// Revokes a key; `owner` limits it to that user's keys (others' are "not found").
+    async fn api_key_revoke(&self, id: Id, owner: Option<Id>) -> Result<(), Error>;
+}
+
+/// Everything the application keeps.
+#[async_trait]
+pub trait Store: CatalogStore + AccountStore + Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Whether the database answers a query (for `/readyz`).
+    async fn ping(&self) -> Result<(), Error>;
+    /// Counts one hit of a rate-limit counter in its window; the count so far. Only the
+    /// back-ends that share counters between instances keep them (PostgreSQL).
+    async fn rate_limit_hit(&self, key: &str, window_start: i64) -> Result<u64, Error>;
+    /// Forgets the counters of windows that started before `horizon`.
+    async fn rate_limit_prune(&self, horizon: i64) -> Result<(), Error>;
+    /// Closes the pools, waiting for connections in use.
+    async fn close(&self);
+}
+
+/// Connects to the database the URL names and applies its pending migrations.
+pub async fn connect(url: &str, config: &PoolConfig) -> Result<Arc<dyn Store>, String> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::connect(url, config).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::connect(url, config).await?))
+    } else {
+        Err("DATABASE_URL must start with sqlite: or postgres://".into())
+    }
+}
+
+/// Now, in microseconds since the epoch (the storage format of timestamps).
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// The `updated_at` of a write to a row last updated at `previous`: now, but never earlier than
+/// the last write even if the clock stepped back (`Last-Modified` must not go backwards).
+pub fn next_update(previous: i64) -> i64 {
+    now_micros().max(previous + 1)
+}
+
+/// A constraint a statement violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Violation {
+    Unique,
+    ForeignKey,
+}
+
+pub(crate) fn violation(error: &sqlx::Error) -> Option<Violation> {
+    match error {
+        sqlx::Error::Database(db) => match db.kind() {
+            sqlx::error::ErrorKind::UniqueViolation => Some(Violation::Unique),
+            sqlx::error::ErrorKind::ForeignKeyViolation => Some(Violation::ForeignKey),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Database failures that are not the request's fault: an unreachable database (or one that
+/// went away mid-query) is 503, worth a retry; the rest is 500.
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            Error::Unavailable(error)
+        } else {
+            Error::internal(error)
+        }
+    }
+}
+
+/// Whether a failure says the database cannot be reached (rather than that a query is wrong):
+/// pool timeouts, closed pools, I/O and TLS failures, and PostgreSQL's connection-exception
+/// class (08…) and shutdown states (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+/// connect now).
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}

@@ -1,0 +1,47 @@
+//! PostgreSQL, for several instances behind a load balancer: one pool for reads and writes, row
+//! locks (`FOR UPDATE`) on the rows a write checks, and rate-limit counters shared by every
+//! instance.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use super::{Backend, PoolConfig};
+
+/// The sqlx database the shared SQL is compiled against.
+pub(crate) type Db = sqlx::Postgres;
+/// The back-end this module serves.
+const BACKEND: Backend = Backend::Postgres;
+
+/// `SELECT … FOR UPDATE`: the row a write is about to check and change stays locked for the
+/// transaction.
+macro_rules! for_update {
+    ($sql:expr) => {
+        concat!($sql, " FOR UPDATE")
+    };
+}
+
+// The shared SQL, compiled a second time against this back-end's types: by design.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+
+/// The PostgreSQL store.
+pub type PgStore = sql::SqlStore;
+
+/// Connects and migrates.
+pub async fn connect(url: &str, config: &PoolConfig) -> Result<PgStore, String> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(|e| format!("connecting to the database: {e}"))?;
+    sqlx::migrate!("migrations/postgres")
+        .run(&pool)
+        .await
+        .map_err(|e| format!("migrating the database: {e}"))?;
+    Ok(sql::SqlStore { read: pool.clone(), write: pool })
+}

@@ -1,0 +1,425 @@
+//! Categories, tags and products: filters, sorts, offset and keyset pages; writes that keep
+//! tags in step.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::{list_by_id, locked, Sql, SqlStore, Tx};
+use crate::domain::*;
+use crate::error::Error;
+use crate::store::{next_update, now_micros, violation, CatalogStore, Violation};
+
+macro_rules! category_columns {
+    () => {
+        "id, name, version, created_at, updated_at"
+    };
+}
+
+macro_rules! product_columns {
+    () => {
+        "p.id, p.name, p.name_key, p.description, p.price_cents, p.stock, \
+         p.category_id, p.version, p.created_at, p.updated_at"
+    };
+}
+
+/// One product and its tags (one row per tag, or one with none), by id.
+const PRODUCT_WITH_TAGS: &str = concat!(
+    "SELECT ",
+    product_columns!(),
+    ", t.name AS tag FROM products p \
+     LEFT JOIN product_tags pt ON pt.product_id = p.id \
+     LEFT JOIN tags t ON t.id = pt.tag_id \
+     WHERE p.id = $1 ORDER BY t.name_key"
+);
+
+/// A product row with one of its tags (or none): what joining the tags on gives.
+#[derive(sqlx::FromRow)]
+struct WithTag {
+    #[sqlx(flatten)]
+    product: Product,
+    tag: Option<String>,
+}
+
+/// Folds consecutive rows of the same product into one product with its tags.
+fn fold_tags(rows: Vec<WithTag>) -> Vec<Product> {
+    let mut out: Vec<Product> = Vec::new();
+    for WithTag { product, tag } in rows {
+        match out.last_mut() {
+            Some(last) if last.id == product.id => last.tags.extend(tag),
+            _ => {
+                let mut product = product;
+                product.tags.extend(tag);
+                out.push(product);
+            }
+        }
+    }
+    out
+}
+
+#[async_trait]
+impl CatalogStore for SqlStore {
+    async fn categories(&self, start: Start<Id>, limit: i64) -> Result<Page<Category>, Error> {
+        list_by_id(&self.read, "categories", category_columns!(), start, limit).await
+    }
+
+    async fn category(&self, id: Id) -> Result<Category, Error> {
+        sqlx::query_as(concat!("SELECT ", category_columns!(), " FROM categories WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(Error::NotFound("category"))
+    }
+
+    async fn category_named(&self, name: &str) -> Result<Option<Category>, Error> {
+        Ok(sqlx::query_as(concat!("SELECT ", category_columns!(), " FROM categories WHERE name_key = $1"))
+            .bind(name_key(name))
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn category_create(&self, name: &str) -> Result<Category, Error> {
+        sqlx::query_as(concat!(
+            "INSERT INTO categories (name, name_key, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING ",
+            category_columns!()
+        ))
+        .bind(name)
+        .bind(name_key(name))
+        .bind(now_micros())
+        .fetch_one(&self.write)
+        .await
+        .map_err(|e| duplicate_category(e, name))
+    }
+
+    async fn category_rename(
+        &self,
+        id: Id,
+        name: &str,
+        check: Check<'_, Category>,
+    ) -> Result<Category, Error> {
+        let mut tx = self.write.begin().await?;
+        let current = lock_category(&mut tx, id, check).await?;
+        let row = sqlx::query_as(concat!(
+            "UPDATE categories SET name = $1, name_key = $2, version = version + 1, updated_at = $3 \
+             WHERE id = $4 RETURNING ",
+            category_columns!()
+        ))
+        .bind(name)
+        .bind(name_key(name))
+        .bind(next_update(current.updated_at))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| duplicate_category(e, name))?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn category_delete(&self, id: Id, check: Check<'_, Category>) -> Result<(), Error> {
+        let mut tx = self.write.begin().await?;
+        lock_category(&mut tx, id, check).await?;
+        let in_use: Option<(i64,)> = sqlx::query_as("SELECT id FROM products WHERE category_id = $1 LIMIT 1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if in_use.is_some() {
+            return Err(still_has_products());
+        }
+        // A product added meanwhile by another instance still trips the foreign key.
+        sqlx::query("DELETE FROM categories WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(
+            |e| match violation(&e) {
+                Some(Violation::ForeignKey) => still_has_products(),
+                _ => e.into(),
+            },
+        )?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tags(&self, start: Start<Id>, limit: i64) -> Result<Page<Tag>, Error> {
+        list_by_id(&self.read, "tags", "id, name, created_at", start, limit).await
+    }
+
+    async fn tag(&self, id: Id) -> Result<Tag, Error> {
+        sqlx::query_as("SELECT id, name, created_at FROM tags WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(Error::NotFound("tag"))
+    }
+
+    async fn products(
+        &self,
+        filter: &ProductFilter,
+        sort: ProductSort,
+        start: &Start<ProductKey>,
+        limit: i64,
+    ) -> Result<Page<Product>, Error> {
+        let mut page = Sql::new(concat!("SELECT ", product_columns!(), " FROM products p"));
+        push_filter(&mut page, filter);
+        // Going backwards (a "previous" page) reads the list in reverse, then flips the rows.
+        let backwards = matches!(start, Start::Before(_));
+        let descending = sort.descending != backwards;
+        if let Start::After((value, id)) | Start::Before((value, id)) = start {
+            let op = if descending { "<" } else { ">" };
+            if sort.key == SortKey::Id {
+                page.and().push(&format!("p.id {op} ")).bind(*id);
+            } else {
+                page.and().push(&format!("({}, p.id) {op} (", column(sort.key)));
+                match value {
+                    KeyValue::Int(v) => page.bind(*v),
+                    KeyValue::Text(v) => page.bind(v.as_str()),
+                };
+                page.push(", ").bind(*id).push(")");
+            }
+        }
+        let direction = if descending { "DESC" } else { "ASC" };
+        let order = if sort.key == SortKey::Id {
+            format!(" ORDER BY p.id {direction}")
+        } else {
+            format!(" ORDER BY {} {direction}, p.id {direction}", column(sort.key))
+        };
+        page.push(&order).push(" LIMIT ").bind(limit + 1);
+        if let Start::Offset(offset) = start {
+            page.push(" OFFSET ").bind(*offset);
+        }
+        // The page as a subquery, its tags joined on: one round trip.
+        let mut sql = Sql::new(concat!("SELECT ", product_columns!(), ", t.name AS tag FROM ("));
+        sql.append(&page).push(
+            ") p LEFT JOIN product_tags pt ON pt.product_id = p.id LEFT JOIN tags t ON t.id = pt.tag_id",
+        );
+        sql.push(&order).push(", t.name_key");
+
+        let total = async {
+            match start {
+                Start::Offset(_) => {
+                    let mut count = Sql::new("SELECT count(*) FROM products p");
+                    push_filter(&mut count, filter);
+                    let (total,): (i64,) = count.query_as().fetch_one(&self.read).await?;
+                    Ok::<_, Error>(Some(total))
+                }
+                _ => Ok(None),
+            }
+        };
+        let rows = async { Ok::<_, Error>(sql.query_as::<WithTag>().fetch_all(&self.read).await?) };
+        let (rows, total) = tokio::try_join!(rows, total)?;
+        let mut items = fold_tags(rows);
+        let overflow = items.len() as i64 > limit;
+        items.truncate(usize::try_from(limit).unwrap_or(0));
+        if backwards {
+            items.reverse();
+        }
+        Ok(match start {
+            Start::Offset(offset) => Page { items, total, more_after: overflow, more_before: *offset > 0 },
+            Start::After(_) => Page { items, total: None, more_after: overflow, more_before: true },
+            Start::Before(_) => Page { items, total: None, more_after: true, more_before: overflow },
+        })
+    }
+
+    async fn product(&self, id: Id) -> Result<Product, Error> {
+        let rows: Vec<WithTag> = sqlx::query_as(PRODUCT_WITH_TAGS).bind(id).fetch_all(&self.read).await?;
+        fold_tags(rows).pop().ok_or(Error::NotFound("product"))
+    }
+
+    async fn products_of_categories(&self, category_ids: &[Id]) -> Result<BTreeMap<Id, Vec<Product>>, Error> {
+        let mut out: BTreeMap<Id, Vec<Product>> = BTreeMap::new();
+        if category_ids.is_empty() {
+            return Ok(out);
+        }
+        let mut sql = Sql::new(concat!(
+            "SELECT ",
+            product_columns!(),
+            ", t.name AS tag FROM products p \
+             LEFT JOIN product_tags pt ON pt.product_id = p.id \
+             LEFT JOIN tags t ON t.id = pt.tag_id WHERE p.category_id IN ("
+        ));
+        sql.bind_list(category_ids).push(") ORDER BY p.category_id, p.id, t.name_key");
+        for product in fold_tags(sql.query_as().fetch_all(&self.read).await?) {
+            out.entry(product.category_id).or_default().push(product);
+        }
+        Ok(out)
+    }
+
+    async fn product_named(&self, name: &str) -> Result<bool, Error> {
+        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM products WHERE name_key = $1 LIMIT 1")
+            .bind(name_key(name))
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn product_create(&self, new: &NewProduct) -> Result<Product, Error> {
+        let mut tx = self.write.begin().await?;
+        let now = now_micros();
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO products (name, name_key, description, price_cents, stock, category_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&new.name)
+        .bind(name_key(&new.name))
+        .bind(&new.description)
+        .bind(new.price_cents)
+        .bind(new.stock)
+        .bind(new.category_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(missing_category)?;
+        set_tags(&mut tx, id, &new.tags, false).await?;
+        let product = reread(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(product)
+    }
+
+    async fn product_update(
+        &self,
+        id: Id,
+        changes: &ProductChanges,
+        check: Check<'_, Product>,
+    ) -> Result<Product, Error> {
+        let mut tx = self.write.begin().await?;
+        let current = lock_product(&mut tx, id, check).await?;
+        let name = changes.name.as_ref().unwrap_or(&current.name);
+        sqlx::query(
+            "UPDATE products SET name = $1, name_key = $2, description = $3, price_cents = $4, stock = $5, \
+             category_id = $6, version = version + 1, updated_at = $7 WHERE id = $8",
+        )
+        .bind(name)
+        .bind(name_key(name))
+        .bind(changes.description.as_ref().unwrap_or(&current.description))
+        .bind(changes.price_cents.unwrap_or(current.price_cents))
+        .bind(changes.stock.unwrap_or(current.stock))
+        .bind(changes.category_id.unwrap_or(current.category_id))
+        .bind(next_update(current.updated_at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(missing_category)?;
+        if let Some(names) = &changes.tags {
+            set_tags(&mut tx, id, names, true).await?;
+        }
+        let product = reread(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(product)
+    }
+
+    async fn product_delete(&self, id: Id, check: Check<'_, Product>) -> Result<(), Error> {
+        let mut tx = self.write.begin().await?;
+        lock_product(&mut tx, id, check).await?;
+        sqlx::query("DELETE FROM products WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Id => "p.id",
+        SortKey::Name => "p.name_key",
+        SortKey::Price => "p.price_cents",
+        SortKey::CreatedAt => "p.created_at",
+        SortKey::UpdatedAt => "p.updated_at",
+    }
+}
+
+fn push_filter(sql: &mut Sql, filter: &ProductFilter) {
+    if let Some(category_id) = filter.category_id {
+        sql.and().push("p.category_id = ").bind(category_id);
+    }
+    if let Some(tag) = &filter.tag {
+        sql.and()
+            .push(
+                "EXISTS (SELECT 1 FROM product_tags pt JOIN tags t ON t.id = pt.tag_id \
+                 WHERE pt.product_id = p.id AND t.name_key = ",
+            )
+            .bind(name_key(tag))
+            .push(")");
+    }
+    if let Some(min) = filter.min_price_cents {
+        sql.and().push("p.price_cents >= ").bind(min);
+    }
+    if let Some(max) = filter.max_price_cents {
+        sql.and().push("p.price_cents <= ").bind(max);
+    }
+    match filter.in_stock {
+        Some(true) => {
+            sql.and().push("p.stock > 0");
+        }
+        Some(false) => {
+            sql.and().push("p.stock = 0");
+        }
+        None => {}
+    }
+    if let Some(q) = &filter.q {
+        let escaped = name_key(q).replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        sql.and().push("p.name_key LIKE ").bind(format!("%{escaped}%")).push(" ESCAPE '\\'");
+    }
+}
+
+/// Sets the tags of a product to `names`, creating the tags that do not exist yet. Names that
+/// differ only in case are one tag, spelled as it was first created.
+async fn set_tags(tx: &mut Tx, product_id: Id, names: &[String], replacing: bool) -> Result<(), Error> {
+    if replacing {
+        sqlx::query("DELETE FROM product_tags WHERE product_id = $1")
+            .bind(product_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let mut by_key: BTreeMap<String, &str> = BTreeMap::new();
+    for name in names {
+        by_key.entry(name_key(name)).or_insert(name);
+    }
+    if by_key.is_empty() {
+        return Ok(());
+    }
+    // One statement for the new tags, one for the links: each statement is a round trip.
+    let now = now_micros();
+    let mut insert = Sql::new("INSERT INTO tags (name, name_key, created_at) VALUES ");
+    for (i, (key, name)) in by_key.iter().enumerate() {
+        insert.push(if i == 0 { "(" } else { ", (" });
+        insert.bind(*name).push(", ").bind(key.as_str()).push(", ").bind(now).push(")");
+    }
+    insert.push(" ON CONFLICT (name_key) DO NOTHING");
+    insert.query().execute(&mut **tx).await?;
+    let keys: Vec<String> = by_key.into_keys().collect();
+    let mut link = Sql::new("INSERT INTO product_tags (product_id, tag_id) SELECT ");
+    link.bind(product_id).push(", id FROM tags WHERE name_key IN (").bind_list(&keys).push(")");
+    link.query().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The category a write changes, locked for the transaction.
+async fn lock_category(tx: &mut Tx, id: Id, check: Check<'_, Category>) -> Result<Category, Error> {
+    let sql = for_update!(concat!("SELECT ", category_columns!(), " FROM categories WHERE id = $1"));
+    locked(tx, sql, id, "category", check).await
+}
+
+/// The product a write changes, locked for the transaction.
+async fn lock_product(tx: &mut Tx, id: Id, check: Check<'_, Product>) -> Result<Product, Error> {
+    let sql = for_update!(concat!("SELECT ", product_columns!(), " FROM products p WHERE p.id = $1"));
+    locked(tx, sql, id, "product", check).await
+}
+
+/// The product as the transaction now sees it, tags included, in one round trip.
+async fn reread(tx: &mut Tx, id: Id) -> Result<Product, Error> {
+    let rows: Vec<WithTag> = sqlx::query_as(PRODUCT_WITH_TAGS).bind(id).fetch_all(&mut **tx).await?;
+    fold_tags(rows).pop().ok_or(Error::NotFound("product"))
+}
+
+fn still_has_products() -> Error {
+    Error::Conflict("the category still has products; move or delete them first".into())
+}
+
+fn duplicate_category(error: sqlx::Error, name: &str) -> Error {
+    match violation(&error) {
+        Some(Violation::Unique) => Error::Conflict(format!("a category named {name:?} already exists")),
+        _ => error.into(),
+    }
+}
+
+fn missing_category(error: sqlx::Error) -> Error {
+    match violation(&error) {
+        Some(Violation::ForeignKey) => Error::invalid("category_id", "names no existing category"),
+        _ => error.into(),
+    }
+}

@@ -1,0 +1,266 @@
+//! The SQL both back-ends share, compiled once per back-end.
+//!
+//! `store/sqlite.rs` and `store/postgres.rs` each include this module tree (`#[path]`), after
+//! defining `Db` (their sqlx database), `BACKEND` and the `for_update!` macro; so this code is
+//! plain, non-generic sqlx against one concrete database at a time. Statements use `$n`
+//! placeholders, which both understand, and portable types (BIGINT ids, cents and microsecond
+//! timestamps, TEXT).
+
+mod accounts;
+mod catalog;
+
+use async_trait::async_trait;
+
+use super::{Backend, Db, BACKEND};
+use crate::domain::{Check, Id, Page, Start};
+use crate::error::Error;
+use crate::store::Store;
+
+/// The pools of one database: reads, and writes (the same pool on PostgreSQL; one connection on
+/// SQLite, whose single writer would make others wait anyway).
+pub struct SqlStore {
+    pub(super) read: sqlx::Pool<Db>,
+    pub(super) write: sqlx::Pool<Db>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore").field("backend", &BACKEND).finish_non_exhaustive()
+    }
+}
+
+/// A write transaction.
+type Tx = sqlx::Transaction<'static, Db>;
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        BACKEND
+    }
+
+    async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn rate_limit_hit(&self, key: &str, window_start: i64) -> Result<u64, Error> {
+        let (count,): (i64,) = sqlx::query_as(
+            "INSERT INTO rate_limit_counters (key, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1 \
+             RETURNING count",
+        )
+        .bind(key)
+        .bind(window_start)
+        .fetch_one(&self.write)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(u64::MAX))
+    }
+
+    async fn rate_limit_prune(&self, horizon: i64) -> Result<(), Error> {
+        sqlx::query("DELETE FROM rate_limit_counters WHERE window_start < $1")
+            .bind(horizon)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// The row a write is about to change (`sql` selects it by `$1`; with `for_update!` it stays
+/// locked for the transaction on PostgreSQL), once `check` passes for it: 404 when there is no
+/// such row.
+async fn locked<T>(
+    tx: &mut Tx,
+    sql: &'static str,
+    id: Id,
+    what: &'static str,
+    check: Check<'_, T>,
+) -> Result<T, Error>
+where
+    T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    let current: T =
+        sqlx::query_as(sql).bind(id).fetch_optional(&mut **tx).await?.ok_or(Error::NotFound(what))?;
+    check(&current)?;
+    Ok(current)
+}
+
+/// A page of rows of `table` in id order: the shared keyset/offset logic of id-ordered lists.
+async fn list_by_id<T>(
+    pool: &sqlx::Pool<Db>,
+    table: &'static str,
+    columns: &'static str,
+    start: Start<Id>,
+    limit: i64,
+) -> Result<Page<T>, Error>
+where
+    T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    let mut sql = Sql::new(&format!("SELECT {columns} FROM {table}"));
+    match start {
+        Start::Offset(offset) => {
+            sql.push(" ORDER BY id LIMIT ").bind(limit + 1).push(" OFFSET ").bind(offset);
+        }
+        Start::After(id) => {
+            sql.push(" WHERE id > ").bind(id).push(" ORDER BY id LIMIT ").bind(limit + 1);
+        }
+        Start::Before(id) => {
+            sql.push(" WHERE id < ").bind(id).push(" ORDER BY id DESC LIMIT ").bind(limit + 1);
+        }
+    }
+    let mut items: Vec<T> = sql.query_as().fetch_all(pool).await?;
+    let overflow = items.len() as i64 > limit;
+    items.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(match start {
+        Start::Offset(offset) => {
+            // Audited: `table` is a name from the code, never from a request.
+            let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(pool)
+                .await?;
+            Page { items, total: Some(total), more_after: overflow, more_before: offset > 0 }
+        }
+        Start::After(_) => Page { items, total: None, more_after: overflow, more_before: true },
+        Start::Before(_) => {
+            items.reverse();
+            Page { items, total: None, more_after: true, more_before: overflow }
+        }
+    })
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone)]
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Arg {
+    fn from(value: i64) -> Self {
+        Arg::Int(value)
+    }
+}
+
+impl From<String> for Arg {
+    fn from(value: String) -> Self {
+        Arg::Text(value)
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(value: &str) -> Self {
+        Arg::Text(value.to_string())
+    }
+}
+
+/// SQL text whose shape depends on the request (filters, sorts, `IN` lists) and the values of
+/// its placeholders, in order. It numbers `$n` itself: sqlx's `QueryBuilder` would write `?`
+/// for SQLite and `$n` for PostgreSQL, and this text is shared.
+#[derive(Debug, Default, Clone)]
+struct Sql {
+    text: String,
+    args: Vec<Arg>,
+    /// Whether `WHERE` has been written (see [`Sql::and`]).
+    filtered: bool,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Sql { text: text.to_string(), args: Vec::new(), filtered: false }
+    }
+
+    /// Starts a condition: ` WHERE ` the first time, ` AND ` after. (No `WHERE 1 = 1`: SQLite
+    /// then counts row by row instead of reading the smallest index.)
+    fn and(&mut self) -> &mut Self {
+        self.text.push_str(if self.filtered { " AND " } else { " WHERE " });
+        self.filtered = true;
+        self
+    }
+
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends another statement (as a subquery, say), renumbering its placeholders.
+    fn append(&mut self, other: &Sql) -> &mut Self {
+        let offset = self.args.len();
+        let mut rest = other.text.as_str();
+        while let Some(at) = rest.find('$') {
+            self.text.push_str(&rest[..at]);
+            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            match rest[at + 1..at + 1 + digits].parse::<usize>() {
+                Ok(n) => self.text.push_str(&format!("${}", n + offset)),
+                Err(_) => self.text.push('$'),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        self.text.push_str(rest);
+        self.args.extend(other.args.iter().cloned());
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    fn bind(&mut self, value: impl Into<Arg>) -> &mut Self {
+        self.args.push(value.into());
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Appends `$a, $b, …` bound to `values`.
+    fn bind_list<T: Into<Arg> + Clone>(&mut self, values: &[T]) -> &mut Self {
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value.clone());
+        }
+        self
+    }
+
+    /// The statement, ready to run.
+    ///
+    /// Audited for injection: the text is built from fragments in the code and `$n`
+    /// placeholders only; every value from a request is bound.
+    fn query(&self) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments> {
+        self.args.iter().fold(sqlx::query(sqlx::AssertSqlSafe(self.text.as_str())), |query, arg| match arg {
+            Arg::Int(value) => query.bind(*value),
+            Arg::Text(value) => query.bind(value.as_str()),
+        })
+    }
+
+    /// The statement, decoding rows as `T`.
+    fn query_as<T>(&self) -> sqlx::query::QueryAs<'_, Db, T, <Db as sqlx::Database>::Arguments>
+    where
+        T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row>,
+    {
+        self.args.iter().fold(sqlx::query_as(sqlx::AssertSqlSafe(self.text.as_str())), |query, arg| match arg
+        {
+            Arg::Int(value) => query.bind(*value),
+            Arg::Text(value) => query.bind(value.as_str()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        let mut sql = Sql::new("SELECT * FROM t");
+        sql.and().push("a = ").bind(1).and().push("b IN (").bind_list(&["x", "y"]).push(")");
+        assert_eq!(sql.text, "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)");
+
+        let mut outer = Sql::new("SELECT * FROM (");
+        outer.bind(0).push(", ").append(&sql).push(") WHERE x = ").bind(9);
+        assert_eq!(
+            outer.text,
+            "SELECT * FROM ($1, SELECT * FROM t WHERE a = $2 AND b IN ($3, $4)) WHERE x = $5"
+        );
+    }
+}
