@@ -293,6 +293,8 @@ impl ApiError {
             self.problem.instance = Some(scope.path().to_string());
             if self.status() >= 500 {
                 slog::error!(scope.log(), "request failed";
+                    "request_id" => scope.request_id(),
+                    "operation" => scope.operation().map_or("-", |op| op.id),
                     "status" => self.status(),
                     "error" => self.internal.as_deref().unwrap_or(self.problem.detail.as_deref().unwrap_or("")),
                 );

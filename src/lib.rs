@@ -151,6 +151,7 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
             request_timeout: config.request_timeout(),
             cors_origins: config.cors_origins.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
+            tls: config.tls()?,
             log: log.clone(),
         },
     );
@@ -162,7 +163,8 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
         },
         SHUTDOWN_GRACE,
     ));
-    info!(log, "serving"; "address" => %local_addr, "database" => ?app.store().backend());
+    let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
+    info!(log, "serving"; "address" => %local_addr, "scheme" => scheme, "database" => ?app.store().backend());
     Ok(Running { local_addr, stop, serving, app })
 }
 

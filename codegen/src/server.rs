@@ -101,8 +101,13 @@ pub fn emit(operations: &[Operation], document: &Value) -> Result<Server, String
     });
     let bounds = tag_methods.keys().map(|tag| tag_trait(tag));
 
+    let version =
+        document.pointer("/info/version").and_then(Value::as_str).ok_or("the spec has no info.version")?;
     let code = quote! {
         use super::types;
+
+        /// The version of the spec (`info.version`).
+        pub const API_VERSION: &str = #version;
 
         #(#items)*
         #(#body_impls)*

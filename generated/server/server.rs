@@ -2,6 +2,20 @@
 // The committed copy under generated/ is refreshed by `cargo run --bin regenerate`.
 
 use super::types;
+/// The version of the spec (`info.version`).
+pub const API_VERSION: &str = "1.0.0";
+///The headers `api_index` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct ApiIndexReplyHeaders {}
+impl crate::http::reply::HeaderSet for ApiIndexReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `api_index` answers on success (200).
+pub type ApiIndexReply = crate::http::reply::Reply<
+    types::ApiIndex,
+    ApiIndexReplyHeaders,
+    200,
+>;
 ///The headers `api_key_list` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ApiKeyListReplyHeaders {
@@ -1819,6 +1833,26 @@ impl crate::http::extract::BodySchema for types::UserPatch {
 /// Per-operation metadata, from the spec: what the glue enforces before a handler runs.
 pub mod operations {
     use super::types;
+    ///`GET /` (`api_index`).
+    pub const API_INDEX: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "api_index",
+        method: "GET",
+        path: "/",
+        tag: "ops",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: None,
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
     ///`GET /api/v1/api-keys` (`api_key_list`).
     pub const API_KEY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "api_key_list",
@@ -2429,6 +2463,7 @@ pub mod operations {
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
+        &API_INDEX,
         &API_KEY_LIST,
         &API_KEY_CREATE,
         &API_KEY_GET,
@@ -2461,6 +2496,7 @@ pub mod operations {
     /// The operation with this `operationId` (looked up on every request).
     pub fn find(id: &str) -> Option<&'static crate::http::policy::OperationMeta> {
         match id {
+            "api_index" => Some(&API_INDEX),
             "api_key_list" => Some(&API_KEY_LIST),
             "api_key_create" => Some(&API_KEY_CREATE),
             "api_key_get" => Some(&API_KEY_GET),
@@ -2497,6 +2533,17 @@ pub mod operations {
 #[dropshot::api_description]
 pub trait StorefrontApi {
     type Context;
+    /**Where things are
+
+A small index for people and tools that start at the root: the spec, the versions of
+the API, the probes.*/
+    #[endpoint{method = GET,
+    path = "/",
+    tags = ["ops"]}]
+    async fn api_index(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<ApiIndexReply, crate::error::ApiError>;
     /**List the caller's API keys
 
 The secrets are never shown again; `prefix` tells keys apart.*/
@@ -2941,6 +2988,12 @@ pub trait CategoriesHandlers: Send + Sync + 'static {
 }
 ///The operations tagged `ops`, implemented by hand in `src/http`.
 pub trait OpsHandlers: Send + Sync + 'static {
+    ///`GET /`: Where things are
+    fn api_index(
+        cx: crate::http::Cx,
+    ) -> impl ::std::future::Future<
+        Output = Result<ApiIndexReply, crate::error::ApiError>,
+    > + Send;
     ///`GET /healthz`: Liveness probe
     fn healthz(
         cx: crate::http::Cx,
@@ -3067,6 +3120,25 @@ impl<
         + ProductsHandlers + TagsHandlers + UsersHandlers,
 > StorefrontApi for Glue<H> {
     type Context = crate::http::ServerState;
+    async fn api_index(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<ApiIndexReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::API_INDEX,
+                async move {
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::API_INDEX,
+                            None,
+                        )
+                        .await?;
+                    <H as OpsHandlers>::api_index(cx).await
+                },
+            )
+            .await
+    }
     async fn api_key_list(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,

@@ -127,18 +127,16 @@ impl App {
             .filter(|_| verified)
             .ok_or(Error::Unauthorized("the username or password is wrong".into()))?;
         let refresh_token = new_secret(REFRESH_TOKEN_PREFIX)?;
-        self.store().session_start(user.id, &secret_hash(&refresh_token), self.refresh_expiry()).await?;
+        let now = self.now_micros();
+        self.store().session_start(user.id, &secret_hash(&refresh_token), now, self.refresh_expiry()).await?;
         self.session(user.id, refresh_token)
     }
 
     /// Rotates a refresh token; one presented again revokes its whole login.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Session, Error> {
         let next = new_secret(REFRESH_TOKEN_PREFIX)?;
-        match self
-            .store()
-            .session_rotate(&secret_hash(refresh_token), &secret_hash(&next), self.refresh_expiry())
-            .await?
-        {
+        let (old, new) = (secret_hash(refresh_token), secret_hash(&next));
+        match self.store().session_rotate(&old, &new, self.now_micros(), self.refresh_expiry()).await? {
             Refreshed::Rotated { user_id } => self.session(user_id, next),
             Refreshed::Reused => Err(Error::Unauthorized(
                 "this refresh token was already used; every token of its login is now revoked".into(),
@@ -151,7 +149,7 @@ impl App {
 
     /// Ends the login a refresh token belongs to; an unknown token changes nothing.
     pub async fn logout(&self, refresh_token: &str) -> Result<(), Error> {
-        self.store().session_revoke(&secret_hash(refresh_token)).await
+        self.store().session_revoke(&secret_hash(refresh_token), self.now_micros()).await
     }
 
     fn session(&self, user_id: Id, refresh_token: String) -> Result<Session, Error> {
@@ -164,7 +162,11 @@ impl App {
 
     fn refresh_expiry(&self) -> i64 {
         let ttl = i64::try_from(self.tokens().refresh_ttl.as_micros()).unwrap_or(i64::MAX);
-        self.clock().now().timestamp_micros().saturating_add(ttl)
+        self.now_micros().saturating_add(ttl)
+    }
+
+    fn now_micros(&self) -> i64 {
+        self.clock().now().timestamp_micros()
     }
 
     pub async fn user_list(&self, _actor: &Actor, start: Start<Id>, limit: i64) -> Result<Page<User>, Error> {

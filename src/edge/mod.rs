@@ -74,8 +74,13 @@ pub struct EdgeConfig {
     pub cors_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// HTTPS: connections are TLS, and responses carry `Strict-Transport-Security`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub log: Logger,
 }
+
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The edge's state, shared by its connections.
 pub struct Edge {
@@ -134,16 +139,40 @@ impl Edge {
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let io = TokioIo::new(wire::Wire::new(stream, peer, self.config.log.clone()));
                     let edge = Arc::clone(&self);
                     let service = hyper::service::service_fn(move |request| {
                         let edge = Arc::clone(&edge);
                         async move { Ok::<_, Infallible>(edge.handle(request, peer).await) }
                     });
-                    let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
-                    connections.spawn(async move {
-                        let _ = connection.await;
-                    });
+                    let log = self.config.log.clone();
+                    match self.config.tls.clone() {
+                        None => {
+                            let io = TokioIo::new(wire::Wire::new(stream, peer, log));
+                            let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
+                            connections.spawn(async move {
+                                let _ = connection.await;
+                            });
+                        }
+                        Some(tls) => {
+                            // The handshake runs in the connection's task: a slow client holds
+                            // up no one else.
+                            let builder = builder.clone();
+                            let watcher = graceful.watcher();
+                            connections.spawn(async move {
+                                let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                                let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                    Ok(Ok(stream)) => stream,
+                                    Ok(Err(e)) => {
+                                        slog::debug!(log, "TLS handshake failed"; "peer" => %peer, "error" => %e);
+                                        return;
+                                    }
+                                    Err(_) => return,
+                                };
+                                let io = TokioIo::new(wire::Wire::new(stream, peer, log));
+                                let _ = watcher.watch(builder.serve_connection(io, service).into_owned()).await;
+                            });
+                        }
+                    }
                     while connections.try_join_next().is_some() {}
                 }
                 () = &mut shutdown => break,
@@ -369,6 +398,9 @@ impl Edge {
             if name != header::CONTENT_SECURITY_POLICY || !headers.contains_key(&name) {
                 headers.insert(name, HeaderValue::from_static(value));
             }
+        }
+        if self.config.tls.is_some() {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
         }
         if !self.config.cors_origins.is_empty() {
             // Whether the CORS headers are there depends on Origin: shared caches must know.

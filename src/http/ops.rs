@@ -1,11 +1,23 @@
-//! Probes: liveness (the process answers) and readiness (the database answers too).
+//! The index at `/`, and the probes: liveness (the process answers) and readiness (the database
+//! answers too).
 
-use crate::api::server::{HealthzReply, OpsHandlers, ReadyzReply};
-use crate::api::types::{Health, HealthStatus};
+use crate::api::server::{ApiIndexReply, HealthzReply, OpsHandlers, ReadyzReply, API_VERSION};
+use crate::api::types::{ApiIndex, ApiIndexLinks, Health, HealthStatus};
 use crate::error::ApiError;
 use crate::http::{Cx, Server};
 
 impl OpsHandlers for Server {
+    async fn api_index(_cx: Cx) -> Result<ApiIndexReply, ApiError> {
+        let links = ApiIndexLinks {
+            openapi_yaml: "/openapi.yaml".into(),
+            openapi_json: "/openapi.json".into(),
+            api_v1: "/api/v1".into(),
+            health: "/healthz".into(),
+            ready: "/readyz".into(),
+        };
+        Ok(ApiIndexReply::new(ApiIndex { name: "Storefront API".into(), version: API_VERSION.into(), links }))
+    }
+
     async fn healthz(_cx: Cx) -> Result<HealthzReply, ApiError> {
         Ok(HealthzReply::new(Health { status: HealthStatus::Ok }))
     }

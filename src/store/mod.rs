@@ -89,7 +89,8 @@ pub trait CatalogStore {
     async fn product_delete(&self, id: Id, check: Check<'_, Product>) -> Result<(), Error>;
 }
 
-/// Accounts and credentials: users, refresh-token families, API keys.
+/// Accounts and credentials: users, refresh-token families, API keys. Sessions are timed by
+/// the application's clock (`now`, microseconds), which the tests move.
 #[async_trait]
 pub trait AccountStore {
     async fn user_create(&self, new: &NewUser) -> Result<User, Error>;
@@ -102,17 +103,24 @@ pub trait AccountStore {
     async fn user_delete(&self, id: Id, check: UserCheck<'_>) -> Result<(), Error>;
 
     /// Starts a login's family with its first refresh token.
-    async fn session_start(&self, user_id: Id, token_hash: &str, expires_at: i64) -> Result<(), Error>;
+    async fn session_start(
+        &self,
+        user_id: Id,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), Error>;
     /// Presents `token_hash`: rotates it to `new_hash` when it is current, revokes its family
     /// when it was already rotated.
     async fn session_rotate(
         &self,
         token_hash: &str,
         new_hash: &str,
+        now: i64,
         expires_at: i64,
     ) -> Result<Refreshed, Error>;
     /// Revokes the family of `token_hash` (logout); nothing happens for an unknown token.
-    async fn session_revoke(&self, token_hash: &str) -> Result<(), Error>;
+    async fn session_revoke(&self, token_hash: &str, now: i64) -> Result<(), Error>;
 
     async fn api_key_create(
         &self,

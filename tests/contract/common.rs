@@ -58,10 +58,24 @@ impl TestApp {
         TestApp::spawn_with_clock(storefront::clock::Clock::system(), adjust).await
     }
 
+    /// Starts a server after `adjust`, without the admin and clients the others get (for servers
+    /// the usual clients cannot reach: HTTPS).
+    pub async fn spawn_plain_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::start(storefront::clock::Clock::system(), adjust, false).await
+    }
+
     /// Starts a server that tells time by `clock` (a manual one moves only when told to).
     pub async fn spawn_with_clock(
         clock: storefront::clock::Clock,
         adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        TestApp::start(clock, adjust, true).await
+    }
+
+    async fn start(
+        clock: storefront::clock::Clock,
+        adjust: impl FnOnce(&mut Config),
+        with_admin: bool,
     ) -> TestApp {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let (url, database) = match std::env::var(POSTGRES_ENV) {
@@ -82,14 +96,18 @@ impl TestApp {
         let log = storefront::logging::to_file(&log_path).expect("a log file");
         let running = storefront::start_with_clock(config, log, clock).await.expect("the server starts");
         let base = format!("http://{}", running.local_addr());
-        let admin = NewAccount {
-            username: ADMIN.0.into(),
-            email: "admin@example.com".into(),
-            password: ADMIN.1.into(),
-        };
-        running.app().create_admin(&Actor::Operator, &admin).await.expect("the first admin");
         let anonymous = Client::anonymous(&base);
-        let admin_token = login(&anonymous, ADMIN.0, ADMIN.1).await;
+        let admin_token = if with_admin {
+            let admin = NewAccount {
+                username: ADMIN.0.into(),
+                email: "admin@example.com".into(),
+                password: ADMIN.1.into(),
+            };
+            running.app().create_admin(&Actor::Operator, &admin).await.expect("the first admin");
+            login(&anonymous, ADMIN.0, ADMIN.1).await
+        } else {
+            String::new()
+        };
         TestApp {
             client: authorized_client(&base, &admin_token),
             anonymous,
@@ -141,6 +159,11 @@ impl TestApp {
     /// or that check a rule without HTTP.
     pub fn app(&self) -> &storefront::app::App {
         self.running.as_ref().expect("running").app()
+    }
+
+    /// What the server has logged so far (JSON lines).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
     /// Loads the tutorials' demo catalog.

@@ -175,3 +175,106 @@ async fn a_large_problem_the_api_gzipped_still_reaches_the_client_whole() {
         app.http.get(app.url("/api/v1/products")).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(list.headers()["content-encoding"], "gzip");
 }
+
+#[tokio::test]
+async fn the_spec_as_json_is_gzipped_for_clients_that_accept_it() {
+    let app = TestApp::spawn().await;
+    let plain = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let size = plain.bytes().await.unwrap().len();
+    let zipped =
+        app.http.get(app.url("/openapi.json")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "Accept-Encoding");
+    let bytes = zipped.bytes().await.unwrap();
+    assert!(bytes.len() * 4 < size, "{} of {size} bytes", bytes.len());
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap();
+    assert_eq!(text, storefront::api::OPENAPI_JSON);
+}
+
+/// Sends raw bytes on a new connection and reads the whole answer (the server closes).
+async fn raw(app: &TestApp, request: &[u8]) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (head.to_ascii_lowercase(), body.to_string())
+}
+
+#[tokio::test]
+async fn requests_the_http_parser_refuses_are_problems_too() {
+    // Raw bytes: no client library sends these.
+    let app = TestApp::spawn().await;
+    let long_header = format!("GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n", "a".repeat(70 * 1024));
+    let long_target = format!(
+        "GET /api/v1/products?q={} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        "a".repeat(9000)
+    );
+    let cases: [(&[u8], u16, &str); 4] = [
+        (b"GET /healthz HTTP/1.1\r\nbad header: x\r\n\r\n", 400, "/problems/bad-request"),
+        (b"GET /a\x00b HTTP/1.1\r\nhost: x\r\n\r\n", 400, "/problems/bad-request"),
+        (long_header.as_bytes(), 431, "/problems/headers-too-large"),
+        (long_target.as_bytes(), 414, "/problems/uri-too-long"),
+    ];
+    for (request, status, kind) in cases {
+        let (head, body) = raw(&app, request).await;
+        assert!(head.starts_with(&format!("http/1.1 {status} ")), "{status}: {head}");
+        assert!(head.contains("content-type: application/problem+json"), "{head}");
+        assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+        let request_id =
+            head.lines().find_map(|l| l.strip_prefix("x-request-id: ")).expect("a request id").to_string();
+        let problem: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(problem["type"], kind);
+        assert_eq!(problem["status"], status);
+        assert_eq!(problem["request_id"], request_id);
+    }
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_413_every_time() {
+    let app = TestApp::spawn().await;
+    let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+    for attempt in 0..100 {
+        // 10 MB in 160 chunks of 64 KiB, with no Content-Length: the server learns the size
+        // only by reading.
+        let chunks = std::iter::repeat_n(chunk.clone(), 160).map(Ok::<_, std::io::Error>);
+        let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+        let response = app
+            .http
+            .post(app.url("/api/v1/categories"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("attempt {attempt}: {e:?}"));
+        assert_eq!(response.status(), 413, "attempt {attempt}");
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["type"], "/problems/payload-too-large");
+    }
+}
+
+#[tokio::test]
+async fn printing_the_spec_into_a_pipe_that_closes_early_is_not_a_crash() {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
+        .arg("print-spec")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // `| head -c 16`: the reader has what it wanted and goes away.
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(&first, &storefront::api::OPENAPI_YAML.as_bytes()[..16]);
+}

@@ -16,5 +16,6 @@ mod policy;
 mod products;
 mod rate_limits;
 mod tags;
+mod tls;
 mod users;
 mod vendored;

@@ -2,14 +2,24 @@
 //! address honours only trusted proxies, and PostgreSQL shares counters between processes.
 
 use serde_json::Value;
+use storefront::clock::Clock;
 
 use crate::common::{sample, TestApp};
 
 /// A small limit for every class, so that tests reach it.
 const SMALL: &str = "auth=3/60s,default=3/60s,admin=3/60s";
 
-// The tests below that expect an exact sequence of answers use day-long windows: fixed windows
-// start on multiples of their length, and a minute's would roll over mid-test now and then.
+/// A server whose clock stands one second into a window (windows start at multiples of their
+/// length, and a day is a multiple of every window here), and that clock: nothing rolls over
+/// until a test moves it.
+async fn spawn_at_window_start(limits: &str) -> (TestApp, Clock) {
+    let now = chrono::Utc::now().timestamp();
+    let clock = Clock::manual(chrono::DateTime::from_timestamp(now - now % 86_400 + 1, 0).unwrap());
+    let limits = limits.to_string();
+    let app =
+        TestApp::spawn_with_clock(clock.clone(), |config| config.rate_limits = limits.parse().unwrap()).await;
+    (app, clock)
+}
 
 #[tokio::test]
 async fn every_rate_limited_operation_answers_429_past_its_limit() {
@@ -23,7 +33,7 @@ async fn every_rate_limited_operation_answers_429_past_its_limit() {
                 continue;
             }
             // A fresh server per operation, so that counters start at zero.
-            let app = TestApp::spawn_with(|config| config.rate_limits = SMALL.parse().unwrap()).await;
+            let (app, _clock) = spawn_at_window_start(SMALL).await;
             app.seed_demo().await;
             let target = path.replace("{id}", "1");
             let body = op.pointer("/requestBody/content/application~1json/schema").map(|schema| {
@@ -34,10 +44,7 @@ async fn every_rate_limited_operation_answers_429_past_its_limit() {
                 body
             });
             let mut statuses = Vec::new();
-            // Answers in the current window: a fixed window may roll over mid-test (the reset
-            // then jumps up), and counting starts again.
-            let (mut in_window, mut last_reset) = (0, u64::MAX);
-            for attempt in 0..6 {
+            for attempt in 0..4 {
                 let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let mut request = app.http.request(method, app.url(&target));
                 if let Some(body) = &body {
@@ -50,30 +57,43 @@ async fn every_rate_limited_operation_answers_429_past_its_limit() {
                     |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
                 assert_eq!(header("ratelimit-limit").as_deref(), Some("3"), "{id} attempt {attempt}");
                 assert_eq!(header("x-ratelimit-limit").as_deref(), Some("3"), "{id}");
-                let reset: u64 = header("ratelimit-reset").expect("RateLimit-Reset").parse().unwrap();
-                in_window = if reset > last_reset { 1 } else { in_window + 1 };
-                last_reset = reset;
-                if status == 429 {
-                    assert_eq!(header("ratelimit-remaining").as_deref(), Some("0"), "{id}");
-                    let retry: u64 = header("retry-after").expect("Retry-After").parse().unwrap();
-                    assert!((1..=60).contains(&retry), "{id}: Retry-After {retry}");
-                    let problem: Value = response.json().await.unwrap();
-                    assert_eq!(problem["type"], "/problems/too-many-requests", "{id}");
-                    break;
+                assert_eq!(header("ratelimit-reset").as_deref(), Some("59"), "{id}");
+                let remaining = 3u64.saturating_sub(attempt + 1).to_string();
+                assert_eq!(header("ratelimit-remaining"), Some(remaining), "{id} attempt {attempt}");
+                if attempt < 3 {
+                    assert_ne!(status, 429, "{id} attempt {attempt}: {statuses:?}");
+                    continue;
                 }
+                assert_eq!(
+                    status, 429,
+                    "{id} ({class}): the fourth request must be over the limit: {statuses:?}"
+                );
+                assert_eq!(header("retry-after").as_deref(), Some("59"), "{id}");
+                let problem: Value = response.json().await.unwrap();
+                assert_eq!(problem["type"], "/problems/too-many-requests", "{id}");
             }
-            assert_eq!(statuses.last(), Some(&429), "{id} ({class}) never answered 429: {statuses:?}");
-            assert_eq!(in_window, 4, "{id}: 429 must come right after the limit: {statuses:?}");
         }
     }
 }
 
 #[tokio::test]
+async fn a_new_window_counts_from_zero() {
+    let (app, clock) = spawn_at_window_start("auth=100/60s,default=2/60s,admin=100/60s").await;
+    let url = app.url("/api/v1/tags");
+    assert_eq!(futures_statuses(&app.anonymous_http, &url, 3).await, [200, 200, 429]);
+    clock.advance(std::time::Duration::from_secs(58));
+    let last = app.anonymous_http.get(&url).send().await.unwrap();
+    assert_eq!((last.status().as_u16(), last.headers()["retry-after"].to_str().unwrap()), (429, "1"));
+    clock.advance(std::time::Duration::from_secs(1));
+    let next = app.anonymous_http.get(&url).send().await.unwrap();
+    assert_eq!(next.status(), 200);
+    assert_eq!(next.headers()["ratelimit-remaining"], "1");
+    assert_eq!(next.headers()["ratelimit-reset"], "60");
+}
+
+#[tokio::test]
 async fn admins_get_the_larger_admin_class() {
-    let app = TestApp::spawn_with(|config| {
-        config.rate_limits = "auth=100/24h,default=2/24h,admin=10/24h".parse().unwrap()
-    })
-    .await;
+    let (app, _clock) = spawn_at_window_start("auth=100/60s,default=2/60s,admin=10/60s").await;
     for _ in 0..5 {
         let response = app.http.get(app.url("/api/v1/products")).send().await.unwrap();
         assert_eq!(response.status(), 200);
@@ -85,9 +105,9 @@ async fn admins_get_the_larger_admin_class() {
 
 #[tokio::test]
 async fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
-    let limits = "auth=100/24h,default=2/24h,admin=100/24h";
+    let limits = "auth=100/60s,default=2/60s,admin=100/60s";
     // Untrusted: every client behind the same peer shares its counter, whatever it claims.
-    let app = TestApp::spawn_with(|config| config.rate_limits = limits.parse().unwrap()).await;
+    let (app, _clock) = spawn_at_window_start(limits).await;
     let claims = |ip: &'static str| {
         app.anonymous_http.get(app.url("/api/v1/tags")).header("x-forwarded-for", ip).send()
     };
@@ -96,7 +116,9 @@ async fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
     assert_eq!(claims("203.0.113.3").await.unwrap().status(), 429);
 
     // Trusted (the proxy is 127.0.0.1): each forwarded client has its own counter.
-    let app = TestApp::spawn_with(|config| {
+    let now = chrono::Utc::now().timestamp();
+    let clock = Clock::manual(chrono::DateTime::from_timestamp(now - now % 86_400 + 1, 0).unwrap());
+    let app = TestApp::spawn_with_clock(clock, |config| {
         config.rate_limits = limits.parse().unwrap();
         config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
@@ -161,7 +183,13 @@ fn second_process(database_url: &str, limits: &str) -> SecondProcess {
 
 #[tokio::test]
 async fn two_processes_share_counters_on_postgresql_and_count_alone_on_sqlite() {
-    let limits = "auth=100/24h,default=4/24h,admin=100/24h";
+    // The second process tells real time (its clock cannot be injected): an hour's window, and
+    // never within seconds of the hour, so that no window ends mid-test.
+    let limits = "auth=100/1h,default=4/1h,admin=100/1h";
+    let into_hour = chrono::Utc::now().timestamp() % 3600;
+    if into_hour > 3590 {
+        tokio::time::sleep(std::time::Duration::from_secs((3601 - into_hour) as u64)).await;
+    }
     let app = TestApp::spawn_with(|config| config.rate_limits = limits.parse().unwrap()).await;
     let other = second_process(&app.database_url, limits);
     let client = &app.anonymous_http;

@@ -8,6 +8,33 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///`ApiIndex`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiIndex {
+        pub links: ApiIndexLinks,
+        pub name: ::std::string::String,
+        ///The version of this document (`info.version`).
+        pub version: ::std::string::String,
+    }
+    impl ApiIndex {
+        pub fn builder() -> builder::ApiIndex {
+            Default::default()
+        }
+    }
+    ///`ApiIndexLinks`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ApiIndexLinks {
+        pub api_v1: ::std::string::String,
+        pub health: ::std::string::String,
+        pub openapi_json: ::std::string::String,
+        pub openapi_yaml: ::std::string::String,
+        pub ready: ::std::string::String,
+    }
+    impl ApiIndexLinks {
+        pub fn builder() -> builder::ApiIndexLinks {
+            Default::default()
+        }
+    }
     ///`ApiKey`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiKey {
@@ -2643,6 +2670,192 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
+        pub struct ApiIndex {
+            links: ::std::result::Result<super::ApiIndexLinks, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            version: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiIndex {
+            fn default() -> Self {
+                Self {
+                    links: Err("no value supplied for links".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    version: Err("no value supplied for version".to_string()),
+                }
+            }
+        }
+        impl ApiIndex {
+            pub fn links<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiIndexLinks>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.links = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for links: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for version: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiIndex> for super::ApiIndex {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiIndex,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    links: value.links?,
+                    name: value.name?,
+                    version: value.version?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiIndex> for ApiIndex {
+            fn from(value: super::ApiIndex) -> Self {
+                Self {
+                    links: Ok(value.links),
+                    name: Ok(value.name),
+                    version: Ok(value.version),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiIndexLinks {
+            api_v1: ::std::result::Result<::std::string::String, ::std::string::String>,
+            health: ::std::result::Result<::std::string::String, ::std::string::String>,
+            openapi_json: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            openapi_yaml: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            ready: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiIndexLinks {
+            fn default() -> Self {
+                Self {
+                    api_v1: Err("no value supplied for api_v1".to_string()),
+                    health: Err("no value supplied for health".to_string()),
+                    openapi_json: Err("no value supplied for openapi_json".to_string()),
+                    openapi_yaml: Err("no value supplied for openapi_yaml".to_string()),
+                    ready: Err("no value supplied for ready".to_string()),
+                }
+            }
+        }
+        impl ApiIndexLinks {
+            pub fn api_v1<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_v1 = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for api_v1: {e}")
+                    });
+                self
+            }
+            pub fn health<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.health = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for health: {e}")
+                    });
+                self
+            }
+            pub fn openapi_json<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.openapi_json = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for openapi_json: {e}")
+                    });
+                self
+            }
+            pub fn openapi_yaml<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.openapi_yaml = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for openapi_yaml: {e}")
+                    });
+                self
+            }
+            pub fn ready<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ready = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ready: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiIndexLinks> for super::ApiIndexLinks {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiIndexLinks,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    api_v1: value.api_v1?,
+                    health: value.health?,
+                    openapi_json: value.openapi_json?,
+                    openapi_yaml: value.openapi_yaml?,
+                    ready: value.ready?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiIndexLinks> for ApiIndexLinks {
+            fn from(value: super::ApiIndexLinks) -> Self {
+                Self {
+                    api_v1: Ok(value.api_v1),
+                    health: Ok(value.health),
+                    openapi_json: Ok(value.openapi_json),
+                    openapi_yaml: Ok(value.openapi_yaml),
+                    ready: Ok(value.ready),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ApiKey {
             created_at: ::std::result::Result<super::Timestamp, ::std::string::String>,
             id: ::std::result::Result<super::Id, ::std::string::String>,
@@ -5019,6 +5232,22 @@ const _: () = {
     {}
 };
 impl Client {
+    /**Where things are
+
+A small index for people and tools that start at the root: the spec, the versions of
+the API, the probes.
+
+
+Sends a `GET` request to `/`
+
+```ignore
+let response = client.api_index()
+    .send()
+    .await;
+```*/
+    pub fn api_index(&self) -> builder::ApiIndex<'_> {
+        builder::ApiIndex::new(self)
+    }
     /**List the caller's API keys
 
 The secrets are never shown again; `prefix` tells keys apart.
@@ -5573,6 +5802,68 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::api_index`]
+
+[`Client::api_index`]: super::Client::api_index*/
+    #[derive(Debug, Clone)]
+    pub struct ApiIndex<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ApiIndex<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ApiIndex>, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "api_index",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::api_key_list`]
 
 [`Client::api_key_list`]: super::Client::api_key_list*/

@@ -98,16 +98,23 @@ impl AccountStore for SqlStore {
         Ok(())
     }
 
-    async fn session_start(&self, user_id: Id, token_hash: &str, expires_at: i64) -> Result<(), Error> {
+    async fn session_start(
+        &self,
+        user_id: Id,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), Error> {
         let family = uuid::Uuid::new_v4().simple().to_string();
         let mut conn = self.write.acquire().await?;
-        insert_refresh(&mut conn, user_id, &family, token_hash, now_micros(), expires_at).await
+        insert_refresh(&mut conn, user_id, &family, token_hash, now, expires_at).await
     }
 
     async fn session_rotate(
         &self,
         token_hash: &str,
         new_hash: &str,
+        now: i64,
         expires_at: i64,
     ) -> Result<Refreshed, Error> {
         #[derive(sqlx::FromRow)]
@@ -119,7 +126,6 @@ impl AccountStore for SqlStore {
             revoked_at: Option<i64>,
         }
         let mut tx = self.write.begin().await?;
-        let now = now_micros();
         let found: Option<Stored> = sqlx::query_as(for_update!(
             "SELECT user_id, family, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1"
         ))
@@ -149,12 +155,12 @@ impl AccountStore for SqlStore {
         Ok(Refreshed::Rotated { user_id: stored.user_id })
     }
 
-    async fn session_revoke(&self, token_hash: &str) -> Result<(), Error> {
+    async fn session_revoke(&self, token_hash: &str, now: i64) -> Result<(), Error> {
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 \
              WHERE family = (SELECT family FROM refresh_tokens WHERE token_hash = $2) AND revoked_at IS NULL",
         )
-        .bind(now_micros())
+        .bind(now)
         .bind(token_hash)
         .execute(&self.write)
         .await?;

@@ -2,6 +2,8 @@
 // The committed copy under generated/ is refreshed by `cargo run --bin regenerate`.
 
 use super::types;
+/// The version of the spec (`info.version`).
+pub const API_VERSION: &str = "1.0.0";
 ///The headers `export_start` declares for its 202 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ExportStartReplyHeaders {
@@ -46,9 +48,9 @@ impl crate::http::extract::ParamSet for ExportDownloadPath {
             default: None,
         },
     ];
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR.get_or_init(|| crate::http::validate::compiled(Self::NAME))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers `export_download` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -106,9 +108,9 @@ impl crate::http::extract::ParamSet for PersonPhotoGetPath {
             default: None,
         },
     ];
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR.get_or_init(|| crate::http::validate::compiled(Self::NAME))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers `person_photo_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -154,9 +156,9 @@ impl crate::http::extract::ParamSet for PersonPhotoPutPath {
             default: None,
         },
     ];
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR.get_or_init(|| crate::http::validate::compiled(Self::NAME))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers `person_photo_put` declares for its 204 response (they document it for dropshot; replies set them by name).
@@ -172,9 +174,9 @@ pub type PersonPhotoPutReply = crate::http::reply::NoContent<
 >;
 impl crate::http::extract::BodySchema for types::PersonInput {
     const NAME: &'static str = "PersonInput";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR.get_or_init(|| crate::http::validate::compiled(Self::NAME))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 /// Per-operation metadata, from the spec: what the glue enforces before a handler runs.
@@ -198,6 +200,7 @@ pub mod operations {
         request_media_types: &[],
         file_parts: &[],
         response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
     ///`GET /exports/{id}.csv` (`export_download`).
     pub const EXPORT_DOWNLOAD: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -217,6 +220,7 @@ pub mod operations {
         request_media_types: &[],
         file_parts: &[],
         response_media_types: &["text/csv"],
+        max_body_bytes: None,
     };
     ///`POST /v1/people` (`person_create`).
     pub const PERSON_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -246,6 +250,7 @@ pub mod operations {
             },
         ],
         response_media_types: &["application/json"],
+        max_body_bytes: Some(2200000),
     };
     ///`GET /v1/people/{id}/photo` (`person_photo_get`).
     pub const PERSON_PHOTO_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -265,6 +270,7 @@ pub mod operations {
         request_media_types: &[],
         file_parts: &[],
         response_media_types: &["image/jpeg", "image/png"],
+        max_body_bytes: None,
     };
     ///`PUT /v1/people/{id}/photo` (`person_photo_put`).
     pub const PERSON_PHOTO_PUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -284,6 +290,7 @@ pub mod operations {
         request_media_types: &["application/octet-stream", "image/jpeg", "image/png"],
         file_parts: &[],
         response_media_types: &[],
+        max_body_bytes: Some(2097152),
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[

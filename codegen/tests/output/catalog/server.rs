@@ -2,6 +2,8 @@
 // The committed copy under generated/ is refreshed by `cargo run --bin regenerate`.
 
 use super::types;
+/// The version of the spec (`info.version`).
+pub const API_VERSION: &str = "1.0.0";
 ///The query parameters of `item_list`.
 #[derive(
     ::std::fmt::Debug,
@@ -44,9 +46,9 @@ impl crate::http::extract::ParamSet for ItemListQuery {
             default: Some("\"name\""),
         },
     ];
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR.get_or_init(|| crate::http::validate::compiled(Self::NAME))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers `item_list` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -105,9 +107,9 @@ impl crate::http::extract::ParamSet for ItemGetPath {
             default: None,
         },
     ];
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR.get_or_init(|| crate::http::validate::compiled(Self::NAME))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers parameters of `item_get`.
@@ -132,9 +134,9 @@ impl crate::http::extract::ParamSet for ItemGetHeaders {
             default: None,
         },
     ];
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR.get_or_init(|| crate::http::validate::compiled(Self::NAME))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 ///The headers `item_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -157,9 +159,9 @@ impl crate::http::reply::HeaderSet for ItemGetReplyHeaders {
 pub type ItemGetReply = crate::http::reply::Reply<types::Item, ItemGetReplyHeaders, 200>;
 impl crate::http::extract::BodySchema for types::ItemInput {
     const NAME: &'static str = "ItemInput";
-    fn validator() -> &'static crate::http::validate::Validator {
-        static VALIDATOR: ::std::sync::OnceLock<crate::http::validate::Validator> = ::std::sync::OnceLock::new();
-        VALIDATOR.get_or_init(|| crate::http::validate::compiled(Self::NAME))
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
 /// Per-operation metadata, from the spec: what the glue enforces before a handler runs.
@@ -183,6 +185,7 @@ pub mod operations {
         request_media_types: &[],
         file_parts: &[],
         response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
     ///`POST /items` (`item_create`).
     pub const ITEM_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -202,6 +205,7 @@ pub mod operations {
         request_media_types: &["application/json"],
         file_parts: &[],
         response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
     ///`GET /items/{id}` (`item_get`).
     pub const ITEM_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -221,6 +225,7 @@ pub mod operations {
         request_media_types: &[],
         file_parts: &[],
         response_media_types: &["application/json"],
+        max_body_bytes: None,
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
