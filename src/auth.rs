@@ -9,8 +9,6 @@
 
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -41,6 +39,16 @@ struct Claims {
     nbf: i64,
     exp: i64,
     jti: String,
+    /// The login (refresh-token family) the token belongs to: when it ends (logout, a replayed
+    /// refresh token), the token stops working with it.
+    sid: String,
+}
+
+/// Whom an access token was issued to, and in which login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: i64,
+    pub session: String,
 }
 
 /// Signs and checks access tokens.
@@ -87,8 +95,8 @@ impl TokenKeys {
         i64::try_from(self.access_ttl.as_secs()).unwrap_or(i64::MAX / 2)
     }
 
-    /// A fresh access token for a user.
-    pub fn issue_access(&self, user_id: i64) -> Result<String, Error> {
+    /// A fresh access token for a user, in a login.
+    pub fn issue_access(&self, user_id: i64, session: &str) -> Result<String, Error> {
         let now = self.clock.now_secs();
         let claims = Claims {
             iss: ISSUER.into(),
@@ -98,14 +106,21 @@ impl TokenKeys {
             nbf: now,
             exp: now + self.ttl_secs(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
+            sid: session.to_string(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(Error::internal)
     }
 
-    /// The user id an access token was issued to, when every check passes.
-    pub fn verify_access(&self, token: &str) -> Result<i64, InvalidToken> {
+    /// Whom an access token was issued to, when every check passes: the signature with the
+    /// pinned algorithm, no critical header extension (none is understood), issuer, audience,
+    /// a canonical decimal `sub`, and times — not expired, not from the future, and not living
+    /// longer than this server issues tokens for.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, InvalidToken> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| InvalidToken(e.to_string()))?;
+        if data.header.crit.is_some() {
+            return Err(InvalidToken("a critical header extension this server does not understand".into()));
+        }
         let claims = data.claims;
         let now = self.clock.now_secs();
         if claims.exp <= now - LEEWAY_SECS {
@@ -114,7 +129,17 @@ impl TokenKeys {
         if claims.nbf > now + LEEWAY_SECS || claims.iat > now + LEEWAY_SECS {
             return Err(InvalidToken("not valid yet".into()));
         }
-        claims.sub.parse().map_err(|_| InvalidToken("`sub` is not a user id".into()))
+        if claims.exp.saturating_sub(claims.iat) > self.ttl_secs() + LEEWAY_SECS {
+            return Err(InvalidToken("lives longer than this server's tokens".into()));
+        }
+        let user_id: i64 = claims.sub.parse().map_err(|_| InvalidToken("`sub` is not a user id".into()))?;
+        if user_id <= 0 || user_id.to_string() != claims.sub {
+            return Err(InvalidToken("`sub` is not a canonical user id".into()));
+        }
+        if claims.sid.is_empty() || claims.sid.len() > 64 {
+            return Err(InvalidToken("`sid` is not a login".into()));
+        }
+        Ok(AccessClaims { user_id, session: claims.sid })
     }
 }
 
@@ -129,43 +154,6 @@ pub fn new_secret(prefix: &str) -> Result<String, Error> {
 /// so a fast hash loses nothing against guessing.
 pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes), off the async
-/// threads: it takes tens of milliseconds by design.
-pub async fn hash_password(password: String) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || {
-        let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).map_err(|e| Error::internal(format!("no randomness: {e}")))?;
-        let salt = SaltString::encode_b64(&salt).map_err(|e| Error::internal(e.to_string()))?;
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| Error::internal(e.to_string()))
-    })
-    .await
-    .map_err(Error::internal)?
-}
-
-/// Checks a password against a stored hash; with no hash (an unknown user), checks it against
-/// a dummy one, so that both answers take the same time.
-pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, Error> {
-    let known = hash.is_some();
-    let hash = match hash {
-        Some(hash) => hash,
-        None => dummy_hash().await?,
-    };
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| Error::internal(format!("stored hash: {e}")))?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && known)
-    })
-    .await
-    .map_err(Error::internal)?
-}
-
-async fn dummy_hash() -> Result<String, Error> {
-    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    DUMMY.get_or_try_init(|| hash_password("not anyone's password".into())).await.cloned()
 }
 
 #[cfg(test)]
@@ -187,8 +175,11 @@ mod tests {
     fn an_issued_token_verifies_to_its_user_until_it_expires() {
         let clock = Clock::manual(chrono::Utc::now());
         let keys = keys(clock.clone());
-        let token = keys.issue_access(42).unwrap();
-        assert_eq!(keys.verify_access(&token).unwrap(), 42);
+        let token = keys.issue_access(42, "login-1").unwrap();
+        assert_eq!(
+            keys.verify_access(&token).unwrap(),
+            AccessClaims { user_id: 42, session: "login-1".into() }
+        );
         clock.advance(Duration::from_secs(60 + LEEWAY_SECS as u64));
         assert!(keys.verify_access(&token).is_err());
     }
@@ -202,9 +193,9 @@ mod tests {
             Duration::from_secs(60),
             Clock::system(),
         );
-        assert!(keys.verify_access(&other.issue_access(1).unwrap()).is_err());
+        assert!(keys.verify_access(&other.issue_access(1, "s").unwrap()).is_err());
 
-        let token = keys.issue_access(1).unwrap();
+        let token = keys.issue_access(1, "s").unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(keys.verify_access(&format!("{none}.{}.", parts[1])).is_err());
@@ -222,7 +213,7 @@ mod tests {
     fn expired_future_or_foreign_audience_tokens_are_refused() {
         let keys = keys(Clock::system());
         let now = chrono::Utc::now().timestamp();
-        let claims = |iat: i64, exp: i64, aud: &str| serde_json::json!({"iss": ISSUER, "aud": aud, "sub": "1", "iat": iat, "nbf": iat, "exp": exp, "jti": "j"});
+        let claims = |iat: i64, exp: i64, aud: &str| serde_json::json!({"iss": ISSUER, "aud": aud, "sub": "1", "iat": iat, "nbf": iat, "exp": exp, "jti": "j", "sid": "s"});
         assert!(keys.verify_access(&sign(claims(now - 120, now - 60, AUDIENCE))).is_err());
         assert!(keys.verify_access(&sign(claims(now + 600, now + 660, AUDIENCE))).is_err());
         assert!(keys.verify_access(&sign(claims(now, now + 60, "elsewhere"))).is_err());
@@ -244,13 +235,21 @@ mod tests {
         assert_eq!(secret_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
-    #[tokio::test]
-    async fn passwords_verify_only_against_their_hash() {
-        let hash = hash_password("Correct-Horse-42".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("Correct-Horse-42".into(), Some(hash.clone())).await.unwrap());
-        assert!(!verify_password("correct-horse-42".into(), Some(hash)).await.unwrap());
-        assert!(!verify_password("anything".into(), None).await.unwrap());
-        assert!(!verify_password("not anyone's password".into(), None).await.unwrap());
+    #[test]
+    fn critical_extensions_odd_subjects_and_overlong_lifetimes_are_refused() {
+        let keys = keys(Clock::system());
+        let now = chrono::Utc::now().timestamp();
+        let claims = |sub: &str, exp: i64| serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "nbf": now, "exp": exp, "jti": "j", "sid": "s"});
+        assert!(keys.verify_access(&sign(claims("7", now + 60))).is_ok());
+        for sub in ["+7", "07", "-7", "0", " 7", "7.0", "0x7"] {
+            assert!(keys.verify_access(&sign(claims(sub, now + 60))).is_err(), "{sub:?}");
+        }
+        // The server issues tokens for 60 s (plus leeway): a day-long one was not made here.
+        assert!(keys.verify_access(&sign(claims("7", now + 86_400))).is_err());
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(vec!["exp".into()]);
+        let critical =
+            jsonwebtoken::encode(&header, &claims("7", now + 60), &EncodingKey::from_secret(SECRET)).unwrap();
+        assert!(keys.verify_access(&critical).is_err());
     }
 }

@@ -26,6 +26,17 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub db_acquire_timeout_ms: u64,
 
+    /// How long a request waits for a database connection while the database is known to be
+    /// down (a failure or a failed readiness probe said so), before the answer is 503.
+    #[arg(long, env = "STOREFRONT_DB_DOWN_ACQUIRE_TIMEOUT_MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub db_down_acquire_timeout_ms: u64,
+
+    /// Refuse to start when the SQLite database file does not exist, instead of creating an
+    /// empty one (always so with `STOREFRONT_ENVIRONMENT=production`).
+    #[arg(long, env = "STOREFRONT_DB_NO_CREATE")]
+    pub db_no_create: bool,
+
     /// Largest request body accepted, in bytes (413 beyond).
     #[arg(long, env = "STOREFRONT_MAX_BODY_BYTES", default_value_t = 65_536,
           value_parser = clap::value_parser!(u64).range(1_024..=1_073_741_824))]
@@ -59,9 +70,35 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
     pub refresh_token_ttl_secs: u64,
 
+    /// Password checks (argon2id, 19 MiB each) that run at once; 0 for one per core.
+    #[arg(long, env = "STOREFRONT_PASSWORD_WORKERS", default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub password_workers: u16,
+
+    /// Password checks that may wait for a worker; beyond them, 503 with `Retry-After`.
+    #[arg(long, env = "STOREFRONT_PASSWORD_QUEUE", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(0..=4096))]
+    pub password_queue: u16,
+
+    /// Active API keys one account may have (409 beyond).
+    #[arg(long, env = "STOREFRONT_MAX_API_KEYS_PER_USER", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_api_keys_per_user: u32,
+
+    /// How long open requests may finish at shutdown; after it, connections are closed.
+    #[arg(long, env = "STOREFRONT_SHUTDOWN_GRACE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_secs: u64,
+
     /// Rate-limit classes, `name=requests/window` (window in s, m or h), comma-separated. The
-    /// spec names a class for every operation; `admin` replaces `default` for admins.
-    #[arg(long, env = "STOREFRONT_RATE_LIMITS", default_value = "auth=5/60s,default=300/60s,admin=3000/60s")]
+    /// spec names a class for every operation; `admin` replaces `default` for admins;
+    /// `login-failures` counts the distinct usernames of failed logins per client address;
+    /// `auth-unknown-token` the refreshes and logouts with a token of no login, per address.
+    #[arg(
+        long,
+        env = "STOREFRONT_RATE_LIMITS",
+        default_value = "auth=5/60s,auth-unknown-token=30/60s,login-failures=20/15m,default=300/60s,admin=3000/60s"
+    )]
     pub rate_limits: crate::ratelimit::Classes,
 
     /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is believed.
@@ -103,6 +140,22 @@ impl Config {
 
     pub fn db_acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.db_acquire_timeout_ms)
+    }
+
+    pub fn db_down_acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_down_acquire_timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The number of password workers: as configured, or one per core.
+    pub fn password_workers(&self) -> usize {
+        match self.password_workers {
+            0 => crate::passwords::Passwords::default_workers(),
+            n => usize::from(n),
+        }
     }
 
     pub fn request_timeout(&self) -> Duration {

@@ -348,7 +348,7 @@ pub type UserCheck<'a> = &'a (dyn for<'u> Fn(&UserWrite<'u>) -> Result<(), Error
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refreshed {
     /// The token was current: it is now used, and the new one continues the family.
-    Rotated { user_id: Id },
+    Rotated { user_id: Id, family: String },
     /// Unknown, expired or revoked.
     Invalid,
     /// Already rotated: someone replayed it. The family is now revoked.
@@ -379,5 +379,5 @@ pub struct KeyOwner {
 
 /// Case-folds a name for uniqueness, search and ordering.
 pub fn name_key(name: &str) -> String {
-    name.to_lowercase()
+    crate::names::key(name)
 }

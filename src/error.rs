@@ -42,6 +42,9 @@ pub enum Error {
     /// The database cannot be reached (pool timeout, refused connection): worth a retry.
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The server is at capacity for this kind of work (password checks): worth a retry soon.
+    #[error("{0}")]
+    Busy(&'static str),
     /// Anything else: a bug or an unexpected database answer.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -358,6 +361,9 @@ impl From<Error> for ApiError {
                 "an unexpected error occurred",
                 error_chain(source.as_ref()),
             ),
+            Error::Busy(detail) => {
+                ApiError::new(Kind::Unavailable, detail).with_header(http::header::RETRY_AFTER, "1")
+            }
             Error::Unauthorized(detail) => ApiError::rejected_credentials(detail),
         }
     }

@@ -23,6 +23,8 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod money;
+pub mod names;
+pub mod passwords;
 pub mod ratelimit;
 pub mod store;
 pub mod validate;
@@ -40,9 +42,6 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::http::{Server, ServerState};
 use crate::store::PoolConfig;
-
-/// How long open connections may finish their requests at shutdown.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A running server.
 pub struct Running {
@@ -63,11 +62,13 @@ impl Running {
         &self.app
     }
 
-    /// Stops accepting connections, lets open requests finish, then closes the database.
+    /// Stops accepting connections, lets open requests finish (within the grace period; then
+    /// their connections are closed), then closes the database.
     pub async fn shutdown(self) -> Result<(), String> {
         let _ = self.stop.send(());
         self.serving.await.map_err(|e| format!("the server task failed: {e}"))?;
-        self.app.store().close().await;
+        // A request that outlived the grace may still hold a connection: do not wait for it long.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.app.store().close()).await;
         Ok(())
     }
 }
@@ -82,19 +83,32 @@ pub async fn start(config: Config, log: Logger) -> Result<Running, String> {
 pub async fn open(config: &Config, clock: Clock, pool: PoolConfig, secret: &[u8]) -> Result<App, String> {
     validate::check_all()?;
     let store = store::connect(config.database_url.expose(), &pool).await?;
+    let kept = store.rekey_names().await.map_err(|e| format!("bringing name keys up to date: {e}"))?;
+    if !kept.is_empty() {
+        eprintln!(
+            "storefront: these rows keep their old name key, as the new one would collide with another row's \
+             (rename one of each pair): {}",
+            kept.join(", ")
+        );
+    }
     let tokens = auth::TokenKeys::new(
         secret,
         Duration::from_secs(config.access_token_ttl_secs),
         Duration::from_secs(config.refresh_token_ttl_secs),
         clock.clone(),
     );
-    Ok(App::new(store, tokens, clock))
+    let passwords = passwords::Passwords::new(config.password_workers(), usize::from(config.password_queue));
+    let settings = app::Settings { max_api_keys: i64::from(config.max_api_keys_per_user) };
+    Ok(App::new(store, tokens, passwords, clock, settings))
 }
 
 /// Opens the application for an operator's task (the CLI): one connection, and no tokens to
-/// sign, so no signing secret is needed.
-pub async fn open_for_operator(config: &Config) -> Result<App, String> {
-    let pool = PoolConfig { max_connections: 1, acquire_timeout: config.db_acquire_timeout() };
+/// sign, so no signing secret is needed. `create`: an SQLite file may be created (`migrate`).
+pub async fn open_for_operator(config: &Config, create: bool) -> Result<App, String> {
+    let mut pool = PoolConfig { max_connections: 1, ..pool_config(config) };
+    if create {
+        pool.no_create = false;
+    }
     let mut secret = vec![0u8; 48];
     getrandom::fill(&mut secret).map_err(|e| format!("no randomness: {e}"))?;
     open(config, Clock::system(), pool, &secret).await
@@ -103,7 +117,7 @@ pub async fn open_for_operator(config: &Config) -> Result<App, String> {
 /// [`start`], with the clock the server tells time by (the tests move a manual one).
 pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Result<Running, String> {
     for op in api::server::operations::ALL {
-        if let Some(class) = op.rate_limit {
+        for class in op.classes() {
             if !config.rate_limits.0.contains_key(class) {
                 return Err(format!(
                     "operation {} is in rate-limit class {class:?}, which STOREFRONT_RATE_LIMITS does not define",
@@ -116,12 +130,9 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
     if made_up {
         slog::warn!(log, "no STOREFRONT_JWT_SECRET: signing tokens with a random secret (development only; tokens die with this process)");
     }
-    let pool = PoolConfig {
-        max_connections: config.db_max_connections,
-        acquire_timeout: config.db_acquire_timeout(),
-    };
+    let pool = pool_config(&config);
     let app = Arc::new(open(&config, clock.clone(), pool, &secret).await?);
-    let limiter = ratelimit::Limiter::new(config.rate_limits.clone(), app.store_handle(), clock);
+    let limiter = Arc::new(ratelimit::Limiter::new(config.rate_limits.clone(), app.store_handle(), clock));
     let state = ServerState { app: Arc::clone(&app), limiter, log: log.clone() };
 
     let listener = tokio::net::TcpListener::bind(config.bind)
@@ -161,11 +172,21 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
         async move {
             let _ = stopped.await;
         },
-        SHUTDOWN_GRACE,
+        config.shutdown_grace(),
     ));
     let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
     info!(log, "serving"; "address" => %local_addr, "scheme" => scheme, "database" => ?app.store().backend());
     Ok(Running { local_addr, stop, serving, app })
+}
+
+/// How the configuration opens the database.
+fn pool_config(config: &Config) -> PoolConfig {
+    PoolConfig {
+        max_connections: config.db_max_connections,
+        acquire_timeout: config.db_acquire_timeout(),
+        down_acquire_timeout: config.db_down_acquire_timeout(),
+        no_create: config.db_no_create || config.environment == config::Environment::Production,
+    }
 }
 
 /// The largest request body any operation accepts: the default, or an operation's own

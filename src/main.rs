@@ -78,12 +78,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate { config }) => {
-            storefront::open_for_operator(&config).await?.store().close().await;
+            storefront::open_for_operator(&config, true).await?.store().close().await;
             println!("migrations applied");
             Ok(())
         }
         Some(Command::SeedDemo { config }) => {
-            let app = storefront::open_for_operator(&config).await?;
+            let app = storefront::open_for_operator(&config, false).await?;
             let seeded = app.seed_demo().await;
             app.store().close().await;
             let seeded = seeded.map_err(|e| format!("loading the demo catalog: {e}"))?;
@@ -103,7 +103,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     "give the password on standard input (--password-stdin) or in STOREFRONT_ADMIN_PASSWORD"
                 })?
             };
-            let app = storefront::open_for_operator(&config).await?;
+            let app = storefront::open_for_operator(&config, false).await?;
             let new = NewAccount { username, email, password };
             let created = app.create_admin(&Actor::Operator, &new).await;
             app.store().close().await;
@@ -136,7 +136,7 @@ fn describe(error: &storefront::error::Error) -> String {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let log = storefront::logging::logger(args.config.log_format, args.config.log_level);
     if args.demo {
-        let app = storefront::open_for_operator(&args.config).await?;
+        let app = storefront::open_for_operator(&args.config, false).await?;
         let seeded = app.seed_demo().await;
         app.store().close().await;
         seeded.map_err(|e| format!("loading the demo catalog: {e}"))?;

@@ -5,7 +5,7 @@
 //! process) and in the database with PostgreSQL, where every instance shares them: one upsert
 //! per limited request. Windows follow the server's [`Clock`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -82,7 +82,10 @@ pub struct Limiter {
 }
 
 enum Counters {
-    Memory(Mutex<HashMap<String, (u64, u64)>>),
+    Memory {
+        counts: Mutex<HashMap<String, (u64, u64)>>,
+        members: Mutex<HashMap<String, (u64, HashSet<String>)>>,
+    },
     Database(Arc<dyn Store>),
 }
 
@@ -94,7 +97,9 @@ impl Limiter {
     pub fn new(classes: Classes, store: Arc<dyn Store>, clock: Clock) -> Limiter {
         let store = match store.backend() {
             Backend::Postgres => Counters::Database(store),
-            Backend::Sqlite => Counters::Memory(Mutex::new(HashMap::new())),
+            Backend::Sqlite => {
+                Counters::Memory { counts: Mutex::new(HashMap::new()), members: Mutex::new(HashMap::new()) }
+            }
         };
         let longest = classes.0.values().map(|limit| limit.window.as_secs()).max().unwrap_or(0);
         Limiter { classes, store, clock, hits: AtomicU64::new(0), longest }
@@ -118,9 +123,9 @@ impl Limiter {
         let counter = format!("{class}:{key}");
         let prune = self.hits.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY);
         let count = match &self.store {
-            Counters::Memory(counters) => {
+            Counters::Memory { counts, .. } => {
                 let mut counters =
-                    counters.lock().map_err(|_| Error::internal("rate-limit counters poisoned"))?;
+                    counts.lock().map_err(|_| Error::internal("rate-limit counters poisoned"))?;
                 if prune {
                     counters.retain(|_, (window_start, _)| *window_start > horizon);
                 }
@@ -149,6 +154,62 @@ impl Limiter {
             reset: start + window - now,
         }))
     }
+
+    /// Whether `key` may still go on in `class`, a limit on distinct members (the usernames of
+    /// failed logins): allowed while fewer than the class's number have been recorded in the
+    /// current window.
+    pub async fn members(&self, class: &str, key: &str) -> Result<Option<Decision>, Error> {
+        self.members_at(class, key, None, u64::try_from(self.clock.now_secs()).unwrap_or(0)).await
+    }
+
+    /// Records `member` for `key` in `class` (once per window, however often it comes back).
+    pub async fn add_member(&self, class: &str, key: &str, member: &str) -> Result<Option<Decision>, Error> {
+        self.members_at(class, key, Some(member), u64::try_from(self.clock.now_secs()).unwrap_or(0)).await
+    }
+
+    async fn members_at(
+        &self,
+        class: &str,
+        key: &str,
+        member: Option<&str>,
+        now: u64,
+    ) -> Result<Option<Decision>, Error> {
+        let Some(limit) = self.class(class) else { return Ok(None) };
+        let window = limit.window.as_secs().max(1);
+        let start = now - now % window;
+        let counter = format!("{class}:{key}");
+        let count = match &self.store {
+            Counters::Memory { members, .. } => {
+                let mut members =
+                    members.lock().map_err(|_| Error::internal("rate-limit counters poisoned"))?;
+                if self.hits.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY) {
+                    let horizon = now.saturating_sub(self.longest);
+                    members.retain(|_, (window_start, _)| *window_start > horizon);
+                }
+                let entry = members.entry(counter).or_insert_with(|| (start, HashSet::new()));
+                if entry.0 != start {
+                    *entry = (start, HashSet::new());
+                }
+                if let Some(member) = member {
+                    entry.1.insert(member.to_string());
+                }
+                entry.1.len() as u64
+            }
+            Counters::Database(store) => {
+                let window_start = i64::try_from(start).unwrap_or(0);
+                match member {
+                    Some(member) => store.rate_limit_member(&counter, window_start, member).await?,
+                    None => store.rate_limit_members(&counter, window_start).await?,
+                }
+            }
+        };
+        Ok(Some(Decision {
+            allowed: count < limit.requests,
+            limit: limit.requests,
+            remaining: limit.requests.saturating_sub(count),
+            reset: start + window - now,
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -157,7 +218,9 @@ mod tests {
 
     #[test]
     fn classes_parse_with_units_and_refuse_nonsense() {
-        let classes: Classes = "auth=5/60s, default=120/1m,admin=10000/1h,burst=3/10".parse().unwrap();
+        let classes: Classes =
+            "auth=5/60s, default=120/1m,admin=10000/1h,burst=3/10,login-failures=20/15m".parse().unwrap();
+        assert_eq!(classes.0["login-failures"].window, Duration::from_secs(900));
         assert_eq!(classes.0["auth"], Limit { requests: 5, window: Duration::from_secs(60) });
         assert_eq!(classes.0["default"].window, Duration::from_secs(60));
         assert_eq!(classes.0["admin"].window, Duration::from_secs(3600));
@@ -172,7 +235,10 @@ mod tests {
         let classes: Classes = "long=3/2h,short=100/1s".parse().unwrap();
         let limiter = Limiter {
             classes,
-            store: Counters::Memory(Mutex::new(HashMap::new())),
+            store: Counters::Memory {
+                counts: Mutex::new(HashMap::new()),
+                members: Mutex::new(HashMap::new()),
+            },
             clock: Clock::system(),
             // The first hit prunes; so does the one after PRUNE_EVERY - 1 more.
             hits: AtomicU64::new(0),
@@ -193,7 +259,7 @@ mod tests {
         limiter.hits.store(PRUNE_EVERY, Ordering::Relaxed);
         limiter.hit_at("short", "k", start + 7200 * 2).await.unwrap();
         let counters = match &limiter.store {
-            Counters::Memory(counters) => counters.lock().unwrap().len(),
+            Counters::Memory { counts, .. } => counts.lock().unwrap().len(),
             Counters::Database(_) => unreachable!(),
         };
         assert_eq!(counters, 1, "only the short window just counted");

@@ -130,6 +130,16 @@ pub struct Deprecation {
     pub successor: String,
 }
 
+/// `x-failure-limit: {class, key, distinct}`: the requests of one key may fail (401) for at
+/// most the class's number of distinct values of `distinct` per window; past it, 429.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureLimit {
+    pub class: String,
+    pub key: Vec<String>,
+    pub distinct: String,
+}
+
 /// Who may call an operation and how often, from `security`, `x-roles`, `x-rate-limit` and
 /// `x-rate-limit-key`.
 pub struct Policy {
@@ -138,8 +148,14 @@ pub struct Policy {
     pub roles: Vec<String>,
     /// The limit class; `None` for `x-rate-limit: none`.
     pub rate_limit: Option<String>,
-    /// What the counter is keyed by: `caller`, `ip`, `username` (from the JSON body).
+    /// What the counter is keyed by: `caller`, `ip`, `username` (from the JSON body),
+    /// `session` (the login of the body's `refresh_token`).
     pub rate_limit_key: Vec<String>,
+    /// With a `session` key: the class that counts, per client address, the requests whose
+    /// token belongs to no login (`x-rate-limit-fallback`).
+    pub rate_limit_fallback: Option<String>,
+    /// `x-failure-limit`: a limit on distinct values (usernames) of failed requests (401).
+    pub failure_limit: Option<FailureLimit>,
     /// Roles narrowed to some fields of the request body (`x-field-roles`).
     pub field_roles: Vec<(String, Vec<String>)>,
 }
@@ -533,14 +549,47 @@ fn read_policy(
             .and_then(|name| document.pointer(&format!("/components/schemas/{name}/properties/{field}")))
             .is_some()
     };
-    for part in &rate_limit_key {
-        match part.as_str() {
-            "caller" | "ip" => {}
-            "username" if body_field("username") => {}
-            "username" => {
-                return Err("x-rate-limit-key `username` needs a JSON body with a `username` property".into())
+    let check_key = |parts: &[String], what: &str| -> Result<(), String> {
+        for part in parts {
+            match part.as_str() {
+                "caller" | "ip" => {}
+                "username" if body_field("username") => {}
+                "username" => {
+                    return Err(format!("{what} `username` needs a JSON body with a `username` property"))
+                }
+                "session" if body_field("refresh_token") => {}
+                "session" => {
+                    return Err(format!("{what} `session` needs a JSON body with a `refresh_token` property"))
+                }
+                other => {
+                    return Err(format!("{what}: unknown part {other:?} (caller, ip, username, session)"))
+                }
             }
-            other => return Err(format!("x-rate-limit-key: unknown part {other:?} (caller, ip, username)")),
+        }
+        Ok(())
+    };
+    check_key(&rate_limit_key, "x-rate-limit-key")?;
+    let rate_limit_fallback =
+        op.extensions.get("x-rate-limit-fallback").map(|v| v.as_str().map(String::from));
+    let rate_limit_fallback = match rate_limit_fallback {
+        None => None,
+        Some(None) => return Err("x-rate-limit-fallback must be a class name".into()),
+        Some(Some(_)) if !rate_limit_key.iter().any(|p| p == "session") => {
+            return Err("x-rate-limit-fallback needs `session` in x-rate-limit-key".into());
+        }
+        Some(Some(class)) => Some(class),
+    };
+    let failure_limit: Option<FailureLimit> = match op.extensions.get("x-failure-limit") {
+        None => None,
+        Some(value) => Some(
+            serde_json::from_value(value.clone())
+                .map_err(|e| format!("x-failure-limit must be {{class, key, distinct}}: {e}"))?,
+        ),
+    };
+    if let Some(limit) = &failure_limit {
+        check_key(&limit.key, "x-failure-limit.key")?;
+        if limit.distinct != "username" || !body_field("username") {
+            return Err("x-failure-limit.distinct must be `username`, of a JSON body that has one".into());
         }
     }
     let field_roles: Vec<(String, Vec<String>)> = match op.extensions.get("x-field-roles") {
@@ -561,7 +610,7 @@ fn read_policy(
             }
         }
     }
-    Ok(Policy { schemes, roles, rate_limit, rate_limit_key, field_roles })
+    Ok(Policy { schemes, roles, rate_limit, rate_limit_key, rate_limit_fallback, failure_limit, field_roles })
 }
 
 fn location_name(p: &Parameter) -> &'static str {

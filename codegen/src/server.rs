@@ -260,10 +260,17 @@ fn meta(op: &Operation) -> TokenStream {
         quote!(types::Role::#variant)
     });
     let rate_limit = option(op.policy.rate_limit.as_ref());
-    let key_parts = op.policy.rate_limit_key.iter().map(|part| {
+    let key_part = |part: &String| {
         let variant = format_ident!("{}", part.to_pascal_case());
         quote!(crate::http::policy::KeyPart::#variant)
-    });
+    };
+    let key_parts = op.policy.rate_limit_key.iter().map(key_part);
+    let rate_limit_fallback = option(op.policy.rate_limit_fallback.as_ref());
+    let failure_limit = option(op.policy.failure_limit.as_ref().map(|limit| {
+        let class = &limit.class;
+        let parts = limit.key.iter().map(key_part);
+        quote!(crate::http::policy::FailureLimit { class: #class, key: &[#(#parts),*] })
+    }));
     let field_roles = op.policy.field_roles.iter().map(|(role, fields)| {
         let variant = format_ident!("{}", role.to_pascal_case());
         quote!((types::Role::#variant, &[#(#fields),*]))
@@ -308,6 +315,8 @@ fn meta(op: &Operation) -> TokenStream {
             roles: &[#(#roles),*],
             rate_limit: #rate_limit,
             rate_limit_key: &[#(#key_parts),*],
+            rate_limit_fallback: #rate_limit_fallback,
+            failure_limit: #failure_limit,
             field_roles: &[#(#field_roles),*],
             request_media_types: &[#(#media_types),*],
             file_parts: &[#(#files),*],
@@ -354,11 +363,33 @@ fn glue_method(op: &Operation, args: &Arguments) -> TokenStream {
     let trait_name = tag_trait(&op.tag);
     let extractors = &args.extractors;
     let forward = &args.forward;
-    // Only `username` reaches into the body; the model checked that the body has one.
-    let username = if op.policy.rate_limit_key.iter().any(|p| p == "username") {
+    // Only `username` and `refresh_token` reach into the body; the model checked that it has them.
+    let parts: Vec<&String> = op
+        .policy
+        .rate_limit_key
+        .iter()
+        .chain(op.policy.failure_limit.iter().flat_map(|limit| limit.key.iter()))
+        .collect();
+    let failure = op.policy.failure_limit.is_some();
+    let username = if failure || parts.iter().any(|p| *p == "username") {
         quote!(Some(body.username.as_str()))
     } else {
         quote!(None)
+    };
+    let refresh_token = if parts.iter().any(|p| *p == "session") {
+        quote!(Some(body.refresh_token.as_str()))
+    } else {
+        quote!(None)
+    };
+    let call = if failure {
+        quote! {
+            let failures = cx.failures.clone();
+            let result = <H as #trait_name>::#fn_name(cx, #(#forward),*).await;
+            crate::http::policy::count_failure(failures, &result).await;
+            result
+        }
+    } else {
+        quote!(<H as #trait_name>::#fn_name(cx, #(#forward),*).await)
     };
     let field_check = (!op.policy.field_roles.is_empty()).then(|| {
         quote! { crate::http::policy::check_fields(&cx, &*body)?; }
@@ -370,9 +401,10 @@ fn glue_method(op: &Operation, args: &Arguments) -> TokenStream {
             #(#extractors),*
         ) -> Result<#reply, crate::error::ApiError> {
             crate::http::policy::finish(&operations::#meta, async move {
-                let cx = crate::http::policy::enter(rqctx, admission, &operations::#meta, #username).await?;
+                let keys = crate::http::policy::BodyKeys { username: #username, refresh_token: #refresh_token };
+                let cx = crate::http::policy::enter(rqctx, admission, &operations::#meta, keys).await?;
                 #field_check
-                <H as #trait_name>::#fn_name(cx, #(#forward),*).await
+                #call
             })
             .await
         }

@@ -162,3 +162,24 @@ fn readable_variant_names_reach_the_server_and_the_client() {
         assert!(!text.contains("Xname"), "{name}");
     }
 }
+
+fn login(spec: &mut Value) -> &mut Value {
+    spec.pointer_mut("/paths/~1login/post").unwrap()
+}
+
+#[test]
+fn limits_keyed_by_the_body_need_the_field_they_key_by() {
+    let message = refused(|spec| post(spec)["x-rate-limit-key"] = json!(["session"]));
+    assert!(
+        message.contains("x-rate-limit-key `session` needs a JSON body with a `refresh_token` property"),
+        "{message}"
+    );
+    let message = refused(|spec| post(spec)["x-rate-limit-key"] = json!(["username"]));
+    assert!(message.contains("`username` needs a JSON body with a `username` property"), "{message}");
+    let message = refused(|spec| login(spec)["x-rate-limit-fallback"] = json!("auth-unknown-token"));
+    assert!(message.contains("x-rate-limit-fallback needs `session` in x-rate-limit-key"), "{message}");
+    let message = refused(|spec| login(spec)["x-failure-limit"]["distinct"] = json!("password"));
+    assert!(message.contains("x-failure-limit.distinct must be `username`"), "{message}");
+    let message = refused(|spec| login(spec)["x-failure-limit"] = json!({"class": "x"}));
+    assert!(message.contains("x-failure-limit must be {class, key, distinct}"), "{message}");
+}

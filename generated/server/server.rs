@@ -1618,16 +1618,16 @@ pub type UserGetReply = crate::http::reply::Reply<types::User, UserGetReplyHeade
     ::schemars::JsonSchema
 )]
 pub struct UserDeletePath {
-    ///The resource's id.
+    ///An account id, or `me`.
     #[serde(rename = "id")]
-    pub id: types::Id,
+    pub id: types::UserRef,
 }
 impl crate::http::extract::ParamSet for UserDeletePath {
     const NAME: &'static str = "UserDeletePath";
     const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
         crate::http::extract::ParamSpec {
             name: "id",
-            kind: crate::http::extract::ParamKind::Integer,
+            kind: crate::http::extract::ParamKind::String,
             default: None,
         },
     ];
@@ -1680,16 +1680,16 @@ pub type UserDeleteReply = crate::http::reply::NoContent<UserDeleteReplyHeaders,
     ::schemars::JsonSchema
 )]
 pub struct UserUpdatePath {
-    ///The resource's id.
+    ///An account id, or `me`.
     #[serde(rename = "id")]
-    pub id: types::Id,
+    pub id: types::UserRef,
 }
 impl crate::http::extract::ParamSet for UserUpdatePath {
     const NAME: &'static str = "UserUpdatePath";
     const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
         crate::http::extract::ParamSpec {
             name: "id",
-            kind: crate::http::extract::ParamKind::Integer,
+            kind: crate::http::extract::ParamKind::String,
             default: None,
         },
     ];
@@ -1847,6 +1847,8 @@ pub mod operations {
         roles: &[],
         rate_limit: None,
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -1870,6 +1872,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -1890,6 +1894,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -1913,6 +1919,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -1936,6 +1944,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -1959,6 +1969,11 @@ pub mod operations {
             crate::http::policy::KeyPart::Ip,
             crate::http::policy::KeyPart::Username,
         ],
+        rate_limit_fallback: None,
+        failure_limit: Some(crate::http::policy::FailureLimit {
+            class: "login-failures",
+            key: &[crate::http::policy::KeyPart::Ip],
+        }),
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -1978,7 +1993,9 @@ pub mod operations {
         schemes: &[],
         roles: &[],
         rate_limit: Some("auth"),
-        rate_limit_key: &[crate::http::policy::KeyPart::Ip],
+        rate_limit_key: &[crate::http::policy::KeyPart::Session],
+        rate_limit_fallback: Some("auth-unknown-token"),
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -1998,7 +2015,9 @@ pub mod operations {
         schemes: &[],
         roles: &[],
         rate_limit: Some("auth"),
-        rate_limit_key: &[crate::http::policy::KeyPart::Ip],
+        rate_limit_key: &[crate::http::policy::KeyPart::Session],
+        rate_limit_fallback: Some("auth-unknown-token"),
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -2019,6 +2038,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("auth"),
         rate_limit_key: &[crate::http::policy::KeyPart::Ip],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -2039,6 +2060,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2062,6 +2085,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -2082,6 +2107,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2105,6 +2132,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -2128,6 +2157,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2151,6 +2182,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -2171,6 +2204,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2194,6 +2229,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -2214,6 +2251,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2237,6 +2276,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -2260,6 +2301,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2283,6 +2326,8 @@ pub mod operations {
         roles: &[types::Role::Admin, types::Role::Manager],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[(types::Role::Manager, &["price", "stock"])],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -2303,6 +2348,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2323,6 +2370,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2346,6 +2395,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2369,6 +2420,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2392,6 +2445,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2415,6 +2470,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -2435,6 +2492,8 @@ pub mod operations {
         roles: &[],
         rate_limit: None,
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2455,6 +2514,8 @@ pub mod operations {
         roles: &[],
         rate_limit: None,
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -2556,8 +2617,10 @@ The secrets are never shown again; `prefix` tells keys apart.*/
     ) -> Result<ApiKeyListReply, crate::error::ApiError>;
     /**Create an API key
 
-The key carries its owner's role. Its secret (`key`) is in this response only: the
-server keeps a hash. Creating keys needs a logged-in user (a bearer token), not a key.*/
+The key carries its owner's role, and counts against its owner's rate limit (keys do
+not multiply it). Its secret (`key`) is in this response only: the server keeps a hash.
+Creating keys needs a logged-in user (a bearer token), not a key. An account may have
+20 active keys (configurable); past that, 409.*/
     #[endpoint{method = POST,
     path = "/api/v1/api-keys",
     tags = ["api-keys"]}]
@@ -2593,7 +2656,11 @@ Revokes one of the caller's keys (admins may revoke anyone's). Another user's ke
 
 Exchanges a username and password for an access token (a short-lived JWT, sent as
 `Authorization: Bearer …`) and a refresh token. An unknown user and a wrong password get
-the same 401. Attempts are limited per client address and username.*/
+the same 401. Attempts are limited per client address and username (`auth`), so a brute
+force of one account does not lock out the others behind the same address; and each
+client address may fail for only so many distinct usernames per window
+(`login-failures`), which stops password spraying. Password checks are bounded in
+number: past that, 503 with `Retry-After`.*/
     #[endpoint{method = POST,
     path = "/api/v1/auth/login",
     tags = ["auth"]}]
@@ -2604,9 +2671,10 @@ the same 401. Attempts are limited per client address and username.*/
     ) -> Result<AuthLoginReply, crate::error::ApiError>;
     /**Log out
 
-Revokes the refresh token and every token rotated from the same login. Answers 204
-whether or not the token was valid (as RFC 7009 does), so it tells nothing about tokens.
-Access tokens stay valid until they expire (minutes).*/
+Ends the login the refresh token belongs to: the refresh token, every token rotated from
+it, and the access tokens issued in that login stop working at once. Answers 204 whether
+or not the token was valid (as RFC 7009 does), so it tells nothing about tokens. Limited
+like `auth_refresh`: per login, so a valid logout is never blocked by others' traffic.*/
     #[endpoint{method = POST,
     path = "/api/v1/auth/logout",
     tags = ["auth"]}]
@@ -2619,7 +2687,10 @@ Access tokens stay valid until they expire (minutes).*/
 
 The refresh token is rotated: the one sent stops working and a new one is returned.
 Presenting a refresh token that was already rotated revokes every token of its login (a
-stolen token is then useless to thief and owner alike) and answers 401.*/
+stolen token is then useless to thief and owner alike, its access tokens included) and
+answers 401. Attempts are limited per login (`auth`): someone else's traffic from the same
+address never blocks yours; tokens that belong to no login are limited per client
+address (`auth-unknown-token`).*/
     #[endpoint{method = POST,
     path = "/api/v1/auth/refresh",
     tags = ["auth"]}]
@@ -3127,11 +3198,15 @@ impl<
         crate::http::policy::finish(
                 &operations::API_INDEX,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::API_INDEX,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as OpsHandlers>::api_index(cx).await
@@ -3146,11 +3221,15 @@ impl<
         crate::http::policy::finish(
                 &operations::API_KEY_LIST,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::API_KEY_LIST,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ApiKeysHandlers>::api_key_list(cx).await
@@ -3166,11 +3245,15 @@ impl<
         crate::http::policy::finish(
                 &operations::API_KEY_CREATE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::API_KEY_CREATE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ApiKeysHandlers>::api_key_create(cx, body.into_inner()).await
@@ -3186,11 +3269,15 @@ impl<
         crate::http::policy::finish(
                 &operations::API_KEY_GET,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::API_KEY_GET,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ApiKeysHandlers>::api_key_get(cx, path.into_inner()).await
@@ -3206,11 +3293,15 @@ impl<
         crate::http::policy::finish(
                 &operations::API_KEY_DELETE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::API_KEY_DELETE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ApiKeysHandlers>::api_key_delete(cx, path.into_inner()).await
@@ -3226,14 +3317,22 @@ impl<
         crate::http::policy::finish(
                 &operations::AUTH_LOGIN,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: Some(body.username.as_str()),
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::AUTH_LOGIN,
-                            Some(body.username.as_str()),
+                            keys,
                         )
                         .await?;
-                    <H as AuthHandlers>::auth_login(cx, body.into_inner()).await
+                    let failures = cx.failures.clone();
+                    let result = <H as AuthHandlers>::auth_login(cx, body.into_inner())
+                        .await;
+                    crate::http::policy::count_failure(failures, &result).await;
+                    result
                 },
             )
             .await
@@ -3246,11 +3345,15 @@ impl<
         crate::http::policy::finish(
                 &operations::AUTH_LOGOUT,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: Some(body.refresh_token.as_str()),
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::AUTH_LOGOUT,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as AuthHandlers>::auth_logout(cx, body.into_inner()).await
@@ -3266,11 +3369,15 @@ impl<
         crate::http::policy::finish(
                 &operations::AUTH_REFRESH,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: Some(body.refresh_token.as_str()),
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::AUTH_REFRESH,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as AuthHandlers>::auth_refresh(cx, body.into_inner()).await
@@ -3286,11 +3393,15 @@ impl<
         crate::http::policy::finish(
                 &operations::AUTH_REGISTER,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::AUTH_REGISTER,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as AuthHandlers>::auth_register(cx, body.into_inner()).await
@@ -3307,11 +3418,15 @@ impl<
         crate::http::policy::finish(
                 &operations::CATEGORY_LIST,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::CATEGORY_LIST,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as CategoriesHandlers>::category_list(
@@ -3332,11 +3447,15 @@ impl<
         crate::http::policy::finish(
                 &operations::CATEGORY_CREATE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::CATEGORY_CREATE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as CategoriesHandlers>::category_create(cx, body.into_inner())
@@ -3354,11 +3473,15 @@ impl<
         crate::http::policy::finish(
                 &operations::CATEGORY_GET,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::CATEGORY_GET,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as CategoriesHandlers>::category_get(
@@ -3381,11 +3504,15 @@ impl<
         crate::http::policy::finish(
                 &operations::CATEGORY_REPLACE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::CATEGORY_REPLACE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as CategoriesHandlers>::category_replace(
@@ -3408,11 +3535,15 @@ impl<
         crate::http::policy::finish(
                 &operations::CATEGORY_DELETE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::CATEGORY_DELETE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as CategoriesHandlers>::category_delete(
@@ -3435,11 +3566,15 @@ impl<
         crate::http::policy::finish(
                 &operations::CATEGORY_UPDATE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::CATEGORY_UPDATE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as CategoriesHandlers>::category_update(
@@ -3462,11 +3597,15 @@ impl<
         crate::http::policy::finish(
                 &operations::PRODUCT_LIST,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::PRODUCT_LIST,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ProductsHandlers>::product_list(
@@ -3487,11 +3626,15 @@ impl<
         crate::http::policy::finish(
                 &operations::PRODUCT_CREATE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::PRODUCT_CREATE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ProductsHandlers>::product_create(cx, body.into_inner()).await
@@ -3508,11 +3651,15 @@ impl<
         crate::http::policy::finish(
                 &operations::PRODUCT_GET,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::PRODUCT_GET,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ProductsHandlers>::product_get(
@@ -3535,11 +3682,15 @@ impl<
         crate::http::policy::finish(
                 &operations::PRODUCT_REPLACE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::PRODUCT_REPLACE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ProductsHandlers>::product_replace(
@@ -3562,11 +3713,15 @@ impl<
         crate::http::policy::finish(
                 &operations::PRODUCT_DELETE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::PRODUCT_DELETE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ProductsHandlers>::product_delete(
@@ -3589,11 +3744,15 @@ impl<
         crate::http::policy::finish(
                 &operations::PRODUCT_UPDATE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::PRODUCT_UPDATE,
-                            None,
+                            keys,
                         )
                         .await?;
                     crate::http::policy::check_fields(&cx, &*body)?;
@@ -3617,11 +3776,15 @@ impl<
         crate::http::policy::finish(
                 &operations::TAG_LIST,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::TAG_LIST,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as TagsHandlers>::tag_list(
@@ -3643,11 +3806,15 @@ impl<
         crate::http::policy::finish(
                 &operations::TAG_GET,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::TAG_GET,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as TagsHandlers>::tag_get(
@@ -3668,11 +3835,15 @@ impl<
         crate::http::policy::finish(
                 &operations::USER_LIST,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::USER_LIST,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as UsersHandlers>::user_list(cx, query.into_inner()).await
@@ -3688,11 +3859,15 @@ impl<
         crate::http::policy::finish(
                 &operations::USER_GET,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::USER_GET,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as UsersHandlers>::user_get(cx, path.into_inner()).await
@@ -3709,11 +3884,15 @@ impl<
         crate::http::policy::finish(
                 &operations::USER_DELETE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::USER_DELETE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as UsersHandlers>::user_delete(
@@ -3736,11 +3915,15 @@ impl<
         crate::http::policy::finish(
                 &operations::USER_UPDATE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::USER_UPDATE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as UsersHandlers>::user_update(
@@ -3761,11 +3944,15 @@ impl<
         crate::http::policy::finish(
                 &operations::HEALTHZ,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::HEALTHZ,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as OpsHandlers>::healthz(cx).await
@@ -3780,11 +3967,15 @@ impl<
         crate::http::policy::finish(
                 &operations::READYZ,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::READYZ,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as OpsHandlers>::readyz(cx).await

@@ -89,13 +89,13 @@ impl ::std::str::FromStr for ApiKeyName {
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
         {
             ::regress::Regex::new(
-                    "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$",
+                    "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                 )
                 .unwrap()
         });
         if PATTERN.find(value).is_none() {
             return Err(
-                "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$\""
+                "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$\""
                     .into(),
             );
         }
@@ -455,7 +455,12 @@ impl<'de> ::serde::Deserialize<'de> for CategoryListIfNoneMatch {
             })
     }
 }
-///No control characters and no leading or trailing white space; unique, ignoring case.
+/**No control characters (C0 or C1), no invisible formatting characters (bidirectional
+overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
+hyphens), no unassigned characters, no leading or trailing white space, and something
+visible; stored in Unicode NFC. Unique: two names are the same when they are equal after
+NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮＩＣＳ`).
+*/
 #[derive(
     ::serde::Serialize,
     Clone,
@@ -494,13 +499,13 @@ impl ::std::str::FromStr for CategoryName {
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
         {
             ::regress::Regex::new(
-                    "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$",
+                    "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                 )
                 .unwrap()
         });
         if PATTERN.find(value).is_none() {
             return Err(
-                "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$\""
+                "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$\""
                     .into(),
             );
         }
@@ -939,9 +944,9 @@ impl ::std::str::FromStr for Email {
             return Err("longer than 254 characters".into());
         }
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[^\\x00-\\x1f\\x7f]+$").unwrap() });
+        { ::regress::Regex::new("^[^\\x00-\\x1f\\x7f-\\x9f]+$").unwrap() });
         if PATTERN.find(value).is_none() {
-            return Err("doesn't match pattern \"^[^\\x00-\\x1f\\x7f]+$\"".into());
+            return Err("doesn't match pattern \"^[^\\x00-\\x1f\\x7f-\\x9f]+$\"".into());
         }
         Ok(Self(value.to_string()))
     }
@@ -1620,7 +1625,11 @@ impl<'de> ::serde::Deserialize<'de> for ProductListIfNoneMatch {
             })
     }
 }
-///No control characters and no leading or trailing white space.
+/**No control characters (C0 or C1), no invisible formatting characters (bidirectional
+overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
+hyphens), no unassigned characters, no leading or trailing white space, and something
+visible; stored in Unicode NFC.
+*/
 #[derive(
     ::serde::Serialize,
     Clone,
@@ -1659,13 +1668,13 @@ impl ::std::str::FromStr for ProductName {
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
         {
             ::regress::Regex::new(
-                    "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$",
+                    "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                 )
                 .unwrap()
         });
         if PATTERN.find(value).is_none() {
             return Err(
-                "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$\""
+                "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$\""
                     .into(),
             );
         }
@@ -2137,9 +2146,9 @@ impl ::std::str::FromStr for SearchText {
             return Err("shorter than 1 characters".into());
         }
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-        { ::regress::Regex::new("^[^\\x00-\\x1f\\x7f]+$").unwrap() });
+        { ::regress::Regex::new("^[^\\x00-\\x1f\\x7f-\\x9f]+$").unwrap() });
         if PATTERN.find(value).is_none() {
-            return Err("doesn't match pattern \"^[^\\x00-\\x1f\\x7f]+$\"".into());
+            return Err("doesn't match pattern \"^[^\\x00-\\x1f\\x7f-\\x9f]+$\"".into());
         }
         Ok(Self(value.to_string()))
     }
@@ -2349,7 +2358,12 @@ impl<'de> ::serde::Deserialize<'de> for TagListIfNoneMatch {
             })
     }
 }
-///No control characters and no leading or trailing white space; unique, ignoring case.
+/**No control characters (C0 or C1), no invisible formatting characters (bidirectional
+overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
+hyphens), no unassigned characters, no leading or trailing white space, and something
+visible; stored in Unicode NFC. Unique: two names are the same when they are equal after
+NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮＩＣＳ`).
+*/
 #[derive(
     ::serde::Serialize,
     Clone,
@@ -2388,13 +2402,13 @@ impl ::std::str::FromStr for TagName {
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
         {
             ::regress::Regex::new(
-                    "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$",
+                    "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                 )
                 .unwrap()
         });
         if PATTERN.find(value).is_none() {
             return Err(
-                "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$\""
+                "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$\""
                     .into(),
             );
         }

@@ -11,9 +11,7 @@
 //! * another user's API key is "not found" to anyone but an admin.
 
 use crate::app::{Actor, App, Credential, Principal};
-use crate::auth::{
-    hash_password, new_secret, secret_hash, verify_password, API_KEY_PREFIX, REFRESH_TOKEN_PREFIX,
-};
+use crate::auth::{new_secret, secret_hash, API_KEY_PREFIX, REFRESH_TOKEN_PREFIX};
 use crate::domain::*;
 use crate::error::Error;
 
@@ -48,15 +46,15 @@ const KEY_PREFIX_LEN: usize = API_KEY_PREFIX.len() + 8;
 const KEY_TOUCH_EVERY_MICROS: i64 = 60_000_000;
 
 impl App {
-    /// The account an access token was issued to, as it is now.
+    /// The account an access token was issued to, as it is now — if its login has not ended
+    /// (logout, or a replayed refresh token revokes the login's access tokens too).
     pub async fn principal_for_token(&self, token: &str) -> Result<Principal, Error> {
-        let user_id = self
+        let claims = self
             .tokens()
             .verify_access(token)
             .map_err(|_| Error::Unauthorized("the access token is invalid or expired".into()))?;
-        let user = self.store().user(user_id).await.map_err(|e| match e {
-            Error::NotFound(_) => Error::Unauthorized("the access token's user no longer exists".into()),
-            other => other,
+        let user = self.store().user_in_session(claims.user_id, &claims.session).await?.ok_or_else(|| {
+            Error::Unauthorized("the access token's login has ended, or its user is gone".into())
         })?;
         Ok(Principal {
             id: user.id,
@@ -110,7 +108,7 @@ impl App {
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        let password_hash = hash_password(new.password.clone()).await?;
+        let password_hash = self.passwords().hash(new.password.clone()).await?;
         let user = NewUser { username: new.username.clone(), email: new.email.clone(), password_hash, role };
         self.store().user_create(&user).await
     }
@@ -122,14 +120,15 @@ impl App {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),
         };
-        let verified = verify_password(password.to_string(), hash).await?;
+        let verified = self.passwords().verify(password.to_string(), hash).await?;
         let user = user
             .filter(|_| verified)
             .ok_or(Error::Unauthorized("the username or password is wrong".into()))?;
         let refresh_token = new_secret(REFRESH_TOKEN_PREFIX)?;
-        let now = self.now_micros();
-        self.store().session_start(user.id, &secret_hash(&refresh_token), now, self.refresh_expiry()).await?;
-        self.session(user.id, refresh_token)
+        let family = uuid::Uuid::new_v4().simple().to_string();
+        let (now, expiry) = (self.now_micros(), self.refresh_expiry());
+        self.store().session_start(user.id, &family, &secret_hash(&refresh_token), now, expiry).await?;
+        self.session(user.id, &family, refresh_token)
     }
 
     /// Rotates a refresh token; one presented again revokes its whole login.
@@ -137,7 +136,7 @@ impl App {
         let next = new_secret(REFRESH_TOKEN_PREFIX)?;
         let (old, new) = (secret_hash(refresh_token), secret_hash(&next));
         match self.store().session_rotate(&old, &new, self.now_micros(), self.refresh_expiry()).await? {
-            Refreshed::Rotated { user_id } => self.session(user_id, next),
+            Refreshed::Rotated { user_id, family } => self.session(user_id, &family, next),
             Refreshed::Reused => Err(Error::Unauthorized(
                 "this refresh token was already used; every token of its login is now revoked".into(),
             )),
@@ -152,9 +151,9 @@ impl App {
         self.store().session_revoke(&secret_hash(refresh_token), self.now_micros()).await
     }
 
-    fn session(&self, user_id: Id, refresh_token: String) -> Result<Session, Error> {
+    fn session(&self, user_id: Id, family: &str, refresh_token: String) -> Result<Session, Error> {
         Ok(Session {
-            access_token: self.tokens().issue_access(user_id)?,
+            access_token: self.tokens().issue_access(user_id, family)?,
             refresh_token,
             expires_in: i64::try_from(self.tokens().access_ttl.as_secs()).unwrap_or(i64::MAX),
         })
@@ -176,6 +175,13 @@ impl App {
     /// An account: the caller's own, or (for admins) anyone's; to others, other accounts do not
     /// exist.
     pub async fn user_get(&self, actor: &Actor, which: UserRef) -> Result<User, Error> {
+        let id = self.resolve(actor, which)?;
+        self.store().user(id).await
+    }
+
+    /// The id an account reference names, if the caller may reach that account (their own, or
+    /// anyone's for admins); otherwise "not found", the same as a missing account.
+    fn resolve(&self, actor: &Actor, which: UserRef) -> Result<Id, Error> {
         let id = match which {
             UserRef::Me => actor.require_user()?.id,
             UserRef::Id(id) => id,
@@ -183,7 +189,7 @@ impl App {
         if !actor.sees_everything() && actor.user().is_none_or(|user| user.id != id) {
             return Err(Error::NotFound("user"));
         }
-        self.store().user(id).await
+        Ok(id)
     }
 
     /// Changes an account's role or email; admins cannot demote themselves, and nobody can
@@ -191,10 +197,11 @@ impl App {
     pub async fn user_update(
         &self,
         actor: &Actor,
-        id: Id,
+        which: UserRef,
         changes: &UserChanges,
         precondition: Precondition<'_>,
     ) -> Result<User, Error> {
+        let id = self.resolve(actor, which)?;
         let demoting = changes.role.is_some_and(|role| role != Role::Admin);
         if demoting && actor.user().is_some_and(|user| user.id == id) {
             return Err(Error::Conflict("admins cannot demote themselves; ask another admin".into()));
@@ -216,9 +223,10 @@ impl App {
     pub async fn user_delete(
         &self,
         actor: &Actor,
-        id: Id,
+        which: UserRef,
         precondition: Precondition<'_>,
     ) -> Result<(), Error> {
+        let id = self.resolve(actor, which)?;
         if actor.user().is_some_and(|user| user.id == id) {
             return Err(Error::Conflict("admins cannot delete their own account; ask another admin".into()));
         }
@@ -242,11 +250,12 @@ impl App {
     /// A new key for the caller, and its secret (shown once; only its hash is kept).
     pub async fn api_key_create(&self, actor: &Actor, name: &str) -> Result<(ApiKey, String), Error> {
         let user = actor.require_user()?;
+        let name = crate::names::checked("name", name)?;
+        let name = name.as_str();
         let secret = new_secret(API_KEY_PREFIX)?;
-        let key = self
-            .store()
-            .api_key_create(user.id, name, &secret[..KEY_PREFIX_LEN], &secret_hash(&secret))
-            .await?;
+        let max = self.settings().max_api_keys;
+        let (prefix, hash) = (&secret[..KEY_PREFIX_LEN], secret_hash(&secret));
+        let key = self.store().api_key_create(user.id, name, prefix, &hash, max).await?;
         Ok((key, secret))
     }
 

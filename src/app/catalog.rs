@@ -7,6 +7,7 @@
 use crate::app::{Actor, App};
 use crate::domain::*;
 use crate::error::Error;
+use crate::names;
 
 impl App {
     /// A page of categories in id order; with `include_products`, each with its products (one
@@ -36,7 +37,7 @@ impl App {
     }
 
     pub async fn category_create(&self, _actor: &Actor, name: &str) -> Result<Category, Error> {
-        self.store().category_create(name).await
+        self.store().category_create(&names::checked("name", name)?).await
     }
 
     /// Renames a category (PUT and PATCH: its name is its only field).
@@ -47,7 +48,7 @@ impl App {
         name: &str,
         precondition: Precondition<'_>,
     ) -> Result<Category, Error> {
-        self.store().category_rename(id, name, &matching(precondition)).await
+        self.store().category_rename(id, &names::checked("name", name)?, &matching(precondition)).await
     }
 
     pub async fn category_delete(
@@ -83,7 +84,12 @@ impl App {
     }
 
     pub async fn product_create(&self, _actor: &Actor, new: &NewProduct) -> Result<Product, Error> {
-        self.store().product_create(new).await
+        let new = NewProduct {
+            name: names::checked("name", &new.name)?,
+            tags: tag_names(&new.tags)?,
+            ..new.clone()
+        };
+        self.store().product_create(&new).await
     }
 
     /// Changes the fields `changes` sets (all of them for a replacement).
@@ -94,7 +100,12 @@ impl App {
         changes: &ProductChanges,
         precondition: Precondition<'_>,
     ) -> Result<Product, Error> {
-        self.store().product_update(id, changes, &matching(precondition)).await
+        let changes = ProductChanges {
+            name: changes.name.as_deref().map(|name| names::checked("name", name)).transpose()?,
+            tags: changes.tags.as_deref().map(tag_names).transpose()?,
+            ..changes.clone()
+        };
+        self.store().product_update(id, &changes, &matching(precondition)).await
     }
 
     pub async fn product_delete(
@@ -136,6 +147,11 @@ impl App {
         }
         Ok(seeded)
     }
+}
+
+/// Tag names, each checked (`tags.<n>` names the one at fault).
+fn tag_names(tags: &[String]) -> Result<Vec<String>, Error> {
+    tags.iter().enumerate().map(|(i, tag)| names::checked(&format!("tags.{i}"), tag)).collect()
 }
 
 /// What loading the demo catalog did.

@@ -19,13 +19,29 @@ use crate::auth::TokenKeys;
 use crate::clock::Clock;
 use crate::domain::{Id, Role};
 use crate::error::Error;
+use crate::passwords::Passwords;
 use crate::store::Store;
 
-/// The application: the store, the token keys, the clock.
+/// The application: the store, the token keys, the password work, the clock, the limits.
 pub struct App {
     store: Arc<dyn Store>,
     tokens: TokenKeys,
+    passwords: Passwords,
     clock: Clock,
+    settings: Settings,
+}
+
+/// The application's own limits, from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Active API keys one account may have.
+    pub max_api_keys: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { max_api_keys: 20 }
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -35,8 +51,23 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, tokens: TokenKeys, clock: Clock) -> App {
-        App { store, tokens, clock }
+    pub fn new(
+        store: Arc<dyn Store>,
+        tokens: TokenKeys,
+        passwords: Passwords,
+        clock: Clock,
+        settings: Settings,
+    ) -> App {
+        App { store, tokens, passwords, clock, settings }
+    }
+
+    /// The bounded password work.
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     pub fn store(&self) -> &dyn Store {

@@ -8,7 +8,7 @@ use crate::error::{ApiError, Error};
 use crate::http::catalog::{by_id, limit, text};
 use crate::http::conditional::{entity_etag, precondition};
 use crate::http::page;
-use crate::http::{api_id, api_string, api_time, db_id, domain_role, wire_role, Cx, Server};
+use crate::http::{api_id, api_string, api_time, domain_role, wire_role, Cx, Server};
 
 impl AuthHandlers for Server {
     async fn auth_register(cx: Cx, body: types::Registration) -> Result<AuthRegisterReply, ApiError> {
@@ -62,12 +62,7 @@ impl UsersHandlers for Server {
     }
 
     async fn user_get(cx: Cx, path: UserGetPath) -> Result<UserGetReply, ApiError> {
-        // `me`, or digits (the spec's pattern): anything that does not fit an id is nobody.
-        let which = match path.id.as_str() {
-            "me" => UserRef::Me,
-            digits => UserRef::Id(digits.parse().map_err(|_| Error::NotFound("user"))?),
-        };
-        let row = cx.app.user_get(&cx.actor, which).await?;
+        let row = cx.app.user_get(&cx.actor, user_ref(&path.id)?).await?;
         let etag = entity_etag(row.version());
         Ok(UserGetReply::new(user(row)?).etag(&etag).private())
     }
@@ -83,7 +78,7 @@ impl UsersHandlers for Server {
             role: body.role.map(domain_role),
             email: body.email.map(|e| e.to_string()),
         };
-        let row = cx.app.user_update(&cx.actor, db_id(path.id)?, &changes, &precondition).await?;
+        let row = cx.app.user_update(&cx.actor, user_ref(&path.id)?, &changes, &precondition).await?;
         let etag = entity_etag(row.version());
         Ok(UserUpdateReply::new(user(row)?).etag(&etag))
     }
@@ -94,8 +89,16 @@ impl UsersHandlers for Server {
         headers: UserDeleteHeaders,
     ) -> Result<UserDeleteReply, ApiError> {
         let precondition = precondition(text(&headers.if_match));
-        cx.app.user_delete(&cx.actor, db_id(path.id)?, &precondition).await?;
+        cx.app.user_delete(&cx.actor, user_ref(&path.id)?, &precondition).await?;
         Ok(UserDeleteReply::new())
+    }
+}
+
+/// `me`, or digits (the spec's pattern): anything that does not fit an id is nobody.
+fn user_ref(id: &types::UserRef) -> Result<UserRef, Error> {
+    match id.as_str() {
+        "me" => Ok(UserRef::Me),
+        digits => digits.parse().map(UserRef::Id).map_err(|_| Error::NotFound("user")),
     }
 }
 

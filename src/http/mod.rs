@@ -27,7 +27,7 @@ use crate::error::{ApiError, Error};
 /// What every request can reach (dropshot's server context).
 pub struct ServerState {
     pub app: Arc<App>,
-    pub limiter: crate::ratelimit::Limiter,
+    pub limiter: Arc<crate::ratelimit::Limiter>,
     pub log: slog::Logger,
 }
 
@@ -38,6 +38,8 @@ pub struct Cx {
     pub actor: Actor,
     /// The operation, with the policies the spec declares for it.
     pub op: &'static policy::OperationMeta,
+    /// Where a failure (401) is counted, for operations with `x-failure-limit`.
+    pub failures: Option<policy::Failures>,
 }
 
 impl Cx {

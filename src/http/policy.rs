@@ -50,6 +50,22 @@ pub enum KeyPart {
     Ip,
     /// The `username` of the JSON body.
     Username,
+    /// The login (refresh-token family) of the body's `refresh_token`.
+    Session,
+}
+
+/// `x-failure-limit`: a limit on the distinct usernames of failed requests (401) per key.
+#[derive(Debug)]
+pub struct FailureLimit {
+    pub class: &'static str,
+    pub key: &'static [KeyPart],
+}
+
+/// What of the request's body a rate-limit key may use.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyKeys<'a> {
+    pub username: Option<&'a str>,
+    pub refresh_token: Option<&'a str>,
 }
 
 /// `deprecated: true` with `x-deprecated-since`, `x-sunset` and `x-successor`.
@@ -95,6 +111,10 @@ pub struct OperationMeta {
     /// The rate-limit class (`x-rate-limit`); `None` for `none`.
     pub rate_limit: Option<&'static str>,
     pub rate_limit_key: &'static [KeyPart],
+    /// With a `Session` key: the class of requests whose token belongs to no login, per address.
+    pub rate_limit_fallback: Option<&'static str>,
+    /// A limit on distinct usernames of failed requests (`x-failure-limit`).
+    pub failure_limit: Option<FailureLimit>,
     /// Roles that may send only some fields of the request body (`x-field-roles`).
     pub field_roles: &'static [(Role, &'static [&'static str])],
     /// The media types of the request body.
@@ -114,7 +134,16 @@ impl OperationMeta {
 
     /// Whether the rate-limit counter is keyed by something in the body.
     fn keyed_by_body(&self) -> bool {
-        self.rate_limit_key.contains(&KeyPart::Username)
+        self.rate_limit_key.iter().any(|part| matches!(part, KeyPart::Username | KeyPart::Session))
+            || self.failure_limit.is_some()
+    }
+
+    /// Every rate-limit class the operation counts in.
+    pub fn classes(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.rate_limit
+            .into_iter()
+            .chain(self.rate_limit_fallback)
+            .chain(self.failure_limit.as_ref().map(|f| f.class))
     }
 }
 
@@ -178,7 +207,7 @@ async fn admit<C: ServerContext>(
         _ => {}
     }
     if !op.keyed_by_body() {
-        limit(state, op, &actor, None).await?;
+        limit(state, op, &actor, BodyKeys::default()).await?;
     }
     Ok(Admission { actor })
 }
@@ -239,13 +268,47 @@ fn roles_text(roles: &[Role]) -> String {
     roles.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" or ")
 }
 
+/// The client's address, as the edge determined it.
+fn client_ip() -> String {
+    scope::with(|scope| scope.client().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// A counter's key from its parts (`None`: a `Session` part whose token belongs to no login).
+async fn key_of(
+    state: &ServerState,
+    parts: &[KeyPart],
+    actor: &Actor,
+    body: BodyKeys<'_>,
+) -> Result<Option<String>, ApiError> {
+    let mut key = Vec::with_capacity(parts.len());
+    for part in parts {
+        key.push(match part {
+            // A user's API keys count against their owner: keys do not multiply a limit.
+            KeyPart::Caller => match actor.user() {
+                Some(user) => format!("user:{}", user.id),
+                None => format!("ip:{}", client_ip()),
+            },
+            KeyPart::Ip => format!("ip:{}", client_ip()),
+            KeyPart::Username => format!("name:{}", body.username.unwrap_or_default().to_lowercase()),
+            KeyPart::Session => {
+                let token = body.refresh_token.unwrap_or_default();
+                match state.app.store().session_of(&crate::auth::secret_hash(token)).await? {
+                    Some(family) => format!("session:{family}"),
+                    None => return Ok(None),
+                }
+            }
+        });
+    }
+    Ok(Some(key.join("|")))
+}
+
 /// Counts the request against the operation's limit class; the `RateLimit-*` headers go on the
 /// answer either way, and over the limit the answer is 429 with `Retry-After`.
 async fn limit(
     state: &ServerState,
     op: &'static OperationMeta,
     actor: &Actor,
-    username: Option<&str>,
+    body: BodyKeys<'_>,
 ) -> Result<(), ApiError> {
     let Some(class) = op.rate_limit else { return Ok(()) };
     // Admins get their own, larger class in place of `default`, when one is configured.
@@ -257,23 +320,21 @@ async fn limit(
         }
         _ => class,
     };
-    let ip = scope::with(|scope| scope.client().to_string()).unwrap_or_else(|| "unknown".into());
-    let key: Vec<String> = op
-        .rate_limit_key
-        .iter()
-        .map(|part| match part {
-            KeyPart::Caller => match actor.user() {
-                Some(user) => match user.credential {
-                    crate::app::Credential::ApiKey { id } => format!("key:{id}"),
-                    crate::app::Credential::AccessToken => format!("user:{}", user.id),
-                },
-                None => format!("ip:{ip}"),
-            },
-            KeyPart::Ip => format!("ip:{ip}"),
-            KeyPart::Username => format!("name:{}", username.unwrap_or_default().to_lowercase()),
-        })
-        .collect();
-    match state.limiter.hit(class, &key.join("|")).await {
+    let (class, key) = match key_of(state, op.rate_limit_key, actor, body).await? {
+        Some(key) => (class, key),
+        // A token of no login: counted per address, in the looser fallback class.
+        None => (op.rate_limit_fallback.unwrap_or(class), format!("ip:{}", client_ip())),
+    };
+    let decision = state.limiter.hit(class, &key).await;
+    decide(class, decision)
+}
+
+/// The headers of a limiter's decision, and 429 when it says no.
+fn decide(
+    class: &str,
+    decision: Result<Option<crate::ratelimit::Decision>, crate::error::Error>,
+) -> Result<(), ApiError> {
+    match decision {
         Ok(Some(decision)) => {
             for (name, value) in [
                 ("ratelimit-limit", decision.limit),
@@ -305,19 +366,65 @@ async fn limit(
     Ok(())
 }
 
-/// Applies the rate limit keyed by the body, when there is one, and builds the handler's
-/// context.
+/// Where a failed request of an operation with `x-failure-limit` is counted.
+#[derive(Clone)]
+pub struct Failures {
+    limiter: Arc<crate::ratelimit::Limiter>,
+    class: &'static str,
+    key: String,
+    /// A digest of the username: distinct values are counted, never stored.
+    member: String,
+}
+
+/// Applies the rate limit keyed by the body, when there is one, and the failure limit (429 once
+/// a key has failed for too many distinct usernames), and builds the handler's context.
 pub async fn enter(
     rqctx: RequestContext<ServerState>,
     admission: Admission,
     op: &'static OperationMeta,
-    username: Option<&str>,
+    body: BodyKeys<'_>,
 ) -> Result<Cx, ApiError> {
     let state = rqctx.context();
     if op.keyed_by_body() {
-        limit(state, op, &admission.actor, username).await?;
+        limit(state, op, &admission.actor, body).await?;
     }
-    Ok(Cx { app: Arc::clone(&state.app), actor: admission.actor, op })
+    let mut failures = None;
+    if let Some(failure_limit) = &op.failure_limit {
+        if let Some(key) = key_of(state, failure_limit.key, &admission.actor, body).await? {
+            let decision = state.limiter.members(failure_limit.class, &key).await;
+            if let Ok(Some(decision)) = &decision {
+                if !decision.allowed {
+                    let retry = decision.reset.max(1);
+                    return Err(ApiError::new(
+                        Kind::TooManyRequests,
+                        format!("too many failed attempts from this address; retry in {retry} s"),
+                    )
+                    .with_header(http::header::RETRY_AFTER, &retry.to_string()));
+                }
+            }
+            let username = body.username.unwrap_or_default().to_lowercase();
+            let member = crate::http::conditional::digest(username.as_bytes());
+            failures = Some(Failures {
+                limiter: Arc::clone(&state.limiter),
+                class: failure_limit.class,
+                key,
+                member,
+            });
+        }
+    }
+    Ok(Cx { app: Arc::clone(&state.app), actor: admission.actor, op, failures })
+}
+
+/// Counts a failed (401) answer against the operation's failure limit.
+pub async fn count_failure<R>(failures: Option<Failures>, result: &Result<R, ApiError>) {
+    let (Some(failures), Err(error)) = (failures, result) else { return };
+    if error.status() == 401 {
+        if let Err(e) = failures.limiter.add_member(failures.class, &failures.key, &failures.member).await {
+            scope::with(
+                |scope| slog::warn!(scope.log(), "counting a failure failed"; "error" => e.to_string()),
+            );
+        }
+    }
 }
 
 /// Runs the handler: on success, `x-cache` becomes `Cache-Control`; an error is finished as the

@@ -31,18 +31,27 @@ pub enum Backend {
     Postgres,
 }
 
-/// Pool sizes and timeouts.
+/// Pool sizes, timeouts, and how to open the database.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     /// Connections for reads (and, on PostgreSQL, for writes too).
     pub max_connections: u32,
     /// How long a request waits for a connection before the API answers 503.
     pub acquire_timeout: Duration,
+    /// The same, while the database is known to be down: short, so that clients learn it fast.
+    pub down_acquire_timeout: Duration,
+    /// SQLite: refuse a database file that does not exist instead of creating an empty one.
+    pub no_create: bool,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig { max_connections: 8, acquire_timeout: Duration::from_secs(5) }
+        PoolConfig {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            down_acquire_timeout: Duration::from_millis(250),
+            no_create: false,
+        }
     }
 }
 
@@ -102,10 +111,11 @@ pub trait AccountStore {
     /// Deletes a user; their tokens and API keys go with them.
     async fn user_delete(&self, id: Id, check: UserCheck<'_>) -> Result<(), Error>;
 
-    /// Starts a login's family with its first refresh token.
+    /// Starts a login (a refresh-token family, named `family`) with its first refresh token.
     async fn session_start(
         &self,
         user_id: Id,
+        family: &str,
         token_hash: &str,
         now: i64,
         expires_at: i64,
@@ -121,13 +131,20 @@ pub trait AccountStore {
     ) -> Result<Refreshed, Error>;
     /// Revokes the family of `token_hash` (logout); nothing happens for an unknown token.
     async fn session_revoke(&self, token_hash: &str, now: i64) -> Result<(), Error>;
+    /// The login a refresh token belongs to (whether or not it is still current).
+    async fn session_of(&self, token_hash: &str) -> Result<Option<String>, Error>;
+    /// A user, as an access token of the login `family` names them: `None` when the user is gone
+    /// or the login has ended (logged out, or revoked for a replayed refresh token). One query.
+    async fn user_in_session(&self, id: Id, family: &str) -> Result<Option<User>, Error>;
 
+    /// A new key, unless the user already has `max_active` active ones (a conflict).
     async fn api_key_create(
         &self,
         user_id: Id,
         name: &str,
         prefix: &str,
         key_hash: &str,
+        max_active: i64,
     ) -> Result<ApiKey, Error>;
     /// A user's active keys, newest first.
     async fn api_keys_of(&self, user_id: Id) -> Result<Vec<ApiKey>, Error>;
@@ -150,8 +167,17 @@ pub trait Store: CatalogStore + AccountStore + Send + Sync + 'static {
     /// Counts one hit of a rate-limit counter in its window; the count so far. Only the
     /// back-ends that share counters between instances keep them (PostgreSQL).
     async fn rate_limit_hit(&self, key: &str, window_start: i64) -> Result<u64, Error>;
+    /// Records `member` (a username's digest, say) in a counter of distinct members; the number
+    /// of distinct members so far. Only on back-ends that share counters (PostgreSQL).
+    async fn rate_limit_member(&self, key: &str, window_start: i64, member: &str) -> Result<u64, Error>;
+    /// The number of distinct members recorded in a counter.
+    async fn rate_limit_members(&self, key: &str, window_start: i64) -> Result<u64, Error>;
     /// Forgets the counters of windows that started before `horizon`.
     async fn rate_limit_prune(&self, horizon: i64) -> Result<(), Error>;
+    /// Brings stored name keys (uniqueness and search) to the current rule, `crate::names::key`,
+    /// once: a data migration SQL cannot express. The rows that keep their old key because the
+    /// new one would collide with another row's, as `table.id`.
+    async fn rekey_names(&self) -> Result<Vec<String>, Error>;
     /// Closes the pools, waiting for connections in use.
     async fn close(&self);
 }

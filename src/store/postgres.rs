@@ -29,6 +29,15 @@ mod sql;
 /// The PostgreSQL store.
 pub type PgStore = sql::SqlStore;
 
+/// PostgreSQL needs no guard of its own: the server is reached over the network.
+pub(crate) struct Guard;
+
+impl Guard {
+    fn check(&self) -> Result<(), crate::error::Error> {
+        Ok(())
+    }
+}
+
 /// Connects and migrates.
 pub async fn connect(url: &str, config: &PoolConfig) -> Result<PgStore, String> {
     let options = PgConnectOptions::from_str(url)
@@ -43,5 +52,5 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<PgStore, String> 
         .run(&pool)
         .await
         .map_err(|e| format!("migrating the database: {e}"))?;
-    Ok(sql::SqlStore { read: pool.clone(), write: pool })
+    Ok(sql::SqlStore::new(pool.clone(), pool, Guard, config.down_acquire_timeout))
 }

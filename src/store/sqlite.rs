@@ -1,6 +1,7 @@
 //! SQLite, the embedded default: a single-connection write pool (SQLite has one writer anyway;
 //! queueing in the pool beats spinning on `SQLITE_BUSY`) and a read pool, in WAL mode.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -27,11 +28,51 @@ mod sql;
 /// The SQLite store.
 pub type SqliteStore = sql::SqlStore;
 
-/// Opens (creating it when missing, unless the URL says `mode=…`) and migrates a database file.
+/// What SQLite checks before a write and a readiness probe: that the database's path still
+/// names the file the server opened. Deleted or replaced underneath a running server, writes
+/// would go into an unlinked file and be lost at the next start.
+pub(crate) struct Guard {
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+impl Guard {
+    fn identity(path: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+
+    fn check(&self) -> Result<(), crate::error::Error> {
+        if self.identity.is_some() && Guard::identity(&self.path) != self.identity {
+            let gone = std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "the database file {} was deleted or replaced while the server ran",
+                    self.path.display()
+                ),
+            );
+            return Err(crate::error::Error::Unavailable(sqlx::Error::Io(gone)));
+        }
+        Ok(())
+    }
+}
+
+/// Opens and migrates a database file; creates it when missing, unless `config.no_create` (or
+/// the URL's `mode=…`) says otherwise. Refuses a file it cannot write to.
 pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, String> {
     let options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| format!("DATABASE_URL is not a valid SQLite URL: {e}"))?
-        .create_if_missing(!url.contains("mode="))
+        .map_err(|e| format!("DATABASE_URL is not a valid SQLite URL: {e}"))?;
+    let path = options.get_filename().to_path_buf();
+    let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+    if config.no_create && !in_memory && !path.exists() {
+        return Err(format!(
+            "the database file {} does not exist (STOREFRONT_DB_NO_CREATE, or production: an empty database \
+             is not created in its place; run `storefront migrate` without it to create one)",
+            path.display()
+        ));
+    }
+    let options = options
+        .create_if_missing(!url.contains("mode=") && !config.no_create)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
@@ -50,7 +91,17 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
         .run(&write)
         .await
         .map_err(|e| format!("migrating the database: {e}"))?;
-    Ok(sql::SqlStore { read, write })
+    // A file the server cannot write to would answer every read and fail every write: refuse it.
+    let version: i64 =
+        sqlx::query_scalar("PRAGMA user_version").fetch_one(&write).await.map_err(connect_error)?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {version}")))
+        .execute(&write)
+        .await
+        .map_err(|e| {
+            format!("the database {} is read-only; Storefront needs to write to it: {e}", path.display())
+        })?;
+    let identity = if in_memory { None } else { Guard::identity(&path) };
+    Ok(sql::SqlStore::new(read, write, Guard { path, identity }, config.down_acquire_timeout))
 }
 
 fn connect_error(e: sqlx::Error) -> String {

@@ -244,6 +244,9 @@ async fn the_server_refuses_to_start_in_production_without_a_long_secret() {
     let log = storefront::logging::discard();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    // Production does not create a missing database file: the operator does, once.
+    let development = storefront::config::Config::with_database(url.clone());
+    storefront::open_for_operator(&development, true).await.unwrap().store().close().await;
     for secret in [None, Some("too-short")] {
         let mut config = storefront::config::Config::with_database(url.clone());
         config.bind = "127.0.0.1:0".parse().unwrap();

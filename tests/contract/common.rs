@@ -19,7 +19,8 @@ pub const POSTGRES_ENV: &str = "STOREFRONT_TEST_POSTGRES_URL";
 pub const ADMIN: (&str, &str) = ("admin", "Admin-Pass-1");
 
 /// Generous limits, so that only the tests about rate limits meet them.
-pub const TEST_RATE_LIMITS: &str = "auth=10000/60s,default=100000/60s,admin=100000/60s";
+pub const TEST_RATE_LIMITS: &str =
+    "auth=10000/60s,auth-unknown-token=10000/60s,login-failures=10000/60s,default=100000/60s,admin=100000/60s";
 
 /// A running server, its clients, and what to clean up.
 pub struct TestApp {
@@ -373,5 +374,69 @@ pub fn sample(schema: &serde_json::Value, spec: &serde_json::Value) -> serde_jso
             serde_json::json!("someone@example.com")
         }
         _ => serde_json::json!("sample"),
+    }
+}
+
+/// A server in a process of its own (the `storefront` binary), on a database, with extra
+/// environment: for what must be measured or signalled as a process (memory, SIGTERM), or a
+/// second instance.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+        use std::io::BufRead;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_storefront"));
+        command
+            .env("DATABASE_URL", database_url)
+            .env("STOREFRONT_BIND", "127.0.0.1:0")
+            .env("STOREFRONT_LOG_FORMAT", "json")
+            .env("STOREFRONT_RATE_LIMITS", TEST_RATE_LIMITS)
+            .env("STOREFRONT_JWT_SECRET", "a-test-secret-that-is-32-bytes-long!");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the storefront binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let address = lines
+            .by_ref()
+            .take(50)
+            .map_while(Result::ok)
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+            .find(|line| line["msg"] == "serving")
+            .and_then(|line| line["address"].as_str().map(String::from))
+            .expect("the server says where it serves");
+        // Keep draining its log so that it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ServerProcess { child, base: format!("http://{address}") }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The process's peak resident memory, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("/proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -28,6 +28,7 @@ const COVERED_ELSEWHERE: &[(&str, u16, &str)] = &[
     ("user_update", 409, "users::the_last_admin_can_be_neither_demoted_nor_deleted"),
     ("user_delete", 409, "users::the_last_admin_can_be_neither_demoted_nor_deleted"),
     ("readyz", 503, "ops::readyz_answers_503_when_the_database_is_gone"),
+    ("api_key_create", 409, "hardening::an_account_has_at_most_the_configured_number_of_api_keys"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

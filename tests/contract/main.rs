@@ -11,6 +11,7 @@ mod documented_errors;
 mod drift;
 mod edge;
 mod generated_code;
+mod hardening;
 mod ops;
 mod policy;
 mod products;

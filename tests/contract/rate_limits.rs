@@ -4,10 +4,10 @@
 use serde_json::Value;
 use storefront::clock::Clock;
 
-use crate::common::{sample, TestApp};
+use crate::common::{sample, ServerProcess, TestApp};
 
 /// A small limit for every class, so that tests reach it.
-const SMALL: &str = "auth=3/60s,default=3/60s,admin=3/60s";
+const SMALL: &str = "auth=3/60s,auth-unknown-token=3/60s,login-failures=3/60s,default=3/60s,admin=3/60s";
 
 /// A server whose clock stands one second into a window (windows start at multiples of their
 /// length, and a day is a multiple of every window here), and that clock: nothing rolls over
@@ -78,7 +78,10 @@ async fn every_rate_limited_operation_answers_429_past_its_limit() {
 
 #[tokio::test]
 async fn a_new_window_counts_from_zero() {
-    let (app, clock) = spawn_at_window_start("auth=100/60s,default=2/60s,admin=100/60s").await;
+    let (app, clock) = spawn_at_window_start(
+        "auth=100/60s,auth-unknown-token=100/60s,login-failures=100/60s,default=2/60s,admin=100/60s",
+    )
+    .await;
     let url = app.url("/api/v1/tags");
     assert_eq!(futures_statuses(&app.anonymous_http, &url, 3).await, [200, 200, 429]);
     clock.advance(std::time::Duration::from_secs(58));
@@ -93,7 +96,10 @@ async fn a_new_window_counts_from_zero() {
 
 #[tokio::test]
 async fn admins_get_the_larger_admin_class() {
-    let (app, _clock) = spawn_at_window_start("auth=100/60s,default=2/60s,admin=10/60s").await;
+    let (app, _clock) = spawn_at_window_start(
+        "auth=100/60s,auth-unknown-token=100/60s,login-failures=100/60s,default=2/60s,admin=10/60s",
+    )
+    .await;
     for _ in 0..5 {
         let response = app.http.get(app.url("/api/v1/products")).send().await.unwrap();
         assert_eq!(response.status(), 200);
@@ -105,7 +111,7 @@ async fn admins_get_the_larger_admin_class() {
 
 #[tokio::test]
 async fn x_forwarded_for_is_believed_only_from_trusted_proxies() {
-    let limits = "auth=100/60s,default=2/60s,admin=100/60s";
+    let limits = "auth=100/60s,auth-unknown-token=100/60s,login-failures=100/60s,default=2/60s,admin=100/60s";
     // Untrusted: every client behind the same peer shares its counter, whatever it claims.
     let (app, _clock) = spawn_at_window_start(limits).await;
     let claims = |ip: &'static str| {
@@ -142,56 +148,17 @@ async fn futures_statuses(client: &reqwest::Client, url: &str, n: usize) -> Vec<
     out
 }
 
-/// A second server process on the same database (the `storefront` binary), and its address.
-struct SecondProcess {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for SecondProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn second_process(database_url: &str, limits: &str) -> SecondProcess {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_storefront"))
-        .env("DATABASE_URL", database_url)
-        .env("STOREFRONT_BIND", "127.0.0.1:0")
-        .env("STOREFRONT_RATE_LIMITS", limits)
-        .env("STOREFRONT_LOG_FORMAT", "json")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("the storefront binary starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let address = lines
-        .by_ref()
-        .take(50)
-        .map_while(Result::ok)
-        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
-        .find(|line| line["msg"] == "serving")
-        .and_then(|line| line["address"].as_str().map(String::from))
-        .expect("the second server says where it serves");
-    // Keep draining its log so that it never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    SecondProcess { child, base: format!("http://{address}") }
-}
-
 #[tokio::test]
 async fn two_processes_share_counters_on_postgresql_and_count_alone_on_sqlite() {
     // The second process tells real time (its clock cannot be injected): an hour's window, and
     // never within seconds of the hour, so that no window ends mid-test.
-    let limits = "auth=100/1h,default=4/1h,admin=100/1h";
+    let limits = "auth=100/1h,auth-unknown-token=100/1h,login-failures=100/1h,default=4/1h,admin=100/1h";
     let into_hour = chrono::Utc::now().timestamp() % 3600;
     if into_hour > 3590 {
         tokio::time::sleep(std::time::Duration::from_secs((3601 - into_hour) as u64)).await;
     }
     let app = TestApp::spawn_with(|config| config.rate_limits = limits.parse().unwrap()).await;
-    let other = second_process(&app.database_url, limits);
+    let other = ServerProcess::start(&app.database_url, &[("STOREFRONT_RATE_LIMITS", limits)]);
     let client = &app.anonymous_http;
     let mut statuses = Vec::new();
     for base in [&app.base, &other.base, &app.base, &other.base, &app.base, &other.base] {

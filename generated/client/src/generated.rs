@@ -116,13 +116,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$",
+                        "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$\""
+                    "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$\""
                         .into(),
                 );
             }
@@ -451,7 +451,12 @@ pub mod types {
                 })
         }
     }
-    ///No control characters and no leading or trailing white space; unique, ignoring case.
+    /**No control characters (C0 or C1), no invisible formatting characters (bidirectional
+overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
+hyphens), no unassigned characters, no leading or trailing white space, and something
+visible; stored in Unicode NFC. Unique: two names are the same when they are equal after
+NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮＩＣＳ`).
+*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct CategoryName(::std::string::String);
@@ -480,13 +485,13 @@ pub mod types {
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$",
+                        "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$\""
+                    "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$\""
                         .into(),
                 );
             }
@@ -873,9 +878,11 @@ pub mod types {
                 return Err("longer than 254 characters".into());
             }
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[^\\x00-\\x1f\\x7f]+$").unwrap() });
+            { ::regress::Regex::new("^[^\\x00-\\x1f\\x7f-\\x9f]+$").unwrap() });
             if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[^\\x00-\\x1f\\x7f]+$\"".into());
+                return Err(
+                    "doesn't match pattern \"^[^\\x00-\\x1f\\x7f-\\x9f]+$\"".into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -1516,7 +1523,11 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
                 })
         }
     }
-    ///No control characters and no leading or trailing white space.
+    /**No control characters (C0 or C1), no invisible formatting characters (bidirectional
+overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
+hyphens), no unassigned characters, no leading or trailing white space, and something
+visible; stored in Unicode NFC.
+*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ProductName(::std::string::String);
@@ -1545,13 +1556,13 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$",
+                        "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$\""
+                    "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$\""
                         .into(),
                 );
             }
@@ -1994,9 +2005,11 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
                 return Err("shorter than 1 characters".into());
             }
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            { ::regress::Regex::new("^[^\\x00-\\x1f\\x7f]+$").unwrap() });
+            { ::regress::Regex::new("^[^\\x00-\\x1f\\x7f-\\x9f]+$").unwrap() });
             if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"^[^\\x00-\\x1f\\x7f]+$\"".into());
+                return Err(
+                    "doesn't match pattern \"^[^\\x00-\\x1f\\x7f-\\x9f]+$\"".into(),
+                );
             }
             Ok(Self(value.to_string()))
         }
@@ -2191,7 +2204,12 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
                 })
         }
     }
-    ///No control characters and no leading or trailing white space; unique, ignoring case.
+    /**No control characters (C0 or C1), no invisible formatting characters (bidirectional
+overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
+hyphens), no unassigned characters, no leading or trailing white space, and something
+visible; stored in Unicode NFC. Unique: two names are the same when they are equal after
+NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮＩＣＳ`).
+*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct TagName(::std::string::String);
@@ -2220,13 +2238,13 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
             static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
             {
                 ::regress::Regex::new(
-                        "^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$",
+                        "^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                     )
                     .unwrap()
             });
             if PATTERN.find(value).is_none() {
                 return Err(
-                    "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f]([^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f])?$\""
+                    "doesn't match pattern \"^[^\\s\\x00-\\x1f\\x7f-\\x9f]([^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f])?$\""
                         .into(),
                 );
             }
@@ -5164,10 +5182,12 @@ Access is declared per operation and enforced before the server's own code runs:
   A role is read from the database on every call, so a change takes effect at once.
   `x-field-roles` narrows a role to some fields of the request body (403 for any other).
 * `x-rate-limit`: the limit class (`auth`, `default`; `none` for probes), counted per caller
-  (user, API key, or client address when anonymous) and, with `x-rate-limit-key`, per the
-  listed parts. Limited responses carry `RateLimit-Limit`, `RateLimit-Remaining` and
-  `RateLimit-Reset` (and the `X-RateLimit-*` forms); over the limit the answer is 429 with
-  `Retry-After`.
+  (the user — API keys count against their owner —, or the client address when anonymous)
+  and, with `x-rate-limit-key`, per the listed parts (`session`: the login of the body's
+  refresh token, with `x-rate-limit-fallback` counting tokens of no login per address).
+  `x-failure-limit` bounds the distinct usernames of failed logins per client address.
+  Limited responses carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+  (and the `X-RateLimit-*` forms); over the limit the answer is 429 with `Retry-After`.
 
 
 Version: 1.0.0*/
@@ -5264,8 +5284,10 @@ let response = client.api_key_list()
     }
     /**Create an API key
 
-The key carries its owner's role. Its secret (`key`) is in this response only: the
-server keeps a hash. Creating keys needs a logged-in user (a bearer token), not a key.
+The key carries its owner's role, and counts against its owner's rate limit (keys do
+not multiply it). Its secret (`key`) is in this response only: the server keeps a hash.
+Creating keys needs a logged-in user (a bearer token), not a key. An account may have
+20 active keys (configurable); past that, 409.
 
 
 Sends a `POST` request to `/api/v1/api-keys`
@@ -5319,7 +5341,11 @@ let response = client.api_key_delete()
 
 Exchanges a username and password for an access token (a short-lived JWT, sent as
 `Authorization: Bearer …`) and a refresh token. An unknown user and a wrong password get
-the same 401. Attempts are limited per client address and username.
+the same 401. Attempts are limited per client address and username (`auth`), so a brute
+force of one account does not lock out the others behind the same address; and each
+client address may fail for only so many distinct usernames per window
+(`login-failures`), which stops password spraying. Password checks are bounded in
+number: past that, 503 with `Retry-After`.
 
 
 Sends a `POST` request to `/api/v1/auth/login`
@@ -5335,9 +5361,10 @@ let response = client.auth_login()
     }
     /**Log out
 
-Revokes the refresh token and every token rotated from the same login. Answers 204
-whether or not the token was valid (as RFC 7009 does), so it tells nothing about tokens.
-Access tokens stay valid until they expire (minutes).
+Ends the login the refresh token belongs to: the refresh token, every token rotated from
+it, and the access tokens issued in that login stop working at once. Answers 204 whether
+or not the token was valid (as RFC 7009 does), so it tells nothing about tokens. Limited
+like `auth_refresh`: per login, so a valid logout is never blocked by others' traffic.
 
 
 Sends a `POST` request to `/api/v1/auth/logout`
@@ -5355,7 +5382,10 @@ let response = client.auth_logout()
 
 The refresh token is rotated: the one sent stops working and a new one is returned.
 Presenting a refresh token that was already rotated revokes every token of its login (a
-stolen token is then useless to thief and owner alike) and answers 401.
+stolen token is then useless to thief and owner alike, its access tokens included) and
+answers 401. Attempts are limited per login (`auth`): someone else's traffic from the same
+address never blocks yours; tokens that belong to no login are limited per client
+address (`auth-unknown-token`).
 
 
 Sends a `POST` request to `/api/v1/auth/refresh`
@@ -5729,7 +5759,7 @@ Its tokens and API keys stop working at once. The last admin cannot be deleted (
 Sends a `DELETE` request to `/api/v1/users/{id}`
 
 Arguments:
-- `id`: The resource's id.
+- `id`: An account id, or `me`.
 - `if_match`: The ETag the client last saw; when the resource has changed since, the answer is 412.
 ```ignore
 let response = client.user_delete()
@@ -5750,7 +5780,7 @@ The change takes effect on the account's next request. The last admin cannot be 
 Sends a `PATCH` request to `/api/v1/users/{id}`
 
 Arguments:
-- `id`: The resource's id.
+- `id`: An account id, or `me`.
 - `if_match`: The ETag the client last saw; when the resource has changed since, the answer is 412.
 - `body`
 ```ignore
@@ -6029,6 +6059,13 @@ pub mod builder {
                     )
                 }
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -9423,7 +9460,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct UserDelete<'a> {
         client: &'a super::Client,
-        id: Result<types::Id, String>,
+        id: Result<types::UserRef, String>,
         if_match: Result<Option<types::UserDeleteIfMatch>, String>,
     }
     impl<'a> UserDelete<'a> {
@@ -9436,11 +9473,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::Id>,
+            V: std::convert::TryInto<types::UserRef>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| "conversion to `Id` for id failed".to_string());
+                .map_err(|_| "conversion to `UserRef` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self
@@ -9566,7 +9603,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct UserUpdate<'a> {
         client: &'a super::Client,
-        id: Result<types::Id, String>,
+        id: Result<types::UserRef, String>,
         if_match: Result<Option<types::UserUpdateIfMatch>, String>,
         body: Result<types::builder::UserPatch, String>,
     }
@@ -9581,11 +9618,11 @@ pub mod builder {
         }
         pub fn id<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::Id>,
+            V: std::convert::TryInto<types::UserRef>,
         {
             self.id = value
                 .try_into()
-                .map_err(|_| "conversion to `Id` for id failed".to_string());
+                .map_err(|_| "conversion to `UserRef` for id failed".to_string());
             self
         }
         pub fn if_match<V>(mut self, value: V) -> Self

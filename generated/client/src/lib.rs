@@ -51,6 +51,19 @@ macro_rules! id_from {
 }
 id_from!(i32, i64, u32, u64, usize);
 
+/// An account named by its id, where `me` would do too: `client.user_update().id(user.id)`.
+impl From<std::num::NonZeroU64> for types::UserRef {
+    fn from(id: std::num::NonZeroU64) -> Self {
+        types::UserRef::try_from(id.to_string()).expect("a positive id is a UserRef")
+    }
+}
+
+impl From<types::Id> for types::UserRef {
+    fn from(id: types::Id) -> Self {
+        types::UserRef::from(id.0)
+    }
+}
+
 /// The credential the client sends with every request: none, a bearer access token, or an API
 /// key. Clones share it: replace the token once (after `auth_refresh`) and every clone uses
 /// the new one.

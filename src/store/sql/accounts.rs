@@ -34,7 +34,7 @@ impl AccountStore for SqlStore {
         .bind(&new.password_hash)
         .bind(new.role.as_str())
         .bind(now_micros())
-        .fetch_one(&self.write)
+        .fetch_one(&mut *self.writer().await?)
         .await
         .map_err(taken)
     }
@@ -42,7 +42,7 @@ impl AccountStore for SqlStore {
     async fn user(&self, id: Id) -> Result<User, Error> {
         sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.read)
+            .fetch_optional(&mut *self.reader().await?)
             .await?
             .ok_or(Error::NotFound("user"))
     }
@@ -60,17 +60,17 @@ impl AccountStore for SqlStore {
             ", password_hash FROM users WHERE username_key = $1"
         ))
         .bind(name_key(username))
-        .fetch_optional(&self.read)
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         Ok(row.map(|r| (r.user, r.password_hash)))
     }
 
     async fn users(&self, start: Start<Id>, limit: i64) -> Result<Page<User>, Error> {
-        list_by_id(&self.read, "users", user_columns!(), start, limit).await
+        list_by_id(self, "users", user_columns!(), start, limit).await
     }
 
     async fn user_update(&self, id: Id, changes: &UserChanges, check: UserCheck<'_>) -> Result<User, Error> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let current = lock_user(&mut tx, id, check).await?;
         let email = changes.email.as_deref().unwrap_or(&current.email);
         let row = sqlx::query_as(concat!(
@@ -91,7 +91,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn user_delete(&self, id: Id, check: UserCheck<'_>) -> Result<(), Error> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         lock_user(&mut tx, id, check).await?;
         sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -101,13 +101,13 @@ impl AccountStore for SqlStore {
     async fn session_start(
         &self,
         user_id: Id,
+        family: &str,
         token_hash: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<(), Error> {
-        let family = uuid::Uuid::new_v4().simple().to_string();
-        let mut conn = self.write.acquire().await?;
-        insert_refresh(&mut conn, user_id, &family, token_hash, now, expires_at).await
+        let mut conn = self.writer().await?;
+        insert_refresh(&mut conn, user_id, family, token_hash, now, expires_at).await
     }
 
     async fn session_rotate(
@@ -125,7 +125,7 @@ impl AccountStore for SqlStore {
             used_at: Option<i64>,
             revoked_at: Option<i64>,
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let found: Option<Stored> = sqlx::query_as(for_update!(
             "SELECT user_id, family, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1"
         ))
@@ -152,7 +152,7 @@ impl AccountStore for SqlStore {
             .await?;
         insert_refresh(&mut tx, stored.user_id, &stored.family, new_hash, now, expires_at).await?;
         tx.commit().await?;
-        Ok(Refreshed::Rotated { user_id: stored.user_id })
+        Ok(Refreshed::Rotated { user_id: stored.user_id, family: stored.family })
     }
 
     async fn session_revoke(&self, token_hash: &str, now: i64) -> Result<(), Error> {
@@ -162,9 +162,29 @@ impl AccountStore for SqlStore {
         )
         .bind(now)
         .bind(token_hash)
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
+    }
+
+    async fn session_of(&self, token_hash: &str) -> Result<Option<String>, Error> {
+        Ok(sqlx::query_scalar("SELECT family FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&mut *self.reader().await?)
+            .await?)
+    }
+
+    async fn user_in_session(&self, id: Id, family: &str) -> Result<Option<User>, Error> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM refresh_tokens r \
+               WHERE r.family = $2 AND r.user_id = users.id AND r.revoked_at IS NULL)"
+        ))
+        .bind(id)
+        .bind(family)
+        .fetch_optional(&mut *self.reader().await?)
+        .await?)
     }
 
     async fn api_key_create(
@@ -173,8 +193,26 @@ impl AccountStore for SqlStore {
         name: &str,
         prefix: &str,
         key_hash: &str,
+        max_active: i64,
     ) -> Result<ApiKey, Error> {
-        Ok(sqlx::query_as(concat!(
+        let mut tx = self.begin().await?;
+        // The owner's row, locked: two keys created at once are counted one after the other.
+        let owner: Option<i64> = sqlx::query_scalar(for_update!("SELECT id FROM users WHERE id = $1"))
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        owner.ok_or(Error::NotFound("user"))?;
+        let active: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if active >= max_active {
+            return Err(Error::Conflict(format!(
+                "an account may have {max_active} active API keys; revoke one before creating another"
+            )));
+        }
+        let key = sqlx::query_as(concat!(
             "INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING ",
             key_columns!()
         ))
@@ -183,8 +221,10 @@ impl AccountStore for SqlStore {
         .bind(prefix)
         .bind(key_hash)
         .bind(now_micros())
-        .fetch_one(&self.write)
-        .await?)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(key)
     }
 
     async fn api_keys_of(&self, user_id: Id) -> Result<Vec<ApiKey>, Error> {
@@ -194,7 +234,7 @@ impl AccountStore for SqlStore {
             " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id DESC"
         ))
         .bind(user_id)
-        .fetch_all(&self.read)
+        .fetch_all(&mut *self.reader().await?)
         .await?)
     }
 
@@ -205,7 +245,7 @@ impl AccountStore for SqlStore {
             " FROM api_keys WHERE id = $1 AND revoked_at IS NULL"
         ))
         .bind(id)
-        .fetch_optional(&self.read)
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         row.filter(|row| owner.is_none_or(|user_id| row.user_id == user_id)).ok_or(Error::NotFound("API key"))
     }
@@ -217,7 +257,7 @@ impl AccountStore for SqlStore {
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
         )
         .bind(key_hash)
-        .fetch_optional(&self.read)
+        .fetch_optional(&mut *self.reader().await?)
         .await?)
     }
 
@@ -225,7 +265,7 @@ impl AccountStore for SqlStore {
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now_micros())
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
     }
@@ -238,7 +278,7 @@ impl AccountStore for SqlStore {
         .bind(now_micros())
         .bind(id)
         .bind(owner)
-        .execute(&self.write)
+        .execute(&mut *self.writer().await?)
         .await?;
         if result.rows_affected() == 0 {
             return Err(Error::NotFound("API key"));

@@ -60,13 +60,13 @@ fn fold_tags(rows: Vec<WithTag>) -> Vec<Product> {
 #[async_trait]
 impl CatalogStore for SqlStore {
     async fn categories(&self, start: Start<Id>, limit: i64) -> Result<Page<Category>, Error> {
-        list_by_id(&self.read, "categories", category_columns!(), start, limit).await
+        list_by_id(self, "categories", category_columns!(), start, limit).await
     }
 
     async fn category(&self, id: Id) -> Result<Category, Error> {
         sqlx::query_as(concat!("SELECT ", category_columns!(), " FROM categories WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.read)
+            .fetch_optional(&mut *self.reader().await?)
             .await?
             .ok_or(Error::NotFound("category"))
     }
@@ -74,7 +74,7 @@ impl CatalogStore for SqlStore {
     async fn category_named(&self, name: &str) -> Result<Option<Category>, Error> {
         Ok(sqlx::query_as(concat!("SELECT ", category_columns!(), " FROM categories WHERE name_key = $1"))
             .bind(name_key(name))
-            .fetch_optional(&self.read)
+            .fetch_optional(&mut *self.reader().await?)
             .await?)
     }
 
@@ -86,7 +86,7 @@ impl CatalogStore for SqlStore {
         .bind(name)
         .bind(name_key(name))
         .bind(now_micros())
-        .fetch_one(&self.write)
+        .fetch_one(&mut *self.writer().await?)
         .await
         .map_err(|e| duplicate_category(e, name))
     }
@@ -97,7 +97,7 @@ impl CatalogStore for SqlStore {
         name: &str,
         check: Check<'_, Category>,
     ) -> Result<Category, Error> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let current = lock_category(&mut tx, id, check).await?;
         let row = sqlx::query_as(concat!(
             "UPDATE categories SET name = $1, name_key = $2, version = version + 1, updated_at = $3 \
@@ -116,7 +116,7 @@ impl CatalogStore for SqlStore {
     }
 
     async fn category_delete(&self, id: Id, check: Check<'_, Category>) -> Result<(), Error> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         lock_category(&mut tx, id, check).await?;
         let in_use: Option<(i64,)> = sqlx::query_as("SELECT id FROM products WHERE category_id = $1 LIMIT 1")
             .bind(id)
@@ -137,13 +137,13 @@ impl CatalogStore for SqlStore {
     }
 
     async fn tags(&self, start: Start<Id>, limit: i64) -> Result<Page<Tag>, Error> {
-        list_by_id(&self.read, "tags", "id, name, created_at", start, limit).await
+        list_by_id(self, "tags", "id, name, created_at", start, limit).await
     }
 
     async fn tag(&self, id: Id) -> Result<Tag, Error> {
         sqlx::query_as("SELECT id, name, created_at FROM tags WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.read)
+            .fetch_optional(&mut *self.reader().await?)
             .await?
             .ok_or(Error::NotFound("tag"))
     }
@@ -195,13 +195,14 @@ impl CatalogStore for SqlStore {
                 Start::Offset(_) => {
                     let mut count = Sql::new("SELECT count(*) FROM products p");
                     push_filter(&mut count, filter);
-                    let (total,): (i64,) = count.query_as().fetch_one(&self.read).await?;
+                    let (total,): (i64,) = count.query_as().fetch_one(&mut *self.reader().await?).await?;
                     Ok::<_, Error>(Some(total))
                 }
                 _ => Ok(None),
             }
         };
-        let rows = async { Ok::<_, Error>(sql.query_as::<WithTag>().fetch_all(&self.read).await?) };
+        let rows =
+            async { Ok::<_, Error>(sql.query_as::<WithTag>().fetch_all(&mut *self.reader().await?).await?) };
         let (rows, total) = tokio::try_join!(rows, total)?;
         let mut items = fold_tags(rows);
         let overflow = items.len() as i64 > limit;
@@ -217,7 +218,8 @@ impl CatalogStore for SqlStore {
     }
 
     async fn product(&self, id: Id) -> Result<Product, Error> {
-        let rows: Vec<WithTag> = sqlx::query_as(PRODUCT_WITH_TAGS).bind(id).fetch_all(&self.read).await?;
+        let rows: Vec<WithTag> =
+            sqlx::query_as(PRODUCT_WITH_TAGS).bind(id).fetch_all(&mut *self.reader().await?).await?;
         fold_tags(rows).pop().ok_or(Error::NotFound("product"))
     }
 
@@ -234,7 +236,7 @@ impl CatalogStore for SqlStore {
              LEFT JOIN tags t ON t.id = pt.tag_id WHERE p.category_id IN ("
         ));
         sql.bind_list(category_ids).push(") ORDER BY p.category_id, p.id, t.name_key");
-        for product in fold_tags(sql.query_as().fetch_all(&self.read).await?) {
+        for product in fold_tags(sql.query_as().fetch_all(&mut *self.reader().await?).await?) {
             out.entry(product.category_id).or_default().push(product);
         }
         Ok(out)
@@ -243,13 +245,13 @@ impl CatalogStore for SqlStore {
     async fn product_named(&self, name: &str) -> Result<bool, Error> {
         let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM products WHERE name_key = $1 LIMIT 1")
             .bind(name_key(name))
-            .fetch_optional(&self.read)
+            .fetch_optional(&mut *self.reader().await?)
             .await?;
         Ok(found.is_some())
     }
 
     async fn product_create(&self, new: &NewProduct) -> Result<Product, Error> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let now = now_micros();
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO products (name, name_key, description, price_cents, stock, category_id, created_at, updated_at) \
@@ -277,7 +279,7 @@ impl CatalogStore for SqlStore {
         changes: &ProductChanges,
         check: Check<'_, Product>,
     ) -> Result<Product, Error> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let current = lock_product(&mut tx, id, check).await?;
         let name = changes.name.as_ref().unwrap_or(&current.name);
         sqlx::query(
@@ -304,7 +306,7 @@ impl CatalogStore for SqlStore {
     }
 
     async fn product_delete(&self, id: Id, check: Check<'_, Product>) -> Result<(), Error> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         lock_product(&mut tx, id, check).await?;
         sqlx::query("DELETE FROM products WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;

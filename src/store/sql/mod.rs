@@ -9,9 +9,13 @@
 mod accounts;
 mod catalog;
 
-use async_trait::async_trait;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use super::{Backend, Db, BACKEND};
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+
+use super::{Backend, Db, Guard, BACKEND};
 use crate::domain::{Check, Id, Page, Start};
 use crate::error::Error;
 use crate::store::Store;
@@ -19,8 +23,76 @@ use crate::store::Store;
 /// The pools of one database: reads, and writes (the same pool on PostgreSQL; one connection on
 /// SQLite, whose single writer would make others wait anyway).
 pub struct SqlStore {
-    pub(super) read: sqlx::Pool<Db>,
-    pub(super) write: sqlx::Pool<Db>,
+    read: sqlx::Pool<Db>,
+    write: sqlx::Pool<Db>,
+    health: Health,
+    /// What the back-end checks before a write and a readiness probe (SQLite: that the path
+    /// still names the file the server opened).
+    guard: Guard,
+}
+
+/// Whether the database is known to be unreachable (the last attempt to reach it failed): then
+/// a request waits only a short while for a connection, so that clients learn it at once.
+struct Health {
+    down: AtomicBool,
+    short: Duration,
+}
+
+impl SqlStore {
+    pub(super) fn new(
+        read: sqlx::Pool<Db>,
+        write: sqlx::Pool<Db>,
+        guard: Guard,
+        down_acquire_timeout: Duration,
+    ) -> SqlStore {
+        SqlStore {
+            read,
+            write,
+            health: Health { down: AtomicBool::new(false), short: down_acquire_timeout },
+            guard,
+        }
+    }
+
+    /// A connection from `pool`; with the database known to be down, after a short wait at most.
+    async fn acquire(&self, pool: &sqlx::Pool<Db>) -> Result<PoolConnection<Db>, Error> {
+        let acquired = if self.health.down.load(Ordering::Relaxed) {
+            match tokio::time::timeout(self.health.short, pool.acquire()).await {
+                Ok(result) => result,
+                Err(_) => Err(sqlx::Error::PoolTimedOut),
+            }
+        } else {
+            pool.acquire().await
+        };
+        match acquired {
+            Ok(connection) => {
+                self.health.down.store(false, Ordering::Relaxed);
+                Ok(connection)
+            }
+            Err(e) => {
+                if crate::store::is_unavailable(&e) {
+                    self.health.down.store(true, Ordering::Relaxed);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A connection for reads.
+    async fn reader(&self) -> Result<PoolConnection<Db>, Error> {
+        self.acquire(&self.read).await
+    }
+
+    /// A connection for writes, once the back-end's guard allows them.
+    async fn writer(&self) -> Result<PoolConnection<Db>, Error> {
+        self.guard.check()?;
+        self.acquire(&self.write).await
+    }
+
+    /// A write transaction.
+    async fn begin(&self) -> Result<Tx, Error> {
+        let connection = self.writer().await?;
+        Ok(sqlx::Transaction::begin(connection, None).await?)
+    }
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -39,7 +111,8 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> Result<(), Error> {
-        sqlx::query("SELECT 1").execute(&self.read).await?;
+        self.guard.check()?;
+        sqlx::query("SELECT 1").execute(&mut *self.reader().await?).await?;
         Ok(())
     }
 
@@ -51,17 +124,100 @@ impl Store for SqlStore {
         )
         .bind(key)
         .bind(window_start)
-        .fetch_one(&self.write)
+        .fetch_one(&mut *self.writer().await?)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(u64::MAX))
+    }
+
+    async fn rate_limit_member(&self, key: &str, window_start: i64, member: &str) -> Result<u64, Error> {
+        sqlx::query(
+            "INSERT INTO rate_limit_members (key, window_start, member) VALUES ($1, $2, $3) \
+             ON CONFLICT (key, window_start, member) DO NOTHING",
+        )
+        .bind(key)
+        .bind(window_start)
+        .bind(member)
+        .execute(&mut *self.writer().await?)
+        .await?;
+        self.rate_limit_members(key, window_start).await
+    }
+
+    async fn rate_limit_members(&self, key: &str, window_start: i64) -> Result<u64, Error> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM rate_limit_members WHERE key = $1 AND window_start = $2",
+        )
+        .bind(key)
+        .bind(window_start)
+        .fetch_one(&mut *self.writer().await?)
         .await?;
         Ok(u64::try_from(count).unwrap_or(u64::MAX))
     }
 
     async fn rate_limit_prune(&self, horizon: i64) -> Result<(), Error> {
+        sqlx::query("DELETE FROM rate_limit_members WHERE window_start < $1")
+            .bind(horizon)
+            .execute(&mut *self.writer().await?)
+            .await?;
         sqlx::query("DELETE FROM rate_limit_counters WHERE window_start < $1")
             .bind(horizon)
-            .execute(&self.write)
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
+    }
+
+    async fn rekey_names(&self) -> Result<Vec<String>, Error> {
+        const NAME: &str = "name-keys-nfkc-casefold";
+        let mut tx = self.begin().await?;
+        let done: Option<String> = sqlx::query_scalar("SELECT name FROM data_migrations WHERE name = $1")
+            .bind(NAME)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_some() {
+            return Ok(Vec::new());
+        }
+        let mut kept = Vec::new();
+        // Audited: the table and column names are from this list, never from a request.
+        for (table, source, key) in [
+            ("categories", "name", "name_key"),
+            ("tags", "name", "name_key"),
+            ("products", "name", "name_key"),
+            ("users", "username", "username_key"),
+            ("users", "email", "email_key"),
+        ] {
+            let rows: Vec<(i64, String, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT id, {source}, {key} FROM {table}")))
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (id, value, stored) in rows {
+                let wanted = crate::names::key(&value);
+                if wanted == stored {
+                    continue;
+                }
+                // A savepoint per row: a collision keeps that row's old key, not the others'.
+                let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+                let updated =
+                    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {key} = $1 WHERE id = $2")))
+                        .bind(&wanted)
+                        .bind(id)
+                        .execute(&mut *savepoint)
+                        .await;
+                match updated {
+                    Ok(_) => savepoint.commit().await?,
+                    Err(e) if crate::store::violation(&e) == Some(crate::store::Violation::Unique) => {
+                        savepoint.rollback().await?;
+                        kept.push(format!("{table}.{id}"));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        sqlx::query("INSERT INTO data_migrations (name, ran_at) VALUES ($1, $2)")
+            .bind(NAME)
+            .bind(crate::store::now_micros())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(kept)
     }
 
     async fn close(&self) {
@@ -91,7 +247,7 @@ where
 
 /// A page of rows of `table` in id order: the shared keyset/offset logic of id-ordered lists.
 async fn list_by_id<T>(
-    pool: &sqlx::Pool<Db>,
+    store: &SqlStore,
     table: &'static str,
     columns: &'static str,
     start: Start<Id>,
@@ -112,14 +268,14 @@ where
             sql.push(" WHERE id < ").bind(id).push(" ORDER BY id DESC LIMIT ").bind(limit + 1);
         }
     }
-    let mut items: Vec<T> = sql.query_as().fetch_all(pool).await?;
+    let mut items: Vec<T> = sql.query_as().fetch_all(&mut *store.reader().await?).await?;
     let overflow = items.len() as i64 > limit;
     items.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(match start {
         Start::Offset(offset) => {
             // Audited: `table` is a name from the code, never from a request.
             let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                .fetch_one(pool)
+                .fetch_one(&mut *store.reader().await?)
                 .await?;
             Page { items, total: Some(total), more_after: overflow, more_before: offset > 0 }
         }

@@ -196,6 +196,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -216,6 +218,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -240,6 +244,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json", "multipart/form-data"],
         file_parts: &[
@@ -266,6 +272,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -286,6 +294,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/octet-stream", "image/jpeg", "image/png"],
         file_parts: &[],
@@ -419,11 +429,15 @@ impl<H: ExportsHandlers + PeopleHandlers> StorefrontApi for Glue<H> {
         crate::http::policy::finish(
                 &operations::EXPORT_START,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::EXPORT_START,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ExportsHandlers>::export_start(cx).await
@@ -439,11 +453,15 @@ impl<H: ExportsHandlers + PeopleHandlers> StorefrontApi for Glue<H> {
         crate::http::policy::finish(
                 &operations::EXPORT_DOWNLOAD,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::EXPORT_DOWNLOAD,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ExportsHandlers>::export_download(cx, path.into_inner()).await
@@ -459,11 +477,15 @@ impl<H: ExportsHandlers + PeopleHandlers> StorefrontApi for Glue<H> {
         crate::http::policy::finish(
                 &operations::PERSON_CREATE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::PERSON_CREATE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as PeopleHandlers>::person_create(cx, body.into_inner()).await
@@ -479,11 +501,15 @@ impl<H: ExportsHandlers + PeopleHandlers> StorefrontApi for Glue<H> {
         crate::http::policy::finish(
                 &operations::PERSON_PHOTO_GET,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::PERSON_PHOTO_GET,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as PeopleHandlers>::person_photo_get(cx, path.into_inner()).await
@@ -500,11 +526,15 @@ impl<H: ExportsHandlers + PeopleHandlers> StorefrontApi for Glue<H> {
         crate::http::policy::finish(
                 &operations::PERSON_PHOTO_PUT,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::PERSON_PHOTO_PUT,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as PeopleHandlers>::person_photo_put(

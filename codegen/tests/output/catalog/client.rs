@@ -151,6 +151,29 @@ pub mod types {
             Default::default()
         }
     }
+    ///`Login`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct Login {
+        pub password: ::std::string::String,
+        pub username: ::std::string::String,
+    }
+    impl Login {
+        pub fn builder() -> builder::Login {
+            Default::default()
+        }
+    }
+    ///`Refresh`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct Refresh {
+        pub refresh_token: ::std::string::String,
+    }
+    impl Refresh {
+        pub fn builder() -> builder::Refresh {
+            Default::default()
+        }
+    }
     ///`Role`
     #[derive(
         ::serde::Deserialize,
@@ -403,6 +426,115 @@ pub mod types {
                 Self { items: Ok(value.items) }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct Login {
+            password: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            username: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Login {
+            fn default() -> Self {
+                Self {
+                    password: Err("no value supplied for password".to_string()),
+                    username: Err("no value supplied for username".to_string()),
+                }
+            }
+        }
+        impl Login {
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+            pub fn username<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.username = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for username: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Login> for super::Login {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Login,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    password: value.password?,
+                    username: value.username?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Login> for Login {
+            fn from(value: super::Login) -> Self {
+                Self {
+                    password: Ok(value.password),
+                    username: Ok(value.username),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Refresh {
+            refresh_token: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Refresh {
+            fn default() -> Self {
+                Self {
+                    refresh_token: Err("no value supplied for refresh_token".to_string()),
+                }
+            }
+        }
+        impl Refresh {
+            pub fn refresh_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refresh_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for refresh_token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Refresh> for super::Refresh {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Refresh,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    refresh_token: value.refresh_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Refresh> for Refresh {
+            fn from(value: super::Refresh) -> Self {
+                Self {
+                    refresh_token: Ok(value.refresh_token),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -536,6 +668,28 @@ let response = client.item_get()
 ```*/
     pub fn item_get(&self) -> builder::ItemGet<'_> {
         builder::ItemGet::new(self)
+    }
+    /**Sends a `POST` request to `/login`
+
+```ignore
+let response = client.session_login()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn session_login(&self) -> builder::SessionLogin<'_> {
+        builder::SessionLogin::new(self)
+    }
+    /**Sends a `POST` request to `/refresh`
+
+```ignore
+let response = client.session_refresh()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn session_refresh(&self) -> builder::SessionRefresh<'_> {
+        builder::SessionRefresh::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -780,6 +934,142 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::session_login`]
+
+[`Client::session_login`]: super::Client::session_login*/
+    #[derive(Debug, Clone)]
+    pub struct SessionLogin<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::Login, String>,
+    }
+    impl<'a> SessionLogin<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Login>,
+            <V as std::convert::TryInto<types::Login>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `Login` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::Login) -> types::builder::Login,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/login`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::Login::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/login", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "session_login",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::session_refresh`]
+
+[`Client::session_refresh`]: super::Client::session_refresh*/
+    #[derive(Debug, Clone)]
+    pub struct SessionRefresh<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::Refresh, String>,
+    }
+    impl<'a> SessionRefresh<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Refresh>,
+            <V as std::convert::TryInto<types::Refresh>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `Refresh` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::Refresh) -> types::builder::Refresh,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/refresh`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<()>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::Refresh::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/refresh", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "session_refresh",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -157,8 +157,44 @@ impl crate::http::reply::HeaderSet for ItemGetReplyHeaders {
 }
 ///What `item_get` answers on success (200).
 pub type ItemGetReply = crate::http::reply::Reply<types::Item, ItemGetReplyHeaders, 200>;
+///The headers `session_login` declares for its 204 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct SessionLoginReplyHeaders {}
+impl crate::http::reply::HeaderSet for SessionLoginReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `session_login` answers on success (204).
+pub type SessionLoginReply = crate::http::reply::NoContent<
+    SessionLoginReplyHeaders,
+    204,
+>;
+///The headers `session_refresh` declares for its 204 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct SessionRefreshReplyHeaders {}
+impl crate::http::reply::HeaderSet for SessionRefreshReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `session_refresh` answers on success (204).
+pub type SessionRefreshReply = crate::http::reply::NoContent<
+    SessionRefreshReplyHeaders,
+    204,
+>;
 impl crate::http::extract::BodySchema for types::ItemInput {
     const NAME: &'static str = "ItemInput";
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+impl crate::http::extract::BodySchema for types::Login {
+    const NAME: &'static str = "Login";
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+impl crate::http::extract::BodySchema for types::Refresh {
+    const NAME: &'static str = "Refresh";
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
@@ -181,6 +217,8 @@ pub mod operations {
         roles: &[],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
@@ -201,6 +239,8 @@ pub mod operations {
         roles: &[types::Role::Admin],
         rate_limit: Some("default"),
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &["application/json"],
         file_parts: &[],
@@ -221,10 +261,62 @@ pub mod operations {
         roles: &[],
         rate_limit: None,
         rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
         field_roles: &[],
         request_media_types: &[],
         file_parts: &[],
         response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`POST /login` (`session_login`).
+    pub const SESSION_LOGIN: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "session_login",
+        method: "POST",
+        path: "/login",
+        tag: "sessions",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("auth"),
+        rate_limit_key: &[
+            crate::http::policy::KeyPart::Ip,
+            crate::http::policy::KeyPart::Username,
+        ],
+        rate_limit_fallback: None,
+        failure_limit: Some(crate::http::policy::FailureLimit {
+            class: "login-failures",
+            key: &[crate::http::policy::KeyPart::Ip],
+        }),
+        field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
+    };
+    ///`POST /refresh` (`session_refresh`).
+    pub const SESSION_REFRESH: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "session_refresh",
+        method: "POST",
+        path: "/refresh",
+        tag: "sessions",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("auth"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Session],
+        rate_limit_fallback: Some("auth-unknown-token"),
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &[],
         max_body_bytes: None,
     };
     /// Every operation of the spec, in the spec's order.
@@ -232,6 +324,8 @@ pub mod operations {
         &ITEM_LIST,
         &ITEM_CREATE,
         &ITEM_GET,
+        &SESSION_LOGIN,
+        &SESSION_REFRESH,
     ];
     /// The operation with this `operationId` (looked up on every request).
     pub fn find(id: &str) -> Option<&'static crate::http::policy::OperationMeta> {
@@ -239,6 +333,8 @@ pub mod operations {
             "item_list" => Some(&ITEM_LIST),
             "item_create" => Some(&ITEM_CREATE),
             "item_get" => Some(&ITEM_GET),
+            "session_login" => Some(&SESSION_LOGIN),
+            "session_refresh" => Some(&SESSION_REFRESH),
             _ => None,
         }
     }
@@ -275,6 +371,24 @@ pub trait StorefrontApi {
         path: crate::http::extract::PathParams<ItemGetPath>,
         headers: crate::http::extract::HeaderParams<ItemGetHeaders>,
     ) -> Result<ItemGetReply, crate::error::ApiError>;
+    ///
+    #[endpoint{method = POST,
+    path = "/login",
+    tags = ["sessions"]}]
+    async fn session_login(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::Login>,
+    ) -> Result<SessionLoginReply, crate::error::ApiError>;
+    ///
+    #[endpoint{method = POST,
+    path = "/refresh",
+    tags = ["sessions"]}]
+    async fn session_refresh(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::Refresh>,
+    ) -> Result<SessionRefreshReply, crate::error::ApiError>;
 }
 ///The operations tagged `items`, implemented by hand in `src/http`.
 pub trait ItemsHandlers: Send + Sync + 'static {
@@ -301,10 +415,27 @@ pub trait ItemsHandlers: Send + Sync + 'static {
         Output = Result<ItemGetReply, crate::error::ApiError>,
     > + Send;
 }
+///The operations tagged `sessions`, implemented by hand in `src/http`.
+pub trait SessionsHandlers: Send + Sync + 'static {
+    ///`POST /login`:
+    fn session_login(
+        cx: crate::http::Cx,
+        body: types::Login,
+    ) -> impl ::std::future::Future<
+        Output = Result<SessionLoginReply, crate::error::ApiError>,
+    > + Send;
+    ///`POST /refresh`:
+    fn session_refresh(
+        cx: crate::http::Cx,
+        body: types::Refresh,
+    ) -> impl ::std::future::Future<
+        Output = Result<SessionRefreshReply, crate::error::ApiError>,
+    > + Send;
+}
 /// Implements the dropshot trait for a server that implements every tag's trait: admit
 /// the request against the operation's policies, then call its handler.
 pub struct Glue<H>(::std::marker::PhantomData<fn() -> H>);
-impl<H: ItemsHandlers> StorefrontApi for Glue<H> {
+impl<H: ItemsHandlers + SessionsHandlers> StorefrontApi for Glue<H> {
     type Context = crate::http::ServerState;
     async fn item_list(
         rqctx: dropshot::RequestContext<Self::Context>,
@@ -314,11 +445,15 @@ impl<H: ItemsHandlers> StorefrontApi for Glue<H> {
         crate::http::policy::finish(
                 &operations::ITEM_LIST,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::ITEM_LIST,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ItemsHandlers>::item_list(cx, query.into_inner()).await
@@ -334,11 +469,15 @@ impl<H: ItemsHandlers> StorefrontApi for Glue<H> {
         crate::http::policy::finish(
                 &operations::ITEM_CREATE,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::ITEM_CREATE,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ItemsHandlers>::item_create(cx, body.into_inner()).await
@@ -355,11 +494,15 @@ impl<H: ItemsHandlers> StorefrontApi for Glue<H> {
         crate::http::policy::finish(
                 &operations::ITEM_GET,
                 async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
                     let cx = crate::http::policy::enter(
                             rqctx,
                             admission,
                             &operations::ITEM_GET,
-                            None,
+                            keys,
                         )
                         .await?;
                     <H as ItemsHandlers>::item_get(
@@ -368,6 +511,61 @@ impl<H: ItemsHandlers> StorefrontApi for Glue<H> {
                             headers.into_inner(),
                         )
                         .await
+                },
+            )
+            .await
+    }
+    async fn session_login(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::Login>,
+    ) -> Result<SessionLoginReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::SESSION_LOGIN,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: Some(body.username.as_str()),
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::SESSION_LOGIN,
+                            keys,
+                        )
+                        .await?;
+                    let failures = cx.failures.clone();
+                    let result = <H as SessionsHandlers>::session_login(
+                            cx,
+                            body.into_inner(),
+                        )
+                        .await;
+                    crate::http::policy::count_failure(failures, &result).await;
+                    result
+                },
+            )
+            .await
+    }
+    async fn session_refresh(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::Refresh>,
+    ) -> Result<SessionRefreshReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::SESSION_REFRESH,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: Some(body.refresh_token.as_str()),
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::SESSION_REFRESH,
+                            keys,
+                        )
+                        .await?;
+                    <H as SessionsHandlers>::session_refresh(cx, body.into_inner()).await
                 },
             )
             .await

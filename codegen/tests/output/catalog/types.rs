@@ -149,6 +149,19 @@ impl<'de> ::serde::Deserialize<'de> for ItemInputName {
 pub struct ItemPage {
     pub items: ::std::vec::Vec<Item>,
 }
+///`Login`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub password: ::std::string::String,
+    pub username: ::std::string::String,
+}
+///`Refresh`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Refresh {
+    pub refresh_token: ::std::string::String,
+}
 ///`Role`
 #[derive(
     ::serde::Deserialize,
