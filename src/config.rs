@@ -94,6 +94,7 @@ pub struct Config {
     /// spec names a class for every operation; `admin` replaces `default` for admins;
     /// `login-failures` counts the distinct usernames of failed logins per client address;
     /// `auth-unknown-token` the refreshes and logouts with a token of no login, per address.
+    /// Classes not named keep their defaults.
     #[arg(
         long,
         env = "STOREFRONT_RATE_LIMITS",

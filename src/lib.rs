@@ -116,9 +116,10 @@ pub async fn open_for_operator(config: &Config, create: bool) -> Result<App, Str
 
 /// [`start`], with the clock the server tells time by (the tests move a manual one).
 pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Result<Running, String> {
+    let classes = config.rate_limits.clone().with_defaults();
     for op in api::server::operations::ALL {
         for class in op.classes() {
-            if !config.rate_limits.0.contains_key(class) {
+            if !classes.0.contains_key(class) {
                 return Err(format!(
                     "operation {} is in rate-limit class {class:?}, which STOREFRONT_RATE_LIMITS does not define",
                     op.id
@@ -132,7 +133,7 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
     }
     let pool = pool_config(&config);
     let app = Arc::new(open(&config, clock.clone(), pool, &secret).await?);
-    let limiter = Arc::new(ratelimit::Limiter::new(config.rate_limits.clone(), app.store_handle(), clock));
+    let limiter = Arc::new(ratelimit::Limiter::new(classes, app.store_handle(), clock));
     let state = ServerState { app: Arc::clone(&app), limiter, log: log.clone() };
 
     let listener = tokio::net::TcpListener::bind(config.bind)

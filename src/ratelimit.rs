@@ -21,9 +21,25 @@ pub struct Limit {
     pub window: Duration,
 }
 
+/// The limit classes the server starts with; `STOREFRONT_RATE_LIMITS` replaces the ones it
+/// names.
+pub const DEFAULT_CLASSES: &str =
+    "auth=5/60s,auth-unknown-token=30/60s,login-failures=20/15m,default=300/60s,admin=3000/60s";
+
 /// The limit classes, by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classes(pub BTreeMap<String, Limit>);
+
+impl Classes {
+    /// These classes, and the default ones they do not name.
+    pub fn with_defaults(mut self) -> Classes {
+        let defaults: Classes = DEFAULT_CLASSES.parse().expect("the default classes parse");
+        for (name, limit) in defaults.0 {
+            self.0.entry(name).or_insert(limit);
+        }
+        self
+    }
+}
 
 impl std::str::FromStr for Classes {
     type Err = String;
@@ -228,6 +244,15 @@ mod tests {
         for bad in ["auth", "auth=5", "auth=x/60", "auth=5/60d", "auth=0/60", "auth=5/0s"] {
             assert!(bad.parse::<Classes>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn configured_classes_replace_the_defaults_they_name_only() {
+        let classes = "auth=1/60s,burst=3/10s".parse::<Classes>().unwrap().with_defaults();
+        assert_eq!(classes.0["auth"].requests, 1);
+        assert_eq!(classes.0["burst"].requests, 3);
+        assert_eq!(classes.0["login-failures"], Limit { requests: 20, window: Duration::from_secs(900) });
+        assert_eq!(classes.0["default"].requests, 300);
     }
 
     #[tokio::test]

@@ -45,13 +45,46 @@ pub fn resolve<'a>(schema: &'a Value, document: &'a Value) -> Result<&'a Value, 
     Err("a $ref cycle without a schema".into())
 }
 
-/// A schema as schemars reads it, for typify. The spec must not use `nullable`, which
-/// schemars' draft-7 model does not know; optional fields say "absent" instead.
+/// String keywords the server's types leave out (see [`for_typify`]).
+const STRING_CONSTRAINTS: &[&str] = &["pattern", "minLength", "maxLength"];
+
+/// A schema as schemars reads it, for the server's typify types. The spec must not use
+/// `nullable`, which schemars' draft-7 model does not know; optional fields say "absent"
+/// instead.
+///
+/// String constraints (`pattern`, `minLength`, `maxLength`) are left out: the server checks
+/// every request against the spec's own JSON Schemas (`schemas.json`) before it deserializes
+/// it, and builds responses from data it stored after such checks, so newtypes that re-run
+/// each pattern on construction would only do the work twice (measured: a sixth of a GET).
+/// The client, which progenitor generates from the spec as written, keeps them.
 pub fn for_typify(schema: &Value) -> Result<schemars::schema::Schema, String> {
     if contains_key(schema, "nullable") {
         return Err("`nullable` is not supported: leave the property out instead".into());
     }
-    serde_json::from_value(strip_openapi_only(schema)).map_err(|e| format!("schema is not JSON Schema: {e}"))
+    let mut schema = strip_openapi_only(schema);
+    strip_string_constraints(&mut schema);
+    serde_json::from_value(schema).map_err(|e| format!("schema is not JSON Schema: {e}"))
+}
+
+/// Drops [`STRING_CONSTRAINTS`] everywhere but inside `properties` maps.
+fn strip_string_constraints(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for key in STRING_CONSTRAINTS {
+                map.remove(*key);
+            }
+            for (key, inner) in map.iter_mut() {
+                match (key.as_str(), inner) {
+                    ("properties", Value::Object(properties)) => {
+                        properties.values_mut().for_each(strip_string_constraints)
+                    }
+                    (_, inner) => strip_string_constraints(inner),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_string_constraints),
+        _ => {}
+    }
 }
 
 /// A self-contained draft-4 document validating `schema`: references point into its own

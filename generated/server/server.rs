@@ -299,7 +299,7 @@ impl crate::http::extract::ParamSet for CategoryListQuery {
 pub struct CategoryListHeaders {
     ///ETags the client holds; a match answers 304 without a body.
     #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_none_match: ::std::option::Option<types::CategoryListIfNoneMatch>,
+    pub if_none_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for CategoryListHeaders {
     const NAME: &'static str = "CategoryListHeaders";
@@ -429,14 +429,14 @@ impl crate::http::extract::ParamSet for CategoryGetPath {
 pub struct CategoryGetHeaders {
     ///ETags the client holds; a match answers 304 without a body.
     #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_none_match: ::std::option::Option<types::CategoryGetIfNoneMatch>,
+    pub if_none_match: ::std::option::Option<::std::string::String>,
     ///An HTTP-date; ignored when `If-None-Match` is present.
     #[serde(
         rename = "If-Modified-Since",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub if_modified_since: ::std::option::Option<types::CategoryGetIfModifiedSince>,
+    pub if_modified_since: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for CategoryGetHeaders {
     const NAME: &'static str = "CategoryGetHeaders";
@@ -533,7 +533,7 @@ impl crate::http::extract::ParamSet for CategoryReplacePath {
 pub struct CategoryReplaceHeaders {
     ///The ETag the client last saw; when the resource has changed since, the answer is 412.
     #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_match: ::std::option::Option<types::CategoryReplaceIfMatch>,
+    pub if_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for CategoryReplaceHeaders {
     const NAME: &'static str = "CategoryReplaceHeaders";
@@ -617,7 +617,7 @@ impl crate::http::extract::ParamSet for CategoryDeletePath {
 pub struct CategoryDeleteHeaders {
     ///The ETag the client last saw; when the resource has changed since, the answer is 412.
     #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_match: ::std::option::Option<types::CategoryDeleteIfMatch>,
+    pub if_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for CategoryDeleteHeaders {
     const NAME: &'static str = "CategoryDeleteHeaders";
@@ -682,7 +682,7 @@ impl crate::http::extract::ParamSet for CategoryUpdatePath {
 pub struct CategoryUpdateHeaders {
     ///The ETag the client last saw; when the resource has changed since, the answer is 412.
     #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_match: ::std::option::Option<types::CategoryUpdateIfMatch>,
+    pub if_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for CategoryUpdateHeaders {
     const NAME: &'static str = "CategoryUpdateHeaders";
@@ -850,7 +850,7 @@ impl crate::http::extract::ParamSet for ProductListQuery {
 pub struct ProductListHeaders {
     ///ETags the client holds; a match answers 304 without a body.
     #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_none_match: ::std::option::Option<types::ProductListIfNoneMatch>,
+    pub if_none_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for ProductListHeaders {
     const NAME: &'static str = "ProductListHeaders";
@@ -980,14 +980,14 @@ impl crate::http::extract::ParamSet for ProductGetPath {
 pub struct ProductGetHeaders {
     ///ETags the client holds; a match answers 304 without a body.
     #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_none_match: ::std::option::Option<types::ProductGetIfNoneMatch>,
+    pub if_none_match: ::std::option::Option<::std::string::String>,
     ///An HTTP-date; ignored when `If-None-Match` is present.
     #[serde(
         rename = "If-Modified-Since",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub if_modified_since: ::std::option::Option<types::ProductGetIfModifiedSince>,
+    pub if_modified_since: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for ProductGetHeaders {
     const NAME: &'static str = "ProductGetHeaders";
@@ -1084,7 +1084,7 @@ impl crate::http::extract::ParamSet for ProductReplacePath {
 pub struct ProductReplaceHeaders {
     ///The ETag the client last saw; when the resource has changed since, the answer is 412.
     #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_match: ::std::option::Option<types::ProductReplaceIfMatch>,
+    pub if_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for ProductReplaceHeaders {
     const NAME: &'static str = "ProductReplaceHeaders";
@@ -1168,7 +1168,7 @@ impl crate::http::extract::ParamSet for ProductDeletePath {
 pub struct ProductDeleteHeaders {
     ///The ETag the client last saw; when the resource has changed since, the answer is 412.
     #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_match: ::std::option::Option<types::ProductDeleteIfMatch>,
+    pub if_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for ProductDeleteHeaders {
     const NAME: &'static str = "ProductDeleteHeaders";
@@ -1233,7 +1233,7 @@ impl crate::http::extract::ParamSet for ProductUpdatePath {
 pub struct ProductUpdateHeaders {
     ///The ETag the client last saw; when the resource has changed since, the answer is 412.
     #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_match: ::std::option::Option<types::ProductUpdateIfMatch>,
+    pub if_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for ProductUpdateHeaders {
     const NAME: &'static str = "ProductUpdateHeaders";
@@ -1341,7 +1341,7 @@ impl crate::http::extract::ParamSet for TagListQuery {
 pub struct TagListHeaders {
     ///ETags the client holds; a match answers 304 without a body.
     #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_none_match: ::std::option::Option<types::TagListIfNoneMatch>,
+    pub if_none_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for TagListHeaders {
     const NAME: &'static str = "TagListHeaders";
@@ -1433,7 +1433,7 @@ impl crate::http::extract::ParamSet for TagGetPath {
 pub struct TagGetHeaders {
     ///ETags the client holds; a match answers 304 without a body.
     #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_none_match: ::std::option::Option<types::TagGetIfNoneMatch>,
+    pub if_none_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for TagGetHeaders {
     const NAME: &'static str = "TagGetHeaders";
@@ -1647,7 +1647,7 @@ impl crate::http::extract::ParamSet for UserDeletePath {
 pub struct UserDeleteHeaders {
     ///The ETag the client last saw; when the resource has changed since, the answer is 412.
     #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_match: ::std::option::Option<types::UserDeleteIfMatch>,
+    pub if_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for UserDeleteHeaders {
     const NAME: &'static str = "UserDeleteHeaders";
@@ -1709,7 +1709,7 @@ impl crate::http::extract::ParamSet for UserUpdatePath {
 pub struct UserUpdateHeaders {
     ///The ETag the client last saw; when the resource has changed since, the answer is 412.
     #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_match: ::std::option::Option<types::UserUpdateIfMatch>,
+    pub if_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for UserUpdateHeaders {
     const NAME: &'static str = "UserUpdateHeaders";

@@ -13,9 +13,13 @@ use crate::http::reply::Conditions;
 use crate::http::{api_id, api_string, api_time, db_id, Cx, Server};
 use crate::money;
 
-/// An optional header or constrained string, as text.
-pub(super) fn text<T: Deref<Target = String>>(value: &Option<T>) -> Option<&str> {
-    value.as_deref().map(String::as_str)
+/// An optional header or string parameter, as text.
+pub(super) fn text<T>(value: &Option<T>) -> Option<&str>
+where
+    T: Deref,
+    T::Target: AsRef<str>,
+{
+    value.as_deref().map(AsRef::as_ref)
 }
 
 impl CategoriesHandlers for Server {

@@ -171,7 +171,7 @@ pub fn by_id(
 /// A cursor (base64url always matches the spec's `Cursor` pattern).
 fn encode(direction: Direction, position: Position, fingerprint: &str) -> Option<types::Cursor> {
     let data = CursorData { direction, position, fingerprint: fingerprint.to_string() };
-    types::Cursor::try_from(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).ok()?)).ok()
+    Some(types::Cursor::from(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).ok()?)))
 }
 
 /// `path?…` with the list's query parameters, without `offset`/`cursor` unless `extra` sets one.

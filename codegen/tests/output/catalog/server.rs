@@ -123,7 +123,7 @@ impl crate::http::extract::ParamSet for ItemGetPath {
 pub struct ItemGetHeaders {
     ///
     #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
-    pub if_none_match: ::std::option::Option<types::ItemGetIfNoneMatch>,
+    pub if_none_match: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::extract::ParamSet for ItemGetHeaders {
     const NAME: &'static str = "ItemGetHeaders";
