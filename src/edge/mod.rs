@@ -10,7 +10,7 @@
 //!   hand back what they learned for the answer (operation, caller, headers);
 //! * every error is an RFC 9457 problem (`application/problem+json`, or `application/json` for
 //!   clients that accept only that) — those of dropshot's router (unknown route, wrong method)
-//!   and of hyper's parser ([`wire`]) included;
+//!   and of hyper's parser (`wire`) included;
 //! * `HEAD` for every `GET`, `OPTIONS` (the `Allow` list, and CORS preflights from configuration);
 //! * limits: the body (413 from `Content-Length` before reading), the request target (414), a
 //!   time limit per request (503);
