@@ -50,7 +50,10 @@ pub struct ApiKeyInput {
 pub struct ApiKeyList {
     pub items: ::std::vec::Vec<ApiKey>,
 }
-///What the key is for.
+/**What the key is for. The same rules as a product name: no control characters (C0 or
+C1), no invisible formatting characters, no unassigned or private-use characters, no
+leading or trailing white space, and something visible; stored in Unicode NFC.
+*/
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,
@@ -163,7 +166,7 @@ pub struct CategoryInput {
 }
 /**No control characters (C0 or C1), no invisible formatting characters (bidirectional
 overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
-hyphens), no unassigned characters, no leading or trailing white space, and something
+hyphens), no unassigned or private-use characters, no leading or trailing white space, and something
 visible; stored in Unicode NFC. Unique: two names are the same when they are equal after
 NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮＩＣＳ`).
 */
@@ -672,7 +675,7 @@ pub struct ProductInput {
 }
 /**No control characters (C0 or C1), no invisible formatting characters (bidirectional
 overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
-hyphens), no unassigned characters, no leading or trailing white space, and something
+hyphens), no unassigned or private-use characters, no leading or trailing white space, and something
 visible; stored in Unicode NFC.
 */
 #[derive(
@@ -1014,7 +1017,7 @@ pub struct Tag {
 }
 /**No control characters (C0 or C1), no invisible formatting characters (bidirectional
 overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
-hyphens), no unassigned characters, no leading or trailing white space, and something
+hyphens), no unassigned or private-use characters, no leading or trailing white space, and something
 visible; stored in Unicode NFC. Unique: two names are the same when they are equal after
 NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮＩＣＳ`).
 */

@@ -87,7 +87,10 @@ pub mod types {
             Default::default()
         }
     }
-    ///What the key is for.
+    /**What the key is for. The same rules as a product name: no control characters (C0 or
+C1), no invisible formatting characters, no unassigned or private-use characters, no
+leading or trailing white space, and something visible; stored in Unicode NFC.
+*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct ApiKeyName(::std::string::String);
@@ -453,7 +456,7 @@ pub mod types {
     }
     /**No control characters (C0 or C1), no invisible formatting characters (bidirectional
 overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
-hyphens), no unassigned characters, no leading or trailing white space, and something
+hyphens), no unassigned or private-use characters, no leading or trailing white space, and something
 visible; stored in Unicode NFC. Unique: two names are the same when they are equal after
 NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮＩＣＳ`).
 */
@@ -1525,7 +1528,7 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
     }
     /**No control characters (C0 or C1), no invisible formatting characters (bidirectional
 overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
-hyphens), no unassigned characters, no leading or trailing white space, and something
+hyphens), no unassigned or private-use characters, no leading or trailing white space, and something
 visible; stored in Unicode NFC.
 */
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -2206,7 +2209,7 @@ visible; stored in Unicode NFC.
     }
     /**No control characters (C0 or C1), no invisible formatting characters (bidirectional
 overrides, zero-width characters — except a joiner inside an emoji sequence —, soft
-hyphens), no unassigned characters, no leading or trailing white space, and something
+hyphens), no unassigned or private-use characters, no leading or trailing white space, and something
 visible; stored in Unicode NFC. Unique: two names are the same when they are equal after
 NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮＩＣＳ`).
 */
