@@ -237,7 +237,8 @@ impl From<sqlx::Error> for Error {
 /// Whether a failure says the database cannot be reached (rather than that a query is wrong):
 /// pool timeouts, closed pools, I/O and TLS failures, and PostgreSQL's connection-exception
 /// class (08…) and shutdown states (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
-/// connect now).
+/// connect now); SQLite's busy, locked, read-only, I/O, full, cannot-open and not-a-database
+/// results (a file deleted, replaced or on a failing disk underneath the server).
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut
@@ -246,9 +247,34 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => {
+            // Extended result codes carry the primary code in their low byte.
+            db.code().and_then(|code| code.parse::<u32>().ok()).is_some_and(|code| {
+                matches!(
+                    code & 0xff,
+                    5 /* BUSY */ | 6 /* LOCKED */ | 8 /* READONLY */ | 10 /* IOERR */
+                    | 13 /* FULL */ | 14 /* CANTOPEN */ | 26 /* NOTADB */
+                )
+            })
+        }
         sqlx::Error::Database(db) => db
             .code()
             .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    #[tokio::test]
+    async fn sqlite_refusing_writes_is_unavailable_but_bad_sql_is_not() {
+        let mut connection = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("PRAGMA query_only = 1").execute(&mut connection).await.unwrap();
+        let read_only = sqlx::query("CREATE TABLE t (x)").execute(&mut connection).await.unwrap_err();
+        assert!(super::is_unavailable(&read_only), "{read_only:?}");
+        let bad = sqlx::query("SELEC 1").execute(&mut connection).await.unwrap_err();
+        assert!(!super::is_unavailable(&bad), "{bad:?}");
     }
 }
