@@ -199,7 +199,8 @@ pub struct Product {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
-    #[sqlx(skip)]
+    /// Read as one JSON array column (`tag_names!` in the store), so a product is one row.
+    #[sqlx(json, default)]
     pub tags: Vec<String>,
 }
 

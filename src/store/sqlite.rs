@@ -20,6 +20,15 @@ macro_rules! for_update {
     };
 }
 
+/// A product's tag names in alphabetical order, as one JSON array: a correlated subquery on
+/// `p`, so a product is one row however many tags it has.
+macro_rules! tag_names {
+    () => {
+        "(SELECT json_group_array(t.name ORDER BY t.name_key) FROM product_tags pt \
+          JOIN tags t ON t.id = pt.tag_id WHERE pt.product_id = p.id)"
+    };
+}
+
 // The shared SQL, compiled a second time against this back-end's types: by design.
 #[allow(clippy::duplicate_mod)]
 #[path = "sql/mod.rs"]

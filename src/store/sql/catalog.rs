@@ -16,46 +16,23 @@ macro_rules! category_columns {
     };
 }
 
-macro_rules! product_columns {
+/// A product row's own columns (no tags), for the row a write locks.
+macro_rules! product_fields {
     () => {
         "p.id, p.name, p.name_key, p.description, p.price_cents, p.stock, \
          p.category_id, p.version, p.created_at, p.updated_at"
     };
 }
 
-/// One product and its tags (one row per tag, or one with none), by id.
-const PRODUCT_WITH_TAGS: &str = concat!(
-    "SELECT ",
-    product_columns!(),
-    ", t.name AS tag FROM products p \
-     LEFT JOIN product_tags pt ON pt.product_id = p.id \
-     LEFT JOIN tags t ON t.id = pt.tag_id \
-     WHERE p.id = $1 ORDER BY t.name_key"
-);
-
-/// A product row with one of its tags (or none): what joining the tags on gives.
-#[derive(sqlx::FromRow)]
-struct WithTag {
-    #[sqlx(flatten)]
-    product: Product,
-    tag: Option<String>,
+/// A product with its tags, as one row.
+macro_rules! product_columns {
+    () => {
+        concat!(product_fields!(), ", ", tag_names!(), " AS tags")
+    };
 }
 
-/// Folds consecutive rows of the same product into one product with its tags.
-fn fold_tags(rows: Vec<WithTag>) -> Vec<Product> {
-    let mut out: Vec<Product> = Vec::new();
-    for WithTag { product, tag } in rows {
-        match out.last_mut() {
-            Some(last) if last.id == product.id => last.tags.extend(tag),
-            _ => {
-                let mut product = product;
-                product.tags.extend(tag);
-                out.push(product);
-            }
-        }
-    }
-    out
-}
+/// One product and its tags, by id.
+const PRODUCT: &str = concat!("SELECT ", product_columns!(), " FROM products p WHERE p.id = $1");
 
 #[async_trait]
 impl CatalogStore for SqlStore {
@@ -183,13 +160,6 @@ impl CatalogStore for SqlStore {
         if let Start::Offset(offset) = start {
             page.push(" OFFSET ").bind(*offset);
         }
-        // The page as a subquery, its tags joined on: one round trip.
-        let mut sql = Sql::new(concat!("SELECT ", product_columns!(), ", t.name AS tag FROM ("));
-        sql.append(&page).push(
-            ") p LEFT JOIN product_tags pt ON pt.product_id = p.id LEFT JOIN tags t ON t.id = pt.tag_id",
-        );
-        sql.push(&order).push(", t.name_key");
-
         let total = async {
             match start {
                 Start::Offset(_) => {
@@ -202,9 +172,8 @@ impl CatalogStore for SqlStore {
             }
         };
         let rows =
-            async { Ok::<_, Error>(sql.query_as::<WithTag>().fetch_all(&mut *self.reader().await?).await?) };
-        let (rows, total) = tokio::try_join!(rows, total)?;
-        let mut items = fold_tags(rows);
+            async { Ok::<_, Error>(page.query_as::<Product>().fetch_all(&mut *self.reader().await?).await?) };
+        let (mut items, total) = tokio::try_join!(rows, total)?;
         let overflow = items.len() as i64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(0));
         if backwards {
@@ -218,9 +187,11 @@ impl CatalogStore for SqlStore {
     }
 
     async fn product(&self, id: Id) -> Result<Product, Error> {
-        let rows: Vec<WithTag> =
-            sqlx::query_as(PRODUCT_WITH_TAGS).bind(id).fetch_all(&mut *self.reader().await?).await?;
-        fold_tags(rows).pop().ok_or(Error::NotFound("product"))
+        sqlx::query_as(PRODUCT)
+            .bind(id)
+            .fetch_optional(&mut *self.reader().await?)
+            .await?
+            .ok_or(Error::NotFound("product"))
     }
 
     async fn products_of_categories(&self, category_ids: &[Id]) -> Result<BTreeMap<Id, Vec<Product>>, Error> {
@@ -228,15 +199,10 @@ impl CatalogStore for SqlStore {
         if category_ids.is_empty() {
             return Ok(out);
         }
-        let mut sql = Sql::new(concat!(
-            "SELECT ",
-            product_columns!(),
-            ", t.name AS tag FROM products p \
-             LEFT JOIN product_tags pt ON pt.product_id = p.id \
-             LEFT JOIN tags t ON t.id = pt.tag_id WHERE p.category_id IN ("
-        ));
-        sql.bind_list(category_ids).push(") ORDER BY p.category_id, p.id, t.name_key");
-        for product in fold_tags(sql.query_as().fetch_all(&mut *self.reader().await?).await?) {
+        let mut sql =
+            Sql::new(concat!("SELECT ", product_columns!(), " FROM products p WHERE p.category_id IN ("));
+        sql.bind_list(category_ids).push(") ORDER BY p.category_id, p.id");
+        for product in sql.query_as::<Product>().fetch_all(&mut *self.reader().await?).await? {
             out.entry(product.category_id).or_default().push(product);
         }
         Ok(out)
@@ -398,14 +364,13 @@ async fn lock_category(tx: &mut Tx, id: Id, check: Check<'_, Category>) -> Resul
 
 /// The product a write changes, locked for the transaction.
 async fn lock_product(tx: &mut Tx, id: Id, check: Check<'_, Product>) -> Result<Product, Error> {
-    let sql = for_update!(concat!("SELECT ", product_columns!(), " FROM products p WHERE p.id = $1"));
+    let sql = for_update!(concat!("SELECT ", product_fields!(), " FROM products p WHERE p.id = $1"));
     locked(tx, sql, id, "product", check).await
 }
 
 /// The product as the transaction now sees it, tags included, in one round trip.
 async fn reread(tx: &mut Tx, id: Id) -> Result<Product, Error> {
-    let rows: Vec<WithTag> = sqlx::query_as(PRODUCT_WITH_TAGS).bind(id).fetch_all(&mut **tx).await?;
-    fold_tags(rows).pop().ok_or(Error::NotFound("product"))
+    sqlx::query_as(PRODUCT).bind(id).fetch_optional(&mut **tx).await?.ok_or(Error::NotFound("product"))
 }
 
 fn still_has_products() -> Error {

@@ -347,24 +347,6 @@ impl Sql {
         self
     }
 
-    /// Appends another statement (as a subquery, say), renumbering its placeholders.
-    fn append(&mut self, other: &Sql) -> &mut Self {
-        let offset = self.args.len();
-        let mut rest = other.text.as_str();
-        while let Some(at) = rest.find('$') {
-            self.text.push_str(&rest[..at]);
-            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
-            match rest[at + 1..at + 1 + digits].parse::<usize>() {
-                Ok(n) => self.text.push_str(&format!("${}", n + offset)),
-                Err(_) => self.text.push('$'),
-            }
-            rest = &rest[at + 1 + digits..];
-        }
-        self.text.push_str(rest);
-        self.args.extend(other.args.iter().cloned());
-        self
-    }
-
     /// Appends a placeholder bound to `value`.
     fn bind(&mut self, value: impl Into<Arg>) -> &mut Self {
         self.args.push(value.into());
@@ -417,12 +399,5 @@ mod tests {
         let mut sql = Sql::new("SELECT * FROM t");
         sql.and().push("a = ").bind(1).and().push("b IN (").bind_list(&["x", "y"]).push(")");
         assert_eq!(sql.text, "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)");
-
-        let mut outer = Sql::new("SELECT * FROM (");
-        outer.bind(0).push(", ").append(&sql).push(") WHERE x = ").bind(9);
-        assert_eq!(
-            outer.text,
-            "SELECT * FROM ($1, SELECT * FROM t WHERE a = $2 AND b IN ($3, $4)) WHERE x = $5"
-        );
     }
 }
