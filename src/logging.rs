@@ -4,6 +4,8 @@
 //! status, latency, request id and peer. Dropshot's own per-request lines are filtered out (they
 //! would repeat that line with dropshot's internal request id), its warnings are kept.
 
+mod json;
+
 use std::io::IsTerminal;
 use std::sync::Mutex;
 
@@ -22,20 +24,19 @@ pub fn logger(format: LogFormat, level: LogLevel) -> Logger {
         LogFormat::Terminal => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let drain: Box<dyn Drain<Ok = (), Err = slog::Never> + Send> = if json {
-        Box::new(json_drain(std::io::stdout()))
-    } else {
-        let decorator = slog_term::TermDecorator::new().stderr().build();
-        Box::new(slog_term::CompactFormat::new(decorator).build().fuse())
-    };
-    let drain = Mutex::new(drain.filter_level(level.to_slog())).fuse();
-    Logger::root(drain, o!("service" => "storefront"))
+    if json {
+        let drain = json_drain(std::io::stdout()).filter_level(level.to_slog()).fuse();
+        return Logger::root(drain, o!("service" => "storefront"));
+    }
+    let decorator = slog_term::TermDecorator::new().stderr().build();
+    let drain = slog_term::CompactFormat::new(decorator).build().fuse();
+    Logger::root(Mutex::new(drain.filter_level(level.to_slog())).fuse(), o!("service" => "storefront"))
 }
 
 /// A logger appending JSON lines to a file (the tests keep one per server).
 pub fn to_file(path: &std::path::Path) -> std::io::Result<Logger> {
     let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    Ok(Logger::root(Mutex::new(json_drain(file)).fuse(), o!("service" => "storefront")))
+    Ok(Logger::root(json_drain(file).fuse(), o!("service" => "storefront")))
 }
 
 /// A logger that discards everything.
@@ -51,15 +52,7 @@ pub fn for_dropshot(log: &Logger) -> Logger {
     )
 }
 
-/// JSON lines to `out`, each line gathered and written in one piece (slog_json writes every key
-/// and value separately: to `Stdout` directly, each would lock it, a sixth of a GET's work).
-fn json_drain<W: std::io::Write + Send + 'static>(out: W) -> impl Drain<Ok = (), Err = slog::Never> + Send {
-    slog_json::Json::new(std::io::LineWriter::with_capacity(1024, out))
-        .add_key_value(o!(
-            "time" => slog::PushFnValue(|_, ser| ser.emit(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true))),
-            "level" => slog::FnValue(|record| record.level().as_short_str()),
-            "msg" => slog::PushFnValue(|record, ser| ser.emit(record.msg())),
-        ))
-        .build()
-        .fuse()
+/// JSON lines to `out`, each line gathered and written in one piece (`json::JsonLines`).
+fn json_drain<W: std::io::Write + Send + 'static>(out: W) -> json::JsonLines<W> {
+    json::JsonLines::new(out)
 }
