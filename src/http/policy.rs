@@ -336,16 +336,18 @@ fn decide(
 ) -> Result<(), ApiError> {
     match decision {
         Ok(Some(decision)) => {
-            for (name, value) in [
-                ("ratelimit-limit", decision.limit),
-                ("ratelimit-remaining", decision.remaining),
-                ("ratelimit-reset", decision.reset),
-                ("x-ratelimit-limit", decision.limit),
-                ("x-ratelimit-remaining", decision.remaining),
-                ("x-ratelimit-reset", decision.reset),
-            ] {
-                respond_with(HeaderName::from_static(name), &value.to_string());
-            }
+            // Integers straight into header values, in one visit to the request's scope.
+            scope::with(|scope| {
+                for (name, x_name, value) in [
+                    ("ratelimit-limit", "x-ratelimit-limit", decision.limit),
+                    ("ratelimit-remaining", "x-ratelimit-remaining", decision.remaining),
+                    ("ratelimit-reset", "x-ratelimit-reset", decision.reset),
+                ] {
+                    let value = HeaderValue::from(value);
+                    scope.header(HeaderName::from_static(name), value.clone());
+                    scope.header(HeaderName::from_static(x_name), value);
+                }
+            });
             if !decision.allowed {
                 let retry = decision.reset.max(1);
                 return Err(ApiError::new(
