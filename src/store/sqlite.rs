@@ -21,11 +21,14 @@ macro_rules! for_update {
 }
 
 /// A product's tag names in alphabetical order, as one JSON array: a correlated subquery on
-/// `p`, so a product is one row however many tags it has.
+/// `p`, so a product is one row however many tags it has. The order comes from an ordered
+/// subquery (SQLite aggregates a subquery's rows in the order it yields them): the aggregate's
+/// own `ORDER BY` would build an ephemeral table per product, about 15,000 instructions per
+/// GET more.
 macro_rules! tag_names {
     () => {
-        "(SELECT json_group_array(t.name ORDER BY t.name_key) FROM product_tags pt \
-          JOIN tags t ON t.id = pt.tag_id WHERE pt.product_id = p.id)"
+        "(SELECT json_group_array(name) FROM (SELECT t.name FROM product_tags pt \
+          JOIN tags t ON t.id = pt.tag_id WHERE pt.product_id = p.id ORDER BY t.name_key))"
     };
 }
 
