@@ -7,6 +7,7 @@ mod common;
 mod api_keys;
 mod auth;
 mod categories;
+mod config;
 mod documented_errors;
 mod drift;
 mod edge;
