@@ -98,6 +98,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_secs: u64,
 
+    /// At shutdown, how long the API is still served while `/readyz` fails (so that a load
+    /// balancer stops sending new requests) before the listener closes.
+    #[arg(long, env = "STOREFRONT_SHUTDOWN_DRAIN_SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_drain_secs: u64,
+
     /// Rate-limit classes, `name=requests/window` (window in s, m or h), comma-separated. The
     /// spec names a class for every operation; `admin` replaces `default` for admins;
     /// `login-failures` counts the distinct usernames of failed logins per client address;
@@ -208,6 +214,10 @@ impl Config {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    pub fn shutdown_drain(&self) -> Duration {
+        Duration::from_secs(self.shutdown_drain_secs)
     }
 
     /// The number of password workers: as configured, or one per core.

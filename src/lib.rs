@@ -62,9 +62,16 @@ impl Running {
         &self.app
     }
 
+    /// Begins shutdown: `/readyz` fails from now on, while the API is still served (the
+    /// configured drain period lets a load balancer notice before the listener closes).
+    pub fn begin_shutdown(&self) {
+        self.app.begin_shutdown();
+    }
+
     /// Stops accepting connections, lets open requests finish (within the grace period; then
-    /// their connections are closed), then closes the database.
+    /// their connections are closed), then closes the database. Readiness fails from the start.
     pub async fn shutdown(self) -> Result<(), String> {
+        self.app.begin_shutdown();
         let _ = self.stop.send(());
         self.serving.await.map_err(|e| format!("the server task failed: {e}"))?;
         // A request that outlived the grace may still hold a connection: do not wait for it long.

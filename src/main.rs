@@ -224,10 +224,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         app.store().close().await;
         seeded.map_err(|e| format!("loading the demo catalog: {e}"))?;
     }
+    let drain = args.config.shutdown_drain();
     let server = storefront::start(args.config, log.clone()).await?;
     shutdown_signal().await;
-    slog::info!(log, "shutting down");
-    server.shutdown().await
+    // Readiness fails at once; the API is still served for the drain period, so that a load
+    // balancer stops sending new requests before the listener closes. A second signal ends the
+    // drain early.
+    server.begin_shutdown();
+    slog::info!(log, "shutting down"; "drain_secs" => drain.as_secs());
+    if !drain.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(drain) => {}
+            () = shutdown_signal() => slog::info!(log, "second signal: the drain ends early"),
+        }
+    }
+    slog::info!(log, "closing the listener; open requests may finish");
+    server.shutdown().await?;
+    slog::info!(log, "stopped");
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM (what container runtimes send).

@@ -17,6 +17,7 @@ mod ops;
 mod policy;
 mod products;
 mod rate_limits;
+mod shutdown;
 mod tags;
 mod tls;
 mod users;
