@@ -120,6 +120,16 @@ pub struct Config {
     #[arg(long, env = "STOREFRONT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// An address of their own for the metrics (an admin address, kept off the public one);
+    /// then `GET /metrics` on the public listener answers 404.
+    #[arg(long, env = "STOREFRONT_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// The path of the metrics on `metrics_bind` (on the public listener they are at the spec's
+    /// `/metrics`).
+    #[arg(long, env = "STOREFRONT_METRICS_PATH", default_value = "/metrics", value_parser = parse_path)]
+    pub metrics_path: String,
+
     /// PEM certificate chain for HTTPS; with `--tls-key`, the server speaks only HTTPS (and sends
     /// `Strict-Transport-Security`).
     #[arg(long, env = "STOREFRONT_TLS_CERT", requires = "tls_key")]
@@ -286,6 +296,16 @@ impl Config {
                 Ok((secret, true))
             }
         }
+    }
+}
+
+fn parse_path(text: &str) -> Result<String, String> {
+    let valid = text.starts_with('/')
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'));
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{text:?} is not a path (`/` then letters, digits, `/`, `-`, `_`, `.`)"))
     }
 }
 

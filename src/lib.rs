@@ -22,6 +22,7 @@ pub mod edge;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod money;
 pub mod names;
 pub mod passwords;
@@ -49,12 +50,19 @@ pub struct Running {
     stop: oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<()>,
     app: Arc<App>,
+    /// The metrics' own listener (`metrics_bind`): its address and task.
+    admin: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
 }
 
 impl Running {
     /// The address of the public listener (the port is chosen by the OS when asked for 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the metrics' own listener, when configured (`metrics_bind`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(address, _)| *address)
     }
 
     /// The application, for the operator's tasks and the tests that arrange what the API cannot.
@@ -74,6 +82,9 @@ impl Running {
         self.app.begin_shutdown();
         let _ = self.stop.send(());
         self.serving.await.map_err(|e| format!("the server task failed: {e}"))?;
+        if let Some((_, task)) = self.admin {
+            task.abort();
+        }
         // A request that outlived the grace may still hold a connection: do not wait for it long.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.app.store().close()).await;
         Ok(())
@@ -131,8 +142,20 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
     }
     let pool = pool_config(&config);
     let app = Arc::new(open(&config, clock.clone(), pool, &secret).await?);
+    let limiter_classes: Vec<String> = classes.0.keys().cloned().collect();
     let limiter = Arc::new(ratelimit::Limiter::new(classes, app.store_handle(), clock));
-    let state = ServerState { app: Arc::clone(&app), limiter, log: log.clone() };
+    let backend = format!("{:?}", app.store().backend()).to_lowercase();
+    let metrics = Arc::new(
+        metrics::Metrics::new(
+            api::server::operations::ALL,
+            limiter_classes.iter().map(String::as_str),
+            &backend,
+            config.metrics_bind.is_none(),
+        )
+        .map_err(|e| format!("setting up the metrics: {e}"))?,
+    );
+    let state =
+        ServerState { app: Arc::clone(&app), limiter, metrics: Arc::clone(&metrics), log: log.clone() };
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -165,6 +188,24 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
             log: log.clone(),
         },
     );
+    let admin = match config.metrics_bind {
+        None => None,
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|e| format!("binding {bind} (metrics_bind): {e}"))?;
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            info!(log, "serving metrics"; "address" => %address, "path" => &config.metrics_path);
+            let task = tokio::spawn(metrics::serve_admin(
+                listener,
+                config.metrics_path.clone(),
+                Arc::clone(&metrics),
+                app.store_handle(),
+                log.clone(),
+            ));
+            Some((address, task))
+        }
+    };
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(edge.serve(
         listener,
@@ -175,7 +216,7 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
     ));
     let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
     info!(log, "serving"; "address" => %local_addr, "scheme" => scheme, "database" => ?app.store().backend());
-    Ok(Running { local_addr, stop, serving, app })
+    Ok(Running { local_addr, stop, serving, app, admin })
 }
 
 /// How the configuration opens the database.

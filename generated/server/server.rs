@@ -1759,6 +1759,14 @@ pub type HealthzReply = crate::http::reply::Reply<
     HealthzReplyHeaders,
     200,
 >;
+///The headers `metrics` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct MetricsReplyHeaders {}
+impl crate::http::reply::HeaderSet for MetricsReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `metrics` answers on success (200).
+pub type MetricsReply = crate::http::reply::BinaryReply<MetricsReplyHeaders, 200>;
 ///The headers `readyz` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ReadyzReplyHeaders {}
@@ -2500,6 +2508,28 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
     };
+    ///`GET /metrics` (`metrics`).
+    pub const METRICS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "metrics",
+        method: "GET",
+        path: "/metrics",
+        tag: "ops",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: None,
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["text/plain"],
+        max_body_bytes: None,
+    };
     ///`GET /readyz` (`readyz`).
     pub const READYZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "readyz",
@@ -2552,6 +2582,7 @@ pub mod operations {
         &USER_DELETE,
         &USER_UPDATE,
         &HEALTHZ,
+        &METRICS,
         &READYZ,
     ];
     /// The operation with this `operationId` (looked up on every request).
@@ -2585,6 +2616,7 @@ pub mod operations {
             "user_delete" => Some(&USER_DELETE),
             "user_update" => Some(&USER_UPDATE),
             "healthz" => Some(&HEALTHZ),
+            "metrics" => Some(&METRICS),
             "readyz" => Some(&READYZ),
             _ => None,
         }
@@ -2933,6 +2965,21 @@ Answers 200 as long as the process serves HTTP. It does not touch the database.*
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
     ) -> Result<HealthzReply, crate::error::ApiError>;
+    /**Prometheus metrics
+
+The server's metrics in the Prometheus text format (0.0.4): requests answered and their
+latency by operationId, method and status class (`storefront_http_requests_total`,
+`storefront_http_request_duration_seconds`), requests in flight, the database pools'
+open, idle and maximum connections, rate-limit rejections by class, and build
+information. When the server is configured to serve them on an address of their own
+(`metrics_bind`), this path answers 404.*/
+    #[endpoint{method = GET,
+    path = "/metrics",
+    tags = ["ops"]}]
+    async fn metrics(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<MetricsReply, crate::error::ApiError>;
     /**Readiness probe
 
 Answers 200 when the database answers a query, 503 otherwise.*/
@@ -3070,6 +3117,12 @@ pub trait OpsHandlers: Send + Sync + 'static {
         cx: crate::http::Cx,
     ) -> impl ::std::future::Future<
         Output = Result<HealthzReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /metrics`: Prometheus metrics
+    fn metrics(
+        cx: crate::http::Cx,
+    ) -> impl ::std::future::Future<
+        Output = Result<MetricsReply, crate::error::ApiError>,
     > + Send;
     ///`GET /readyz`: Readiness probe
     fn readyz(
@@ -3956,6 +4009,29 @@ impl<
                         )
                         .await?;
                     <H as OpsHandlers>::healthz(cx).await
+                },
+            )
+            .await
+    }
+    async fn metrics(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<MetricsReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::METRICS,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::METRICS,
+                            keys,
+                        )
+                        .await?;
+                    <H as OpsHandlers>::metrics(cx).await
                 },
             )
             .await

@@ -28,6 +28,7 @@ use crate::error::{ApiError, Error};
 pub struct ServerState {
     pub app: Arc<App>,
     pub limiter: Arc<crate::ratelimit::Limiter>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub log: slog::Logger,
 }
 
@@ -40,6 +41,7 @@ pub struct Cx {
     pub op: &'static policy::OperationMeta,
     /// Where a failure (401) is counted, for operations with `x-failure-limit`.
     pub failures: Option<policy::Failures>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Cx {

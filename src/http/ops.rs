@@ -1,9 +1,9 @@
-//! The index at `/`, and the probes: liveness (the process answers) and readiness (the database
-//! answers too).
+//! The index at `/`, the probes — liveness (the process answers) and readiness (the database
+//! answers too) — and the metrics.
 
-use crate::api::server::{ApiIndexReply, HealthzReply, OpsHandlers, ReadyzReply, API_VERSION};
+use crate::api::server::{ApiIndexReply, HealthzReply, MetricsReply, OpsHandlers, ReadyzReply, API_VERSION};
 use crate::api::types::{ApiIndex, ApiIndexLinks, Health, HealthStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, Error};
 use crate::http::{Cx, Server};
 
 impl OpsHandlers for Server {
@@ -20,6 +20,14 @@ impl OpsHandlers for Server {
 
     async fn healthz(_cx: Cx) -> Result<HealthzReply, ApiError> {
         Ok(HealthzReply::new(Health { status: HealthStatus::Ok }))
+    }
+
+    async fn metrics(cx: Cx) -> Result<MetricsReply, ApiError> {
+        if !cx.metrics.public() {
+            return Err(Error::NotFound("resource").into());
+        }
+        let text = cx.metrics.render(cx.app.store());
+        Ok(MetricsReply::new(crate::metrics::CONTENT_TYPE, text.into()))
     }
 
     async fn readyz(cx: Cx) -> Result<ReadyzReply, ApiError> {

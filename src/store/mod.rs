@@ -180,6 +180,21 @@ pub trait Store: CatalogStore + AccountStore + Send + Sync + 'static {
     async fn rekey_names(&self) -> Result<Vec<String>, Error>;
     /// Closes the pools, waiting for connections in use.
     async fn close(&self);
+    /// The connection pools as they are now (for the metrics).
+    fn pools(&self) -> Vec<PoolStats>;
+}
+
+/// A connection pool's state.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    /// `read` and `write` (SQLite), or `main` (PostgreSQL: one pool).
+    pub name: &'static str,
+    /// Connections open.
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: usize,
+    /// The most the pool opens.
+    pub max: u32,
 }
 
 /// Connects to the database the URL names and applies its pending migrations.

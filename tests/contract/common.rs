@@ -162,6 +162,11 @@ impl TestApp {
         self.running.as_ref().expect("running").app()
     }
 
+    /// The address of the metrics' own listener, when configured.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.as_ref().expect("running").metrics_addr()
+    }
+
     /// What the server has logged so far (JSON lines).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()

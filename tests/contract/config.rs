@@ -77,7 +77,8 @@ fn the_readme_configuration_table_matches_the_example_file() {
     let section = readme.split("## Configuration\n").nth(1).expect("a Configuration section");
     let rows: BTreeMap<String, String> = section
         .lines()
-        .take_while(|line| !line.starts_with("## "))
+        .skip_while(|line| !line.starts_with("| key | variable |"))
+        .take_while(|line| line.starts_with('|'))
         .filter(|line| line.starts_with("| `"))
         .map(|line| {
             let cells: Vec<&str> = line.split('|').map(str::trim).collect();
