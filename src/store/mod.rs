@@ -252,7 +252,7 @@ impl From<sqlx::Error> for Error {
 /// Whether a failure says the database cannot be reached (rather than that a query is wrong):
 /// pool timeouts, closed pools, I/O and TLS failures, and PostgreSQL's connection-exception
 /// class (08…) and shutdown states (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
-/// connect now).
+/// connect now), SQLite's file that cannot be opened (14).
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::PoolTimedOut
@@ -261,9 +261,10 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")),
+        // SQLite's 14 (SQLITE_CANTOPEN): the file is gone.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "14")
+        }),
         _ => false,
     }
 }
