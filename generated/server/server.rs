@@ -1767,6 +1767,44 @@ impl crate::http::reply::HeaderSet for MetricsReplyHeaders {
 }
 ///What `metrics` answers on success (200).
 pub type MetricsReply = crate::http::reply::BinaryReply<MetricsReplyHeaders, 200>;
+///The path parameters of `problem_type`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ProblemTypePath {
+    ///The last segment of a problem's `type`, such as `validation-failed`.
+    #[serde(rename = "name")]
+    pub name: ::std::string::String,
+}
+impl crate::http::extract::ParamSet for ProblemTypePath {
+    const NAME: &'static str = "ProblemTypePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "name",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `problem_type` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct ProblemTypeReplyHeaders {}
+impl crate::http::reply::HeaderSet for ProblemTypeReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `problem_type` answers on success (200).
+pub type ProblemTypeReply = crate::http::reply::BinaryReply<
+    ProblemTypeReplyHeaders,
+    200,
+>;
 ///The headers `readyz` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ReadyzReplyHeaders {}
@@ -2530,6 +2568,28 @@ pub mod operations {
         response_media_types: &["text/plain"],
         max_body_bytes: None,
     };
+    ///`GET /problems/{name}` (`problem_type`).
+    pub const PROBLEM_TYPE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "problem_type",
+        method: "GET",
+        path: "/problems/{name}",
+        tag: "ops",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: None,
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json", "text/html"],
+        max_body_bytes: None,
+    };
     ///`GET /readyz` (`readyz`).
     pub const READYZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "readyz",
@@ -2583,6 +2643,7 @@ pub mod operations {
         &USER_UPDATE,
         &HEALTHZ,
         &METRICS,
+        &PROBLEM_TYPE,
         &READYZ,
     ];
     /// The operation with this `operationId` (looked up on every request).
@@ -2617,6 +2678,7 @@ pub mod operations {
             "user_update" => Some(&USER_UPDATE),
             "healthz" => Some(&HEALTHZ),
             "metrics" => Some(&METRICS),
+            "problem_type" => Some(&PROBLEM_TYPE),
             "readyz" => Some(&READYZ),
             _ => None,
         }
@@ -2980,6 +3042,19 @@ information. When the server is configured to serve them on an address of their 
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
     ) -> Result<MetricsReply, crate::error::ApiError>;
+    /**What a problem type means
+
+Every problem's `type` (`/problems/validation-failed`, …) resolves here, as RFC 9457
+recommends: a short page for people (HTML), or the same in JSON for a client that asks
+for `application/json`. An unknown name is 404.*/
+    #[endpoint{method = GET,
+    path = "/problems/{name}",
+    tags = ["ops"]}]
+    async fn problem_type(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<ProblemTypePath>,
+    ) -> Result<ProblemTypeReply, crate::error::ApiError>;
     /**Readiness probe
 
 Answers 200 when the database answers a query, 503 otherwise.*/
@@ -3123,6 +3198,13 @@ pub trait OpsHandlers: Send + Sync + 'static {
         cx: crate::http::Cx,
     ) -> impl ::std::future::Future<
         Output = Result<MetricsReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /problems/{name}`: What a problem type means
+    fn problem_type(
+        cx: crate::http::Cx,
+        path: ProblemTypePath,
+    ) -> impl ::std::future::Future<
+        Output = Result<ProblemTypeReply, crate::error::ApiError>,
     > + Send;
     ///`GET /readyz`: Readiness probe
     fn readyz(
@@ -4032,6 +4114,30 @@ impl<
                         )
                         .await?;
                     <H as OpsHandlers>::metrics(cx).await
+                },
+            )
+            .await
+    }
+    async fn problem_type(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<ProblemTypePath>,
+    ) -> Result<ProblemTypeReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::PROBLEM_TYPE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::PROBLEM_TYPE,
+                            keys,
+                        )
+                        .await?;
+                    <H as OpsHandlers>::problem_type(cx, path.into_inner()).await
                 },
             )
             .await

@@ -642,6 +642,20 @@ pub struct Problem {
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }
+///A kind of problem, explained (what its `type` URI resolves to).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemType {
+    ///What it means, and what a client can do about it.
+    pub description: ::std::string::String,
+    ///The HTTP status that problems of this type come with.
+    pub status: i32,
+    ///Its short summary, as in every problem of this type.
+    pub title: ::std::string::String,
+    ///The problem type's URI reference.
+    #[serde(rename = "type")]
+    pub type_: ::std::string::String,
+}
 ///`Product`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Product {

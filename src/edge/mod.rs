@@ -303,7 +303,9 @@ impl Edge {
             *request.method_mut() = Method::GET;
         }
 
-        let scope = Scope::new(request_id.to_string(), client, path.to_string(), self.config.log.clone());
+        let accept = request.headers().get(header::ACCEPT).cloned();
+        let scope =
+            Scope::new(request_id.to_string(), client, path.to_string(), accept, self.config.log.clone());
         let work = scope.run(self.handler.handle_with_request_id(request, peer, request_id.to_string()));
         let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
         let timeout = self.config.request_timeout;

@@ -16,6 +16,7 @@ mod hardening;
 mod metrics;
 mod ops;
 mod policy;
+mod problems;
 mod products;
 mod rate_limits;
 mod shutdown;

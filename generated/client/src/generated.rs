@@ -1269,6 +1269,81 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
             Default::default()
         }
     }
+    ///A kind of problem, explained (what its `type` URI resolves to).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProblemType {
+        ///What it means, and what a client can do about it.
+        pub description: ::std::string::String,
+        ///The HTTP status that problems of this type come with.
+        pub status: i32,
+        ///Its short summary, as in every problem of this type.
+        pub title: ::std::string::String,
+        ///The problem type's URI reference.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl ProblemType {
+        pub fn builder() -> builder::ProblemType {
+            Default::default()
+        }
+    }
+    ///`ProblemTypeName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ProblemTypeName(::std::string::String);
+    impl ::std::ops::Deref for ProblemTypeName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProblemTypeName> for ::std::string::String {
+        fn from(value: ProblemTypeName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ProblemTypeName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z][a-z-]{0,63}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z][a-z-]{0,63}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProblemTypeName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProblemTypeName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProblemTypeName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`Product`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Product {
@@ -3871,6 +3946,99 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ProblemType {
+            description: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<i32, ::std::string::String>,
+            title: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ProblemType {
+            fn default() -> Self {
+                Self {
+                    description: Err("no value supplied for description".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    title: Err("no value supplied for title".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl ProblemType {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ProblemType> for super::ProblemType {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ProblemType,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    status: value.status?,
+                    title: value.title?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ProblemType> for ProblemType {
+            fn from(value: super::ProblemType) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    status: Ok(value.status),
+                    title: Ok(value.title),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Product {
             category_id: ::std::result::Result<super::Id, ::std::string::String>,
             created_at: ::std::result::Result<super::Timestamp, ::std::string::String>,
@@ -5827,6 +5995,26 @@ let response = client.metrics()
 ```*/
     pub fn metrics(&self) -> builder::Metrics<'_> {
         builder::Metrics::new(self)
+    }
+    /**What a problem type means
+
+Every problem's `type` (`/problems/validation-failed`, …) resolves here, as RFC 9457
+recommends: a short page for people (HTML), or the same in JSON for a client that asks
+for `application/json`. An unknown name is 404.
+
+
+Sends a `GET` request to `/problems/{name}`
+
+Arguments:
+- `name`: The last segment of a problem's `type`, such as `validation-failed`.
+```ignore
+let response = client.problem_type()
+    .name(name)
+    .send()
+    .await;
+```*/
+    pub fn problem_type(&self) -> builder::ProblemType<'_> {
+        builder::ProblemType::new(self)
     }
     /**Readiness probe
 
@@ -9900,6 +10088,78 @@ pub mod builder {
             let mut request = client.client.get(url).headers(header_map).build()?;
             let info = OperationInfo {
                 operation_id: "metrics",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::problem_type`]
+
+[`Client::problem_type`]: super::Client::problem_type*/
+    #[derive(Debug, Clone)]
+    pub struct ProblemType<'a> {
+        client: &'a super::Client,
+        name: Result<types::ProblemTypeName, String>,
+    }
+    impl<'a> ProblemType<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                name: Err("name was not initialized".to_string()),
+            }
+        }
+        pub fn name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ProblemTypeName>,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `ProblemTypeName` for name failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/problems/{name}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client, name } = self;
+            let name = name.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/problems/{}", client.baseurl, encode_path(& name.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "problem_type",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
