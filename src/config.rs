@@ -40,6 +40,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub db_down_acquire_timeout_ms: u64,
 
+    /// Statements that take at least this long are logged as warnings ("slow statement"), in
+    /// milliseconds; 0 logs every statement so (to debug).
+    #[arg(long, env = "STOREFRONT_DB_SLOW_STATEMENT_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub db_slow_statement_ms: u64,
+
     /// Refuse to start when the SQLite database file does not exist, instead of creating an
     /// empty one (always so with `STOREFRONT_ENVIRONMENT=production`).
     #[arg(long, env = "STOREFRONT_DB_NO_CREATE")]

@@ -226,6 +226,7 @@ fn pool_config(config: &Config) -> PoolConfig {
         acquire_timeout: config.db_acquire_timeout(),
         down_acquire_timeout: config.db_down_acquire_timeout(),
         no_create: config.db_no_create || config.environment == config::Environment::Production,
+        slow_statement: Duration::from_millis(config.db_slow_statement_ms),
     }
 }
 

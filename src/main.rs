@@ -218,6 +218,8 @@ fn describe(error: &storefront::error::Error) -> String {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     args.config.check()?;
     let log = storefront::logging::logger(args.config.log_format, args.config.log_level);
+    // sqlx (slow statements, connection errors) reports through `tracing`: into the same log.
+    storefront::logging::forward_tracing(&log, args.config.log_level)?;
     if args.demo {
         let app = storefront::open_for_operator(&args.config, false).await?;
         let seeded = app.seed_demo().await;

@@ -42,6 +42,9 @@ pub struct PoolConfig {
     pub down_acquire_timeout: Duration,
     /// SQLite: refuse a database file that does not exist instead of creating an empty one.
     pub no_create: bool,
+    /// Statements that take at least this long are logged as warnings (sqlx's slow-statement
+    /// warning, through `tracing`).
+    pub slow_statement: Duration,
 }
 
 impl Default for PoolConfig {
@@ -51,6 +54,7 @@ impl Default for PoolConfig {
             acquire_timeout: Duration::from_secs(5),
             down_acquire_timeout: Duration::from_millis(250),
             no_create: false,
+            slow_statement: Duration::from_secs(1),
         }
     }
 }

@@ -71,11 +71,12 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
             path.display()
         ));
     }
-    let options = options
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(std::time::Duration::from_secs(5));
+    let options =
+        sqlx::ConnectOptions::log_slow_statements(options, log::LevelFilter::Warn, config.slow_statement)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
     // The file is created (when allowed) once, here: a connection the pools open later, after
     // the file was deleted or replaced underneath the server, must not make an empty database
     // in its place (its queries would fail as a bug, "no such table"), but fail as the database

@@ -13,6 +13,7 @@ mod drift;
 mod edge;
 mod generated_code;
 mod hardening;
+mod logs;
 mod metrics;
 mod ops;
 mod policy;
