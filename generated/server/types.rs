@@ -13,7 +13,10 @@ pub struct ApiIndex {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct ApiIndexLinks {
     pub api_v1: ::std::string::String,
+    ///The interactive documentation (Swagger UI).
+    pub docs: ::std::string::String,
     pub health: ::std::string::String,
+    pub metrics: ::std::string::String,
     pub openapi_json: ::std::string::String,
     pub openapi_yaml: ::std::string::String,
     pub ready: ::std::string::String,

@@ -2,8 +2,8 @@
 //! answers too) — and the metrics.
 
 use crate::api::server::{
-    ApiIndexReply, HealthzReply, MetricsReply, OpsHandlers, ProblemTypePath, ProblemTypeReply, ReadyzReply,
-    API_VERSION,
+    ApiIndexReply, DocsAssetPath, DocsAssetReply, DocsReply, HealthzReply, MetricsReply, OpsHandlers,
+    ProblemTypePath, ProblemTypeReply, ReadyzReply, API_VERSION,
 };
 use crate::api::types::{ApiIndex, ApiIndexLinks, Health, HealthStatus, ProblemType};
 use crate::error::{ApiError, Error, Kind};
@@ -12,6 +12,8 @@ use crate::http::{Cx, Server};
 impl OpsHandlers for Server {
     async fn api_index(_cx: Cx) -> Result<ApiIndexReply, ApiError> {
         let links = ApiIndexLinks {
+            docs: "/docs".into(),
+            metrics: "/metrics".into(),
             openapi_yaml: "/openapi.yaml".into(),
             openapi_json: "/openapi.json".into(),
             api_v1: "/api/v1".into(),
@@ -19,6 +21,14 @@ impl OpsHandlers for Server {
             ready: "/readyz".into(),
         };
         Ok(ApiIndexReply::new(ApiIndex { name: "Storefront API".into(), version: API_VERSION.into(), links }))
+    }
+
+    async fn docs(_cx: Cx) -> Result<DocsReply, ApiError> {
+        Ok(super::docs::page())
+    }
+
+    async fn docs_asset(_cx: Cx, path: DocsAssetPath) -> Result<DocsAssetReply, ApiError> {
+        super::docs::asset(&path.name)
     }
 
     async fn healthz(_cx: Cx) -> Result<HealthzReply, ApiError> {
