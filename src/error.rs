@@ -87,7 +87,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 17] = [
+    /// Every kind with a `type` of its own.
+    pub const ALL: [Kind; 17] = [
         Kind::BadRequest,
         Kind::Unauthorized,
         Kind::Forbidden,
@@ -155,6 +156,56 @@ impl Kind {
             Kind::Internal => "/problems/internal",
             Kind::Unavailable => "/problems/unavailable",
             Kind::Other(_) => "about:blank",
+        }
+    }
+
+    /// The kind whose `type` is `/problems/{name}`.
+    pub fn from_type_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.type_uri().strip_prefix("/problems/") == Some(name))
+    }
+
+    /// What a problem of this kind means and what a client can do about it (the page its `type`
+    /// resolves to).
+    pub fn description(self) -> &'static str {
+        match self {
+            Kind::BadRequest => "The request could not be read: its body is not well-formed JSON, or its path or \
+                query could not be decoded. Fix the request's syntax; sending it again unchanged will fail again.",
+            Kind::Unauthorized => "The operation needs credentials and none were sent. Send a bearer access token \
+                (Authorization: Bearer …, from POST /api/v1/auth/login) or an API key (X-API-Key); the \
+                WWW-Authenticate header says which scheme applies.",
+            Kind::InvalidCredentials => "The credentials sent were refused: a wrong username or password, or a \
+                token or key that is malformed, expired, revoked or for another audience. Log in again (or refresh \
+                the access token) and retry.",
+            Kind::Forbidden => "The caller is authenticated, but its role may not do this (or may not change the \
+                fields it sent). Another account, with a role the operation allows, may.",
+            Kind::NotFound => "No resource at this path: the id does not exist (or is not visible to the caller), \
+                or no route matches.",
+            Kind::MethodNotAllowed => "The path exists but does not take this method; the Allow header lists those \
+                it takes.",
+            Kind::Conflict => "The request conflicts with the current state: a name that is already taken, a \
+                category that still has products, too many API keys. Change the request or the state, then retry.",
+            Kind::Gone => "This deprecated operation has passed its sunset date and is no longer served; the Link \
+                header names its successor.",
+            Kind::PreconditionFailed => "The resource changed since the ETag sent in If-Match. Fetch it again, \
+                apply the change to the current version, and send it with the new ETag.",
+            Kind::PayloadTooLarge => "The request body is over the limit the operation accepts. Send less.",
+            Kind::UriTooLong => "The request target (path and query) is over 8 KiB. Send fewer or shorter \
+                query parameters.",
+            Kind::UnsupportedMediaType => "The request body's Content-Type is not one the operation accepts \
+                (usually application/json).",
+            Kind::ValidationFailed => "The request is well-formed but breaks the API's rules: a field or parameter \
+                is missing, of the wrong type, out of range, or refers to something that does not exist. The \
+                problem's `errors` names each offending field with what is wrong.",
+            Kind::TooManyRequests => "The caller is over its rate limit for this kind of request. Wait for the \
+                seconds Retry-After says; the RateLimit-* headers tell the limit and what remains.",
+            Kind::HeadersTooLarge => "The request's header fields are over 64 KiB. Send fewer or smaller headers.",
+            Kind::Internal => "The server failed in a way it did not expect: a bug. Nothing about it is in the \
+                response; the server's log has the details under the problem's request_id, which support can \
+                look up.",
+            Kind::Unavailable => "The server cannot serve the request now: the database is unreachable, the \
+                server is at capacity or shutting down, or the request took too long. Retry after the seconds \
+                Retry-After says.",
+            Kind::Other(_) => "An error without a problem type of its own; the status code says what it is.",
         }
     }
 

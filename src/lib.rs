@@ -22,6 +22,7 @@ pub mod edge;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod money;
 pub mod names;
 pub mod passwords;
@@ -49,6 +50,8 @@ pub struct Running {
     stop: oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<()>,
     app: Arc<App>,
+    /// The metrics' own listener (`metrics_bind`): its address and task.
+    admin: Option<(SocketAddr, tokio::task::JoinHandle<()>)>,
 }
 
 impl Running {
@@ -57,16 +60,31 @@ impl Running {
         self.local_addr
     }
 
+    /// The address of the metrics' own listener, when configured (`metrics_bind`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(address, _)| *address)
+    }
+
     /// The application, for the operator's tasks and the tests that arrange what the API cannot.
     pub fn app(&self) -> &Arc<App> {
         &self.app
     }
 
+    /// Begins shutdown: `/readyz` fails from now on, while the API is still served (the
+    /// configured drain period lets a load balancer notice before the listener closes).
+    pub fn begin_shutdown(&self) {
+        self.app.begin_shutdown();
+    }
+
     /// Stops accepting connections, lets open requests finish (within the grace period; then
-    /// their connections are closed), then closes the database.
+    /// their connections are closed), then closes the database. Readiness fails from the start.
     pub async fn shutdown(self) -> Result<(), String> {
+        self.app.begin_shutdown();
         let _ = self.stop.send(());
         self.serving.await.map_err(|e| format!("the server task failed: {e}"))?;
+        if let Some((_, task)) = self.admin {
+            task.abort();
+        }
         // A request that outlived the grace may still hold a connection: do not wait for it long.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.app.store().close()).await;
         Ok(())
@@ -116,25 +134,28 @@ pub async fn open_for_operator(config: &Config, create: bool) -> Result<App, Str
 
 /// [`start`], with the clock the server tells time by (the tests move a manual one).
 pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Result<Running, String> {
+    config.check()?;
     let classes = config.rate_limits.clone().with_defaults();
-    for op in api::server::operations::ALL {
-        for class in op.classes() {
-            if !classes.0.contains_key(class) {
-                return Err(format!(
-                    "operation {} is in rate-limit class {class:?}, which STOREFRONT_RATE_LIMITS does not define",
-                    op.id
-                ));
-            }
-        }
-    }
     let (secret, made_up) = config.signing_secret()?;
     if made_up {
         slog::warn!(log, "no STOREFRONT_JWT_SECRET: signing tokens with a random secret (development only; tokens die with this process)");
     }
     let pool = pool_config(&config);
     let app = Arc::new(open(&config, clock.clone(), pool, &secret).await?);
+    let limiter_classes: Vec<String> = classes.0.keys().cloned().collect();
     let limiter = Arc::new(ratelimit::Limiter::new(classes, app.store_handle(), clock));
-    let state = ServerState { app: Arc::clone(&app), limiter, log: log.clone() };
+    let backend = format!("{:?}", app.store().backend()).to_lowercase();
+    let metrics = Arc::new(
+        metrics::Metrics::new(
+            api::server::operations::ALL,
+            limiter_classes.iter().map(String::as_str),
+            &backend,
+            config.metrics_bind.is_none(),
+        )
+        .map_err(|e| format!("setting up the metrics: {e}"))?,
+    );
+    let state =
+        ServerState { app: Arc::clone(&app), limiter, metrics: Arc::clone(&metrics), log: log.clone() };
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -167,6 +188,24 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
             log: log.clone(),
         },
     );
+    let admin = match config.metrics_bind {
+        None => None,
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|e| format!("binding {bind} (metrics_bind): {e}"))?;
+            let address = listener.local_addr().map_err(|e| e.to_string())?;
+            info!(log, "serving metrics"; "address" => %address, "path" => &config.metrics_path);
+            let task = tokio::spawn(metrics::serve_admin(
+                listener,
+                config.metrics_path.clone(),
+                Arc::clone(&metrics),
+                app.store_handle(),
+                log.clone(),
+            ));
+            Some((address, task))
+        }
+    };
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(edge.serve(
         listener,
@@ -177,7 +216,7 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
     ));
     let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
     info!(log, "serving"; "address" => %local_addr, "scheme" => scheme, "database" => ?app.store().backend());
-    Ok(Running { local_addr, stop, serving, app })
+    Ok(Running { local_addr, stop, serving, app, admin })
 }
 
 /// How the configuration opens the database.
@@ -187,6 +226,7 @@ fn pool_config(config: &Config) -> PoolConfig {
         acquire_timeout: config.db_acquire_timeout(),
         down_acquire_timeout: config.db_down_acquire_timeout(),
         no_create: config.db_no_create || config.environment == config::Environment::Production,
+        slow_statement: Duration::from_millis(config.db_slow_statement_ms),
     }
 }
 

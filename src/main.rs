@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use std::io::Write as _;
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use storefront::app::{Actor, NewAccount};
-use storefront::config::Config;
+use storefront::config::{Config, ConfigFile, Secret};
 
 #[derive(Parser)]
 #[command(version, about = "The Storefront API server", args_conflicts_with_subcommands = true)]
@@ -21,28 +23,36 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations, then exit.
     Migrate {
         #[command(flatten)]
-        config: Config,
+        database: DatabaseArgs,
     },
     /// Load the tutorials' demo catalog (idempotent), then exit.
     SeedDemo {
         #[command(flatten)]
-        config: Config,
+        database: DatabaseArgs,
     },
     /// Create an admin account (the first one, typically), then exit.
     CreateAdmin {
         #[command(flatten)]
-        config: Config,
+        database: DatabaseArgs,
+        /// The new admin's username.
         #[arg(long)]
         username: String,
+        /// The new admin's email address.
         #[arg(long)]
         email: String,
         /// Read the password from standard input (otherwise from STOREFRONT_ADMIN_PASSWORD).
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Check the configuration (file, environment) without starting: print each key's value and
+    /// where it came from (secrets redacted), or what is wrong; exit status 0 when valid.
+    CheckConfig {
+        #[command(flatten)]
+        file: FileArg,
     },
     /// Print the OpenAPI document the server implements.
     PrintSpec {
@@ -52,8 +62,20 @@ enum Command {
     },
 }
 
+/// The configuration file. `main` reads it before clap parses the command line (its values are
+/// the defaults of the flags); here it is for `--help` and for clap to accept it.
+#[derive(clap::Args)]
+struct FileArg {
+    /// A TOML configuration file (its keys: storefront.example.toml); environment variables and
+    /// flags override its values.
+    #[arg(long = "config", env = "STOREFRONT_CONFIG", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
+    #[command(flatten)]
+    file: FileArg,
     #[command(flatten)]
     config: Config,
     /// Load the demo catalog before serving.
@@ -61,10 +83,50 @@ struct ServeArgs {
     demo: bool,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
+/// The database of an operator's task; the rest of the configuration comes from the file and
+/// the environment.
+#[derive(clap::Args)]
+struct DatabaseArgs {
+    #[command(flatten)]
+    file: FileArg,
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://storefront.db", hide_env_values = true)]
+    database_url: Secret,
+}
+
+fn main() -> ExitCode {
+    let file = match ConfigFile::from_args(std::env::args_os()) {
+        Ok(file) => file,
+        Err(message) => {
+            eprintln!("storefront: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut command = Cli::command();
+    // The file's values are the defaults of the configuration's flags, wherever they appear.
+    command = storefront::config::apply_file(command, file.as_ref());
+    for name in ["serve", "migrate", "seed-demo", "create-admin"] {
+        command = command.mut_subcommand(name, |sub| storefront::config::apply_file(sub, file.as_ref()));
+    }
+    let cli = match command.clone().try_get_matches().and_then(|matches| Cli::from_arg_matches(&matches)) {
+        Ok(cli) => cli,
+        Err(error)
+            if error.use_stderr()
+                && error.kind() != clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            eprintln!("storefront: {}", storefront::config::explain(&error, &storefront::config::command()));
+            return ExitCode::from(2);
+        }
+        Err(error) => error.exit(),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("storefront: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli, file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("storefront: {message}");
@@ -73,16 +135,35 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+/// The configuration of an operator's task: file and environment, with its own database.
+fn operator_config(file: Option<&ConfigFile>, database: DatabaseArgs) -> Result<Config, String> {
+    let (mut config, _) = Config::from_file_and_env(file)?;
+    config.database_url = database.database_url;
+    Ok(config)
+}
+
+async fn run(cli: Cli, file: Option<ConfigFile>) -> Result<(), String> {
+    let file = file.as_ref();
     match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(args)) => serve(args).await,
-        Some(Command::Migrate { config }) => {
+        Some(Command::Serve(args)) => serve(*args).await,
+        Some(Command::CheckConfig { file: named }) => {
+            let (_, described) = Config::from_file_and_env(file)?;
+            if let Some(path) = &named.config_file {
+                println!("# configuration file: {}", path.display());
+            }
+            print!("{described}");
+            println!("# the configuration is valid");
+            Ok(())
+        }
+        Some(Command::Migrate { database }) => {
+            let config = operator_config(file, database)?;
             storefront::open_for_operator(&config, true).await?.store().close().await;
             println!("migrations applied");
             Ok(())
         }
-        Some(Command::SeedDemo { config }) => {
+        Some(Command::SeedDemo { database }) => {
+            let config = operator_config(file, database)?;
             let app = storefront::open_for_operator(&config, false).await?;
             let seeded = app.seed_demo().await;
             app.store().close().await;
@@ -93,7 +174,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Some(Command::CreateAdmin { config, username, email, password_stdin }) => {
+        Some(Command::CreateAdmin { database, username, email, password_stdin }) => {
+            let config = operator_config(file, database)?;
             let password = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line).map_err(|e| format!("reading the password: {e}"))?;
@@ -134,17 +216,34 @@ fn describe(error: &storefront::error::Error) -> String {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    args.config.check()?;
     let log = storefront::logging::logger(args.config.log_format, args.config.log_level);
+    // sqlx (slow statements, connection errors) reports through `tracing`: into the same log.
+    storefront::logging::forward_tracing(&log, args.config.log_level)?;
     if args.demo {
         let app = storefront::open_for_operator(&args.config, false).await?;
         let seeded = app.seed_demo().await;
         app.store().close().await;
         seeded.map_err(|e| format!("loading the demo catalog: {e}"))?;
     }
+    let drain = args.config.shutdown_drain();
     let server = storefront::start(args.config, log.clone()).await?;
     shutdown_signal().await;
-    slog::info!(log, "shutting down");
-    server.shutdown().await
+    // Readiness fails at once; the API is still served for the drain period, so that a load
+    // balancer stops sending new requests before the listener closes. A second signal ends the
+    // drain early.
+    server.begin_shutdown();
+    slog::info!(log, "shutting down"; "drain_secs" => drain.as_secs());
+    if !drain.is_zero() {
+        tokio::select! {
+            () = tokio::time::sleep(drain) => {}
+            () = shutdown_signal() => slog::info!(log, "second signal: the drain ends early"),
+        }
+    }
+    slog::info!(log, "closing the listener; open requests may finish");
+    server.shutdown().await?;
+    slog::info!(log, "stopped");
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM (what container runtimes send).

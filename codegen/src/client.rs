@@ -40,6 +40,17 @@ pub fn client_view(document: &Value) -> Value {
             if method == "parameters" {
                 continue;
             }
+            // A success response negotiated between JSON and another type: the client takes the
+            // other type, as bytes (progenitor takes one media type per response).
+            if let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) {
+                for (_, response) in responses.iter_mut().filter(|(code, _)| code.starts_with('2')) {
+                    if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+                        if content.len() > 1 && content.contains_key("application/json") {
+                            content.remove("application/json");
+                        }
+                    }
+                }
+            }
             let Some(content) = operation.pointer_mut("/requestBody/content").and_then(Value::as_object_mut)
             else {
                 continue;

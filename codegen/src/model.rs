@@ -705,10 +705,10 @@ fn read_success(
     status: u16,
     response: &openapiv3::Response,
 ) -> Result<Success, String> {
-    let body = if let Some(media) = response.content.get("application/json") {
-        if response.content.len() > 1 {
-            return Err("a JSON success response has no other media type".into());
-        }
+    // JSON alone is a typed body; JSON among other media types (a page that is HTML or JSON by
+    // `Accept`) is bytes the handler writes in the negotiated type.
+    let json_alone = response.content.len() == 1;
+    let body = if let Some(media) = response.content.get("application/json").filter(|_| json_alone) {
         let schema = json_of(media.schema.as_ref().ok_or("response without a schema")?)?;
         SuccessBody::Json(type_ident(types, &schema, format!("{op_id}-response"))?)
     } else if response.content.is_empty() {
@@ -716,6 +716,10 @@ fn read_success(
     } else {
         let mut media_types = Vec::new();
         for (media_type, media) in response.content.iter() {
+            if media_type == "application/json" {
+                media_types.push(media_type.clone());
+                continue;
+            }
             let binary = media_type.starts_with("image/")
                 || media_type.starts_with("text/")
                 || media_type == "application/octet-stream";
@@ -725,7 +729,8 @@ fn read_success(
             if !binary || !is_bytes {
                 return Err(format!(
                     "success response media type {media_type:?}: only JSON, or bytes (`type: string, \
-                     format: binary`) as image/*, text/* or application/octet-stream"
+                     format: binary`) as image/*, text/* or application/octet-stream (with JSON too, \
+                     negotiated by the handler)"
                 ));
             }
             media_types.push(media_type.clone());

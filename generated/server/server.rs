@@ -1747,6 +1747,49 @@ pub type UserUpdateReply = crate::http::reply::Reply<
     UserUpdateReplyHeaders,
     200,
 >;
+///The headers `docs` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct DocsReplyHeaders {}
+impl crate::http::reply::HeaderSet for DocsReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `docs` answers on success (200).
+pub type DocsReply = crate::http::reply::BinaryReply<DocsReplyHeaders, 200>;
+///The path parameters of `docs_asset`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct DocsAssetPath {
+    ///The asset's file name, such as `swagger-ui.css`.
+    #[serde(rename = "name")]
+    pub name: ::std::string::String,
+}
+impl crate::http::extract::ParamSet for DocsAssetPath {
+    const NAME: &'static str = "DocsAssetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "name",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `docs_asset` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct DocsAssetReplyHeaders {}
+impl crate::http::reply::HeaderSet for DocsAssetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `docs_asset` answers on success (200).
+pub type DocsAssetReply = crate::http::reply::BinaryReply<DocsAssetReplyHeaders, 200>;
 ///The headers `healthz` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct HealthzReplyHeaders {}
@@ -1757,6 +1800,52 @@ impl crate::http::reply::HeaderSet for HealthzReplyHeaders {
 pub type HealthzReply = crate::http::reply::Reply<
     types::Health,
     HealthzReplyHeaders,
+    200,
+>;
+///The headers `metrics` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct MetricsReplyHeaders {}
+impl crate::http::reply::HeaderSet for MetricsReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `metrics` answers on success (200).
+pub type MetricsReply = crate::http::reply::BinaryReply<MetricsReplyHeaders, 200>;
+///The path parameters of `problem_type`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ProblemTypePath {
+    ///The last segment of a problem's `type`, such as `validation-failed`.
+    #[serde(rename = "name")]
+    pub name: ::std::string::String,
+}
+impl crate::http::extract::ParamSet for ProblemTypePath {
+    const NAME: &'static str = "ProblemTypePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "name",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `problem_type` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct ProblemTypeReplyHeaders {}
+impl crate::http::reply::HeaderSet for ProblemTypeReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+}
+///What `problem_type` answers on success (200).
+pub type ProblemTypeReply = crate::http::reply::BinaryReply<
+    ProblemTypeReplyHeaders,
     200,
 >;
 ///The headers `readyz` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -2478,6 +2567,50 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
     };
+    ///`GET /docs` (`docs`).
+    pub const DOCS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "docs",
+        method: "GET",
+        path: "/docs",
+        tag: "ops",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: None,
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["text/html"],
+        max_body_bytes: None,
+    };
+    ///`GET /docs/assets/{name}` (`docs_asset`).
+    pub const DOCS_ASSET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "docs_asset",
+        method: "GET",
+        path: "/docs/assets/{name}",
+        tag: "ops",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: None,
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["text/css", "text/javascript"],
+        max_body_bytes: None,
+    };
     ///`GET /healthz` (`healthz`).
     pub const HEALTHZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "healthz",
@@ -2498,6 +2631,50 @@ pub mod operations {
         request_media_types: &[],
         file_parts: &[],
         response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`GET /metrics` (`metrics`).
+    pub const METRICS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "metrics",
+        method: "GET",
+        path: "/metrics",
+        tag: "ops",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: None,
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["text/plain"],
+        max_body_bytes: None,
+    };
+    ///`GET /problems/{name}` (`problem_type`).
+    pub const PROBLEM_TYPE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "problem_type",
+        method: "GET",
+        path: "/problems/{name}",
+        tag: "ops",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: None,
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json", "text/html"],
         max_body_bytes: None,
     };
     ///`GET /readyz` (`readyz`).
@@ -2551,7 +2728,11 @@ pub mod operations {
         &USER_GET,
         &USER_DELETE,
         &USER_UPDATE,
+        &DOCS,
+        &DOCS_ASSET,
         &HEALTHZ,
+        &METRICS,
+        &PROBLEM_TYPE,
         &READYZ,
     ];
     /// The operation with this `operationId` (looked up on every request).
@@ -2584,7 +2765,11 @@ pub mod operations {
             "user_get" => Some(&USER_GET),
             "user_delete" => Some(&USER_DELETE),
             "user_update" => Some(&USER_UPDATE),
+            "docs" => Some(&DOCS),
+            "docs_asset" => Some(&DOCS_ASSET),
             "healthz" => Some(&HEALTHZ),
+            "metrics" => Some(&METRICS),
+            "problem_type" => Some(&PROBLEM_TYPE),
             "readyz" => Some(&READYZ),
             _ => None,
         }
@@ -2923,6 +3108,29 @@ The change takes effect on the account's next request. The last admin cannot be 
         headers: crate::http::extract::HeaderParams<UserUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::UserPatch>,
     ) -> Result<UserUpdateReply, crate::error::ApiError>;
+    /**Interactive documentation
+
+Swagger UI for this spec (`/openapi.json`), served entirely by the server — its assets
+are embedded in the binary, so the page works with no network — under a strict
+Content-Security-Policy (scripts, styles and requests from this server only).*/
+    #[endpoint{method = GET,
+    path = "/docs",
+    tags = ["ops"]}]
+    async fn docs(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<DocsReply, crate::error::ApiError>;
+    /**An asset of the documentation page
+
+A script or style sheet of `/docs` (Swagger UI's, embedded in the binary); 404 for any other name.*/
+    #[endpoint{method = GET,
+    path = "/docs/assets/{name}",
+    tags = ["ops"]}]
+    async fn docs_asset(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<DocsAssetPath>,
+    ) -> Result<DocsAssetReply, crate::error::ApiError>;
     /**Liveness probe
 
 Answers 200 as long as the process serves HTTP. It does not touch the database.*/
@@ -2933,6 +3141,34 @@ Answers 200 as long as the process serves HTTP. It does not touch the database.*
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
     ) -> Result<HealthzReply, crate::error::ApiError>;
+    /**Prometheus metrics
+
+The server's metrics in the Prometheus text format (0.0.4): requests answered and their
+latency by operationId, method and status class (`storefront_http_requests_total`,
+`storefront_http_request_duration_seconds`), requests in flight, the database pools'
+open, idle and maximum connections, rate-limit rejections by class, and build
+information. When the server is configured to serve them on an address of their own
+(`metrics_bind`), this path answers 404.*/
+    #[endpoint{method = GET,
+    path = "/metrics",
+    tags = ["ops"]}]
+    async fn metrics(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<MetricsReply, crate::error::ApiError>;
+    /**What a problem type means
+
+Every problem's `type` (`/problems/validation-failed`, …) resolves here, as RFC 9457
+recommends: a short page for people (HTML), or the same in JSON for a client that asks
+for `application/json`. An unknown name is 404.*/
+    #[endpoint{method = GET,
+    path = "/problems/{name}",
+    tags = ["ops"]}]
+    async fn problem_type(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<ProblemTypePath>,
+    ) -> Result<ProblemTypeReply, crate::error::ApiError>;
     /**Readiness probe
 
 Answers 200 when the database answers a query, 503 otherwise.*/
@@ -3065,11 +3301,37 @@ pub trait OpsHandlers: Send + Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = Result<ApiIndexReply, crate::error::ApiError>,
     > + Send;
+    ///`GET /docs`: Interactive documentation
+    fn docs(
+        cx: crate::http::Cx,
+    ) -> impl ::std::future::Future<
+        Output = Result<DocsReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /docs/assets/{name}`: An asset of the documentation page
+    fn docs_asset(
+        cx: crate::http::Cx,
+        path: DocsAssetPath,
+    ) -> impl ::std::future::Future<
+        Output = Result<DocsAssetReply, crate::error::ApiError>,
+    > + Send;
     ///`GET /healthz`: Liveness probe
     fn healthz(
         cx: crate::http::Cx,
     ) -> impl ::std::future::Future<
         Output = Result<HealthzReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /metrics`: Prometheus metrics
+    fn metrics(
+        cx: crate::http::Cx,
+    ) -> impl ::std::future::Future<
+        Output = Result<MetricsReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /problems/{name}`: What a problem type means
+    fn problem_type(
+        cx: crate::http::Cx,
+        path: ProblemTypePath,
+    ) -> impl ::std::future::Future<
+        Output = Result<ProblemTypeReply, crate::error::ApiError>,
     > + Send;
     ///`GET /readyz`: Readiness probe
     fn readyz(
@@ -3937,6 +4199,53 @@ impl<
             )
             .await
     }
+    async fn docs(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<DocsReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::DOCS,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::DOCS,
+                            keys,
+                        )
+                        .await?;
+                    <H as OpsHandlers>::docs(cx).await
+                },
+            )
+            .await
+    }
+    async fn docs_asset(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<DocsAssetPath>,
+    ) -> Result<DocsAssetReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::DOCS_ASSET,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::DOCS_ASSET,
+                            keys,
+                        )
+                        .await?;
+                    <H as OpsHandlers>::docs_asset(cx, path.into_inner()).await
+                },
+            )
+            .await
+    }
     async fn healthz(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
@@ -3956,6 +4265,53 @@ impl<
                         )
                         .await?;
                     <H as OpsHandlers>::healthz(cx).await
+                },
+            )
+            .await
+    }
+    async fn metrics(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+    ) -> Result<MetricsReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::METRICS,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::METRICS,
+                            keys,
+                        )
+                        .await?;
+                    <H as OpsHandlers>::metrics(cx).await
+                },
+            )
+            .await
+    }
+    async fn problem_type(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<ProblemTypePath>,
+    ) -> Result<ProblemTypeReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::PROBLEM_TYPE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::PROBLEM_TYPE,
+                            keys,
+                        )
+                        .await?;
+                    <H as OpsHandlers>::problem_type(cx, path.into_inner()).await
                 },
             )
             .await

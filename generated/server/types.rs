@@ -13,7 +13,10 @@ pub struct ApiIndex {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct ApiIndexLinks {
     pub api_v1: ::std::string::String,
+    ///The interactive documentation (Swagger UI).
+    pub docs: ::std::string::String,
     pub health: ::std::string::String,
+    pub metrics: ::std::string::String,
     pub openapi_json: ::std::string::String,
     pub openapi_yaml: ::std::string::String,
     pub ready: ::std::string::String,
@@ -642,6 +645,20 @@ pub struct Problem {
     ///Short summary of the kind of problem.
     pub title: ::std::string::String,
     ///A URI reference naming the kind of problem.
+    #[serde(rename = "type")]
+    pub type_: ::std::string::String,
+}
+///A kind of problem, explained (what its `type` URI resolves to).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemType {
+    ///What it means, and what a client can do about it.
+    pub description: ::std::string::String,
+    ///The HTTP status that problems of this type come with.
+    pub status: i32,
+    ///Its short summary, as in every problem of this type.
+    pub title: ::std::string::String,
+    ///The problem type's URI reference.
     #[serde(rename = "type")]
     pub type_: ::std::string::String,
 }

@@ -29,6 +29,8 @@ pub struct App {
     passwords: Passwords,
     clock: Clock,
     settings: Settings,
+    /// Set when shutdown begins: readiness fails from then on (a load balancer drains).
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The application's own limits, from configuration.
@@ -58,7 +60,7 @@ impl App {
         clock: Clock,
         settings: Settings,
     ) -> App {
-        App { store, tokens, passwords, clock, settings }
+        App { store, tokens, passwords, clock, settings, stopping: Default::default() }
     }
 
     /// The bounded password work.
@@ -87,9 +89,18 @@ impl App {
         &self.clock
     }
 
-    /// Whether the database answers (for `/readyz`).
+    /// Whether the server takes new work: not shutting down, and the database answers (for
+    /// `/readyz`).
     pub async fn ready(&self) -> Result<(), Error> {
+        if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::Busy("the server is shutting down"));
+        }
         self.store.ping().await
+    }
+
+    /// Shutdown has begun: readiness fails from now on, while requests are still served.
+    pub fn begin_shutdown(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

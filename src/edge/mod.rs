@@ -195,6 +195,7 @@ impl Edge {
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
+        let _in_flight = self.state().metrics.begin();
         let request_id = request
             .headers()
             .get(REQUEST_ID_HEADER)
@@ -222,11 +223,13 @@ impl Edge {
         }
         self.decorate(headers, &request_id, origin.as_ref());
 
+        let elapsed = started.elapsed();
+        self.state().metrics.observe(answer.operation, &method, response.status().as_u16(), elapsed);
         info!(self.config.log, "request";
             "method" => method.as_str(),
             "path" => &path,
             "status" => response.status().as_u16(),
-            "latency_us" => started.elapsed().as_micros() as u64,
+            "latency_us" => elapsed.as_micros() as u64,
             "request_id" => &request_id,
             "peer" => %client,
             "caller" => answer.caller.map_or_else(|| "-".to_string(), |id| format!("user:{id}")),
@@ -300,7 +303,9 @@ impl Edge {
             *request.method_mut() = Method::GET;
         }
 
-        let scope = Scope::new(request_id.to_string(), client, path.to_string(), self.config.log.clone());
+        let accept = request.headers().get(header::ACCEPT).cloned();
+        let scope =
+            Scope::new(request_id.to_string(), client, path.to_string(), accept, self.config.log.clone());
         let work = scope.run(self.handler.handle_with_request_id(request, peer, request_id.to_string()));
         let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
         let timeout = self.config.request_timeout;

@@ -25,6 +25,7 @@ pub struct Scope {
     request_id: String,
     client: IpAddr,
     path: String,
+    accept: Option<HeaderValue>,
     log: Logger,
     answer: RefCell<Answer>,
 }
@@ -52,8 +53,19 @@ impl Answer {
 }
 
 impl Scope {
-    pub fn new(request_id: String, client: IpAddr, path: String, log: Logger) -> Scope {
-        Scope { request_id, client, path, log, answer: RefCell::new(Answer::default()) }
+    pub fn new(
+        request_id: String,
+        client: IpAddr,
+        path: String,
+        accept: Option<HeaderValue>,
+        log: Logger,
+    ) -> Scope {
+        Scope { request_id, client, path, accept, log, answer: RefCell::new(Answer::default()) }
+    }
+
+    /// The request's `Accept` header (for the few operations that negotiate their media type).
+    pub fn accept(&self) -> Option<&HeaderValue> {
+        self.accept.as_ref()
     }
 
     pub fn request_id(&self) -> &str {

@@ -10,6 +10,7 @@ mod api_keys;
 mod auth;
 mod catalog;
 pub mod conditional;
+mod docs;
 pub mod extract;
 mod ops;
 mod page;
@@ -28,6 +29,7 @@ use crate::error::{ApiError, Error};
 pub struct ServerState {
     pub app: Arc<App>,
     pub limiter: Arc<crate::ratelimit::Limiter>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub log: slog::Logger,
 }
 
@@ -40,6 +42,7 @@ pub struct Cx {
     pub op: &'static policy::OperationMeta,
     /// Where a failure (401) is counted, for operations with `x-failure-limit`.
     pub failures: Option<policy::Failures>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Cx {

@@ -326,7 +326,11 @@ async fn limit(
         None => (op.rate_limit_fallback.unwrap_or(class), format!("ip:{}", client_ip())),
     };
     let decision = state.limiter.hit(class, &key).await;
-    decide(class, decision)
+    let decided = decide(class, decision);
+    if decided.is_err() {
+        state.metrics.rate_limited(class);
+    }
+    decided
 }
 
 /// The headers of a limiter's decision, and 429 when it says no.
@@ -396,6 +400,7 @@ pub async fn enter(
             let decision = state.limiter.members(failure_limit.class, &key).await;
             if let Ok(Some(decision)) = &decision {
                 if !decision.allowed {
+                    state.metrics.rate_limited(failure_limit.class);
                     let retry = decision.reset.max(1);
                     return Err(ApiError::new(
                         Kind::TooManyRequests,
@@ -414,7 +419,13 @@ pub async fn enter(
             });
         }
     }
-    Ok(Cx { app: Arc::clone(&state.app), actor: admission.actor, op, failures })
+    Ok(Cx {
+        app: Arc::clone(&state.app),
+        actor: admission.actor,
+        op,
+        failures,
+        metrics: Arc::clone(&state.metrics),
+    })
 }
 
 /// Counts a failed (401) answer against the operation's failure limit.

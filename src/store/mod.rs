@@ -42,6 +42,9 @@ pub struct PoolConfig {
     pub down_acquire_timeout: Duration,
     /// SQLite: refuse a database file that does not exist instead of creating an empty one.
     pub no_create: bool,
+    /// Statements that take at least this long are logged as warnings (sqlx's slow-statement
+    /// warning, through `tracing`).
+    pub slow_statement: Duration,
 }
 
 impl Default for PoolConfig {
@@ -51,6 +54,7 @@ impl Default for PoolConfig {
             acquire_timeout: Duration::from_secs(5),
             down_acquire_timeout: Duration::from_millis(250),
             no_create: false,
+            slow_statement: Duration::from_secs(1),
         }
     }
 }
@@ -180,6 +184,21 @@ pub trait Store: CatalogStore + AccountStore + Send + Sync + 'static {
     async fn rekey_names(&self) -> Result<Vec<String>, Error>;
     /// Closes the pools, waiting for connections in use.
     async fn close(&self);
+    /// The connection pools as they are now (for the metrics).
+    fn pools(&self) -> Vec<PoolStats>;
+}
+
+/// A connection pool's state.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    /// `read` and `write` (SQLite), or `main` (PostgreSQL: one pool).
+    pub name: &'static str,
+    /// Connections open.
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: usize,
+    /// The most the pool opens.
+    pub max: u32,
 }
 
 /// Connects to the database the URL names and applies its pending migrations.

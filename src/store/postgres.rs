@@ -49,8 +49,10 @@ impl Guard {
 
 /// Connects and migrates.
 pub async fn connect(url: &str, config: &PoolConfig) -> Result<PgStore, String> {
+    use sqlx::ConnectOptions;
     let options = PgConnectOptions::from_str(url)
-        .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
+        .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?
+        .log_slow_statements(log::LevelFilter::Warn, config.slow_statement);
     let pool = PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout)

@@ -83,19 +83,45 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
             path.display()
         ));
     }
-    let options = options
-        .create_if_missing(!url.contains("mode=") && !config.no_create)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        .busy_timeout(std::time::Duration::from_secs(5));
+    let options =
+        sqlx::ConnectOptions::log_slow_statements(options, log::LevelFilter::Warn, config.slow_statement)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+    // The file is created (when allowed) once, here: a connection the pools open later, after
+    // the file was deleted or replaced underneath the server, must not make an empty database
+    // in its place (its queries would fail as a bug, "no such table"), but fail as the database
+    // being unavailable (503).
+    let create = !url.contains("mode=") && !config.no_create;
+    if create && !in_memory && !path.exists() {
+        use sqlx::{ConnectOptions, Connection};
+        let first = options.clone().create_if_missing(true).connect().await.map_err(connect_error)?;
+        first.close().await.map_err(connect_error)?;
+    }
+    let options = options.create_if_missing(in_memory);
+    let identity = if in_memory { None } else { Guard::identity(&path) };
     // An embedded database does not drop connections: no ping before each use (each one is a
     // round trip to the connection's thread).
     let pool = |max: u32| {
+        let (opened, path) = (identity, path.clone());
         SqlitePoolOptions::new()
             .max_connections(max)
             .acquire_timeout(config.acquire_timeout)
             .test_before_acquire(false)
+            .after_connect(move |_, _| {
+                let replaced = opened.is_some() && Guard::identity(&path) != opened;
+                let path = path.clone();
+                Box::pin(async move {
+                    if replaced {
+                        return Err(sqlx::Error::Io(std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            format!("the database file {} was replaced while the server ran", path.display()),
+                        )));
+                    }
+                    Ok(())
+                })
+            })
     };
     let write = pool(1).connect_with(options.clone()).await.map_err(connect_error)?;
     let read = pool(config.max_connections).connect_with(options).await.map_err(connect_error)?;
@@ -112,7 +138,6 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
         .map_err(|e| {
             format!("the database {} is read-only; Storefront needs to write to it: {e}", path.display())
         })?;
-    let identity = if in_memory { None } else { Guard::identity(&path) };
     Ok(sql::SqlStore::new(read, write, Guard { path, identity }, config.down_acquire_timeout))
 }
 

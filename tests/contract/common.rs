@@ -162,6 +162,11 @@ impl TestApp {
         self.running.as_ref().expect("running").app()
     }
 
+    /// The address of the metrics' own listener, when configured.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.as_ref().expect("running").metrics_addr()
+    }
+
     /// What the server has logged so far (JSON lines).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
@@ -383,6 +388,8 @@ pub fn sample(schema: &serde_json::Value, spec: &serde_json::Value) -> serde_jso
 pub struct ServerProcess {
     pub child: std::process::Child,
     pub base: String,
+    /// What it has logged on standard output since it said where it serves (JSON lines).
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -413,9 +420,15 @@ impl ServerProcess {
             .find(|line| line["msg"] == "serving")
             .and_then(|line| line["address"].as_str().map(String::from))
             .expect("the server says where it serves");
-        // Keep draining its log so that it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        ServerProcess { child, base: format!("http://{address}") }
+        // Keep draining its log so that it never blocks on a full pipe, and keep it.
+        let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = std::sync::Arc::clone(&kept);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                keep.lock().expect("the log").push(line);
+            }
+        });
+        ServerProcess { child, base: format!("http://{address}"), lines: kept }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -16,6 +16,8 @@
 //!   specific error statuses (each must fall in a range dropshot documents, with the same
 //!   `Problem` schema) and `304` (answered by `Reply::not_modified`, which dropshot cannot
 //!   describe);
+//! * a success response negotiated between JSON and another media type (`/problems/{name}`:
+//!   HTML or JSON by `Accept`) is bytes to dropshot: its JSON schema is not compared;
 //! * error media types: dropshot documents `application/json`; the spec documents
 //!   `application/problem+json` too, which the edge answers unless the client accepts only
 //!   `application/json`.
@@ -127,7 +129,12 @@ fn operations(doc: &Value) -> BTreeMap<(String, String), Operation> {
                 .find(|(code, _)| code.starts_with('2'))
                 .unwrap_or_else(|| panic!("{method} {path}: no success response"));
             let response = resolve(response, doc);
-            let schema = response.pointer("/content/application~1json/schema").map(|s| shape(s, doc, 0));
+            // A success negotiated between JSON and another type is bytes to dropshot.
+            let negotiated = response.get("content").and_then(Value::as_object).is_some_and(|c| c.len() > 1);
+            let schema = response
+                .pointer("/content/application~1json/schema")
+                .filter(|_| !negotiated)
+                .map(|s| shape(s, doc, 0));
             let headers: BTreeMap<String, bool> = response
                 .get("headers")
                 .and_then(Value::as_object)

@@ -431,6 +431,15 @@ async fn a_deleted_sqlite_file_fails_readiness_and_writes() {
         app.http.post(app.url("/api/v1/categories")).json(&json!({"name": "Lost"})).send().await.unwrap();
     assert_eq!(write.status(), 503);
     assert!(write.headers().contains_key("retry-after"));
+    // Reads that need new connections (more at once than the pool has open) must not open an
+    // empty database in the file's place: 503, or 200 from a connection to the deleted file,
+    // never 500 ("no such table").
+    let reads = (0..12).map(|_| app.http.get(app.url("/api/v1/users/me")).send());
+    for read in futures::future::join_all(reads).await {
+        let status = read.unwrap().status();
+        assert!(status == 503 || status == 200, "{status}");
+    }
+    assert!(!std::path::Path::new(&path).exists(), "an empty database was made in its place");
 }
 
 #[tokio::test]

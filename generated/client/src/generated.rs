@@ -25,7 +25,10 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiIndexLinks {
         pub api_v1: ::std::string::String,
+        ///The interactive documentation (Swagger UI).
+        pub docs: ::std::string::String,
         pub health: ::std::string::String,
+        pub metrics: ::std::string::String,
         pub openapi_json: ::std::string::String,
         pub openapi_yaml: ::std::string::String,
         pub ready: ::std::string::String,
@@ -857,6 +860,64 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
                 })
         }
     }
+    ///`DocsAssetName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct DocsAssetName(::std::string::String);
+    impl ::std::ops::Deref for DocsAssetName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DocsAssetName> for ::std::string::String {
+        fn from(value: DocsAssetName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for DocsAssetName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z0-9][a-z0-9.-]{0,63}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[a-z0-9][a-z0-9.-]{0,63}$\"".into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for DocsAssetName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for DocsAssetName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DocsAssetName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///Unique, ignoring case; no control characters.
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1270,6 +1331,81 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
     impl Problem {
         pub fn builder() -> builder::Problem {
             Default::default()
+        }
+    }
+    ///A kind of problem, explained (what its `type` URI resolves to).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct ProblemType {
+        ///What it means, and what a client can do about it.
+        pub description: ::std::string::String,
+        ///The HTTP status that problems of this type come with.
+        pub status: i32,
+        ///Its short summary, as in every problem of this type.
+        pub title: ::std::string::String,
+        ///The problem type's URI reference.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl ProblemType {
+        pub fn builder() -> builder::ProblemType {
+            Default::default()
+        }
+    }
+    ///`ProblemTypeName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ProblemTypeName(::std::string::String);
+    impl ::std::ops::Deref for ProblemTypeName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProblemTypeName> for ::std::string::String {
+        fn from(value: ProblemTypeName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ProblemTypeName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z][a-z-]{0,63}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z][a-z-]{0,63}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProblemTypeName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProblemTypeName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProblemTypeName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`Product`
@@ -2767,7 +2903,9 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
         #[derive(Clone, Debug)]
         pub struct ApiIndexLinks {
             api_v1: ::std::result::Result<::std::string::String, ::std::string::String>,
+            docs: ::std::result::Result<::std::string::String, ::std::string::String>,
             health: ::std::result::Result<::std::string::String, ::std::string::String>,
+            metrics: ::std::result::Result<::std::string::String, ::std::string::String>,
             openapi_json: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -2782,7 +2920,9 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
             fn default() -> Self {
                 Self {
                     api_v1: Err("no value supplied for api_v1".to_string()),
+                    docs: Err("no value supplied for docs".to_string()),
                     health: Err("no value supplied for health".to_string()),
+                    metrics: Err("no value supplied for metrics".to_string()),
                     openapi_json: Err("no value supplied for openapi_json".to_string()),
                     openapi_yaml: Err("no value supplied for openapi_yaml".to_string()),
                     ready: Err("no value supplied for ready".to_string()),
@@ -2802,6 +2942,18 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
                     });
                 self
             }
+            pub fn docs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.docs = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for docs: {e}")
+                    });
+                self
+            }
             pub fn health<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -2811,6 +2963,18 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for health: {e}")
+                    });
+                self
+            }
+            pub fn metrics<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metrics = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for metrics: {e}")
                     });
                 self
             }
@@ -2858,7 +3022,9 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     api_v1: value.api_v1?,
+                    docs: value.docs?,
                     health: value.health?,
+                    metrics: value.metrics?,
                     openapi_json: value.openapi_json?,
                     openapi_yaml: value.openapi_yaml?,
                     ready: value.ready?,
@@ -2869,7 +3035,9 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
             fn from(value: super::ApiIndexLinks) -> Self {
                 Self {
                     api_v1: Ok(value.api_v1),
+                    docs: Ok(value.docs),
                     health: Ok(value.health),
+                    metrics: Ok(value.metrics),
                     openapi_json: Ok(value.openapi_json),
                     openapi_yaml: Ok(value.openapi_yaml),
                     ready: Ok(value.ready),
@@ -3867,6 +4035,99 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
                     errors: Ok(value.errors),
                     instance: Ok(value.instance),
                     request_id: Ok(value.request_id),
+                    status: Ok(value.status),
+                    title: Ok(value.title),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ProblemType {
+            description: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<i32, ::std::string::String>,
+            title: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ProblemType {
+            fn default() -> Self {
+                Self {
+                    description: Err("no value supplied for description".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    title: Err("no value supplied for title".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl ProblemType {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ProblemType> for super::ProblemType {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ProblemType,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    status: value.status?,
+                    title: value.title?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ProblemType> for ProblemType {
+            fn from(value: super::ProblemType) -> Self {
+                Self {
+                    description: Ok(value.description),
                     status: Ok(value.status),
                     title: Ok(value.title),
                     type_: Ok(value.type_),
@@ -5797,6 +6058,40 @@ let response = client.user_update()
     pub fn user_update(&self) -> builder::UserUpdate<'_> {
         builder::UserUpdate::new(self)
     }
+    /**Interactive documentation
+
+Swagger UI for this spec (`/openapi.json`), served entirely by the server — its assets
+are embedded in the binary, so the page works with no network — under a strict
+Content-Security-Policy (scripts, styles and requests from this server only).
+
+
+Sends a `GET` request to `/docs`
+
+```ignore
+let response = client.docs()
+    .send()
+    .await;
+```*/
+    pub fn docs(&self) -> builder::Docs<'_> {
+        builder::Docs::new(self)
+    }
+    /**An asset of the documentation page
+
+A script or style sheet of `/docs` (Swagger UI's, embedded in the binary); 404 for any other name.
+
+Sends a `GET` request to `/docs/assets/{name}`
+
+Arguments:
+- `name`: The asset's file name, such as `swagger-ui.css`.
+```ignore
+let response = client.docs_asset()
+    .name(name)
+    .send()
+    .await;
+```*/
+    pub fn docs_asset(&self) -> builder::DocsAsset<'_> {
+        builder::DocsAsset::new(self)
+    }
     /**Liveness probe
 
 Answers 200 as long as the process serves HTTP. It does not touch the database.
@@ -5810,6 +6105,46 @@ let response = client.healthz()
 ```*/
     pub fn healthz(&self) -> builder::Healthz<'_> {
         builder::Healthz::new(self)
+    }
+    /**Prometheus metrics
+
+The server's metrics in the Prometheus text format (0.0.4): requests answered and their
+latency by operationId, method and status class (`storefront_http_requests_total`,
+`storefront_http_request_duration_seconds`), requests in flight, the database pools'
+open, idle and maximum connections, rate-limit rejections by class, and build
+information. When the server is configured to serve them on an address of their own
+(`metrics_bind`), this path answers 404.
+
+
+Sends a `GET` request to `/metrics`
+
+```ignore
+let response = client.metrics()
+    .send()
+    .await;
+```*/
+    pub fn metrics(&self) -> builder::Metrics<'_> {
+        builder::Metrics::new(self)
+    }
+    /**What a problem type means
+
+Every problem's `type` (`/problems/validation-failed`, …) resolves here, as RFC 9457
+recommends: a short page for people (HTML), or the same in JSON for a client that asks
+for `application/json`. An unknown name is 404.
+
+
+Sends a `GET` request to `/problems/{name}`
+
+Arguments:
+- `name`: The last segment of a problem's `type`, such as `validation-failed`.
+```ignore
+let response = client.problem_type()
+    .name(name)
+    .send()
+    .await;
+```*/
+    pub fn problem_type(&self) -> builder::ProblemType<'_> {
+        builder::ProblemType::new(self)
     }
     /**Readiness probe
 
@@ -9792,6 +10127,132 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::docs`]
+
+[`Client::docs`]: super::Client::docs*/
+    #[derive(Debug, Clone)]
+    pub struct Docs<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> Docs<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/docs`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/docs", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "docs",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::docs_asset`]
+
+[`Client::docs_asset`]: super::Client::docs_asset*/
+    #[derive(Debug, Clone)]
+    pub struct DocsAsset<'a> {
+        client: &'a super::Client,
+        name: Result<types::DocsAssetName, String>,
+    }
+    impl<'a> DocsAsset<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                name: Err("name was not initialized".to_string()),
+            }
+        }
+        pub fn name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::DocsAssetName>,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `DocsAssetName` for name failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/docs/assets/{name}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client, name } = self;
+            let name = name.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/docs/assets/{}", client.baseurl, encode_path(& name.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "docs_asset",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::healthz`]
 
 [`Client::healthz`]: super::Client::healthz*/
@@ -9836,6 +10297,132 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::metrics`]
+
+[`Client::metrics`]: super::Client::metrics*/
+    #[derive(Debug, Clone)]
+    pub struct Metrics<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> Metrics<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/metrics`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client } = self;
+            let url = format!("{}/metrics", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "metrics",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::problem_type`]
+
+[`Client::problem_type`]: super::Client::problem_type*/
+    #[derive(Debug, Clone)]
+    pub struct ProblemType<'a> {
+        client: &'a super::Client,
+        name: Result<types::ProblemTypeName, String>,
+    }
+    impl<'a> ProblemType<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                name: Err("name was not initialized".to_string()),
+            }
+        }
+        pub fn name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ProblemTypeName>,
+        {
+            self.name = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `ProblemTypeName` for name failed".to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/problems/{name}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client, name } = self;
+            let name = name.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/problems/{}", client.baseurl, encode_path(& name.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "problem_type",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 400u16..=499u16 => {
                     Err(
                         Error::ErrorResponse(

@@ -230,6 +230,20 @@ impl Store for SqlStore {
         self.read.close().await;
         self.write.close().await;
     }
+
+    fn pools(&self) -> Vec<crate::store::PoolStats> {
+        let stats = |name, pool: &sqlx::Pool<Db>| crate::store::PoolStats {
+            name,
+            size: pool.size(),
+            idle: pool.num_idle(),
+            max: pool.options().get_max_connections(),
+        };
+        match BACKEND {
+            // One pool serves reads and writes.
+            Backend::Postgres => vec![stats("main", &self.read)],
+            Backend::Sqlite => vec![stats("read", &self.read), stats("write", &self.write)],
+        }
+    }
 }
 
 /// The row a write is about to change (`sql` selects it by `$1`; with `for_update!` it stays
