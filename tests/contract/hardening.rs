@@ -416,6 +416,109 @@ async fn a_stopped_database_answers_503_within_a_second_and_service_resumes_on_i
 }
 
 #[tokio::test]
+async fn a_database_restart_under_load_answers_503_then_recovers_and_loses_no_acknowledged_write() {
+    let Some(postgres) = OwnPostgres::new() else {
+        eprintln!("no initdb here (the postgresql package): skipped");
+        return;
+    };
+    postgres.start();
+    let app = std::sync::Arc::new(
+        TestApp::spawn_with(|config| {
+            config.database_url = storefront::config::Secret(postgres.url());
+            config.db_acquire_timeout_ms = 1000;
+        })
+        .await,
+    );
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Light load: four writers creating categories, one reader, each about 30 requests a second.
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let (app, running) = (app.clone(), running.clone());
+            tokio::spawn(async move {
+                let (mut acknowledged, mut unavailable) = (Vec::new(), 0);
+                let mut n = 0;
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let name = format!("w{writer}-{n}");
+                    let response = app
+                        .http
+                        .post(app.url("/api/v1/categories"))
+                        .json(&json!({ "name": name }))
+                        .send()
+                        .await
+                        .unwrap();
+                    match response.status().as_u16() {
+                        201 => acknowledged.push(name),
+                        503 => {
+                            assert!(response.headers().contains_key("retry-after"));
+                            unavailable += 1;
+                        }
+                        status => panic!("{name}: {status} {}", response.text().await.unwrap()),
+                    }
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                (acknowledged, unavailable)
+            })
+        })
+        .collect();
+    let reader = {
+        let (app, running) = (app.clone(), running.clone());
+        tokio::spawn(async move {
+            while running.load(std::sync::atomic::Ordering::Relaxed) {
+                let status =
+                    app.anonymous_http.get(app.url("/api/v1/categories")).send().await.unwrap().status();
+                assert!(status == 200 || status == 503, "read: {status}");
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        })
+    };
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    postgres.stop();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    postgres.start();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.anonymous_http.get(app.url("/readyz")).send().await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "service did not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    reader.await.unwrap();
+    let (mut acknowledged, mut unavailable) = (Vec::new(), 0);
+    for writer in writers {
+        let (names, errors) = writer.await.unwrap();
+        acknowledged.extend(names);
+        unavailable += errors;
+    }
+    assert!(unavailable > 0, "the outage was not seen");
+
+    // Every acknowledged write is there after the restart.
+    let mut stored = std::collections::BTreeSet::new();
+    let mut offset = 0;
+    loop {
+        let page: Value = app
+            .http
+            .get(app.url(&format!("/api/v1/categories?limit=100&offset={offset}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = page["items"].as_array().unwrap();
+        stored.extend(items.iter().map(|c| c["name"].as_str().unwrap().to_string()));
+        if items.len() < 100 {
+            break;
+        }
+        offset += 100;
+    }
+    let lost: Vec<_> = acknowledged.iter().filter(|name| !stored.contains(*name)).collect();
+    assert!(lost.is_empty(), "acknowledged, then lost: {lost:?}");
+    eprintln!("{} writes acknowledged, {unavailable} answered 503 during the outage", acknowledged.len());
+}
+
+#[tokio::test]
 async fn a_deleted_sqlite_file_fails_readiness_and_writes() {
     if std::env::var(POSTGRES_ENV).is_ok() {
         return; // SQLite only.
