@@ -22,6 +22,24 @@ pub struct ApiKeyListReplyHeaders {
     ///`private, no-cache`: for this caller only, revalidated on every use.
     #[serde(rename = "Cache-Control")]
     pub cache_control: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for ApiKeyListReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -29,6 +47,21 @@ impl crate::http::reply::HeaderSet for ApiKeyListReplyHeaders {
             name: "Cache-Control",
             required: true,
             description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -47,6 +80,24 @@ pub struct ApiKeyCreateReplyHeaders {
     ///URL of the created resource.
     #[serde(rename = "Location")]
     pub location: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for ApiKeyCreateReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -59,6 +110,21 @@ impl crate::http::reply::HeaderSet for ApiKeyCreateReplyHeaders {
             name: "Location",
             required: true,
             description: "URL of the created resource.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -101,6 +167,24 @@ pub struct ApiKeyGetReplyHeaders {
     ///`private, no-cache`: for this caller only, revalidated on every use.
     #[serde(rename = "Cache-Control")]
     pub cache_control: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for ApiKeyGetReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -108,6 +192,21 @@ impl crate::http::reply::HeaderSet for ApiKeyGetReplyHeaders {
             name: "Cache-Control",
             required: true,
             description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -146,9 +245,44 @@ impl crate::http::extract::ParamSet for ApiKeyDeletePath {
 }
 ///The headers `api_key_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
-pub struct ApiKeyDeleteReplyHeaders {}
+pub struct ApiKeyDeleteReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
 impl crate::http::reply::HeaderSet for ApiKeyDeleteReplyHeaders {
-    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
 }
 ///What `api_key_delete` answers on success (204).
 pub type ApiKeyDeleteReply = crate::http::reply::NoContent<
@@ -161,6 +295,24 @@ pub struct AuthLoginReplyHeaders {
     ///`no-store`: the response holds secrets.
     #[serde(rename = "Cache-Control")]
     pub cache_control: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for AuthLoginReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -168,6 +320,21 @@ impl crate::http::reply::HeaderSet for AuthLoginReplyHeaders {
             name: "Cache-Control",
             required: true,
             description: "`no-store`: the response holds secrets.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -179,9 +346,44 @@ pub type AuthLoginReply = crate::http::reply::Reply<
 >;
 ///The headers `auth_logout` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
-pub struct AuthLogoutReplyHeaders {}
+pub struct AuthLogoutReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
 impl crate::http::reply::HeaderSet for AuthLogoutReplyHeaders {
-    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
 }
 ///What `auth_logout` answers on success (204).
 pub type AuthLogoutReply = crate::http::reply::NoContent<AuthLogoutReplyHeaders, 204>;
@@ -191,6 +393,24 @@ pub struct AuthRefreshReplyHeaders {
     ///`no-store`: the response holds secrets.
     #[serde(rename = "Cache-Control")]
     pub cache_control: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for AuthRefreshReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -198,6 +418,21 @@ impl crate::http::reply::HeaderSet for AuthRefreshReplyHeaders {
             name: "Cache-Control",
             required: true,
             description: "`no-store`: the response holds secrets.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -213,6 +448,24 @@ pub struct AuthRegisterReplyHeaders {
     ///URL of the created resource.
     #[serde(rename = "Location")]
     pub location: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for AuthRegisterReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -220,6 +473,21 @@ impl crate::http::reply::HeaderSet for AuthRegisterReplyHeaders {
             name: "Location",
             required: true,
             description: "URL of the created resource.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -327,6 +595,24 @@ pub struct CategoryListReplyHeaders {
     ///RFC 8288 links: `first`, and `next`/`prev` when those pages exist.
     #[serde(rename = "Link")]
     pub link: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for CategoryListReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -344,6 +630,21 @@ impl crate::http::reply::HeaderSet for CategoryListReplyHeaders {
             name: "Link",
             required: true,
             description: "RFC 8288 links: `first`, and `next`/`prev` when those pages exist.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -365,6 +666,24 @@ pub struct CategoryCreateReplyHeaders {
     ///URL of the created resource.
     #[serde(rename = "Location")]
     pub location: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for CategoryCreateReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -382,6 +701,21 @@ impl crate::http::reply::HeaderSet for CategoryCreateReplyHeaders {
             name: "Location",
             required: true,
             description: "URL of the created resource.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -469,6 +803,24 @@ pub struct CategoryGetReplyHeaders {
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for CategoryGetReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -486,6 +838,21 @@ impl crate::http::reply::HeaderSet for CategoryGetReplyHeaders {
             name: "Last-Modified",
             required: true,
             description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -558,6 +925,24 @@ pub struct CategoryReplaceReplyHeaders {
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for CategoryReplaceReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -570,6 +955,21 @@ impl crate::http::reply::HeaderSet for CategoryReplaceReplyHeaders {
             name: "Last-Modified",
             required: true,
             description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -635,9 +1035,44 @@ impl crate::http::extract::ParamSet for CategoryDeleteHeaders {
 }
 ///The headers `category_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
-pub struct CategoryDeleteReplyHeaders {}
+pub struct CategoryDeleteReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
 impl crate::http::reply::HeaderSet for CategoryDeleteReplyHeaders {
-    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
 }
 ///What `category_delete` answers on success (204).
 pub type CategoryDeleteReply = crate::http::reply::NoContent<
@@ -707,6 +1142,24 @@ pub struct CategoryUpdateReplyHeaders {
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for CategoryUpdateReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -719,6 +1172,21 @@ impl crate::http::reply::HeaderSet for CategoryUpdateReplyHeaders {
             name: "Last-Modified",
             required: true,
             description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -878,6 +1346,24 @@ pub struct ProductListReplyHeaders {
     ///RFC 8288 links: `first`, and `next`/`prev` when those pages exist.
     #[serde(rename = "Link")]
     pub link: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for ProductListReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -895,6 +1381,21 @@ impl crate::http::reply::HeaderSet for ProductListReplyHeaders {
             name: "Link",
             required: true,
             description: "RFC 8288 links: `first`, and `next`/`prev` when those pages exist.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -916,6 +1417,24 @@ pub struct ProductCreateReplyHeaders {
     ///URL of the created resource.
     #[serde(rename = "Location")]
     pub location: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for ProductCreateReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -933,6 +1452,21 @@ impl crate::http::reply::HeaderSet for ProductCreateReplyHeaders {
             name: "Location",
             required: true,
             description: "URL of the created resource.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -1020,6 +1554,24 @@ pub struct ProductGetReplyHeaders {
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for ProductGetReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -1037,6 +1589,21 @@ impl crate::http::reply::HeaderSet for ProductGetReplyHeaders {
             name: "Last-Modified",
             required: true,
             description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -1109,6 +1676,24 @@ pub struct ProductReplaceReplyHeaders {
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for ProductReplaceReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -1121,6 +1706,21 @@ impl crate::http::reply::HeaderSet for ProductReplaceReplyHeaders {
             name: "Last-Modified",
             required: true,
             description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -1186,9 +1786,44 @@ impl crate::http::extract::ParamSet for ProductDeleteHeaders {
 }
 ///The headers `product_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
-pub struct ProductDeleteReplyHeaders {}
+pub struct ProductDeleteReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
 impl crate::http::reply::HeaderSet for ProductDeleteReplyHeaders {
-    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
 }
 ///What `product_delete` answers on success (204).
 pub type ProductDeleteReply = crate::http::reply::NoContent<
@@ -1258,6 +1893,24 @@ pub struct ProductUpdateReplyHeaders {
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for ProductUpdateReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -1270,6 +1923,21 @@ impl crate::http::reply::HeaderSet for ProductUpdateReplyHeaders {
             name: "Last-Modified",
             required: true,
             description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -1369,6 +2037,24 @@ pub struct TagListReplyHeaders {
     ///RFC 8288 links: `first`, and `next`/`prev` when those pages exist.
     #[serde(rename = "Link")]
     pub link: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for TagListReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -1386,6 +2072,21 @@ impl crate::http::reply::HeaderSet for TagListReplyHeaders {
             name: "Link",
             required: true,
             description: "RFC 8288 links: `first`, and `next`/`prev` when those pages exist.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -1458,6 +2159,24 @@ pub struct TagGetReplyHeaders {
     ///Strong entity tag of the representation.
     #[serde(rename = "ETag")]
     pub e_tag: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for TagGetReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -1470,6 +2189,21 @@ impl crate::http::reply::HeaderSet for TagGetReplyHeaders {
             name: "ETag",
             required: true,
             description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -1535,6 +2269,24 @@ pub struct UserListReplyHeaders {
     ///RFC 8288 links: `first`, and `next`/`prev` when those pages exist.
     #[serde(rename = "Link")]
     pub link: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for UserListReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -1547,6 +2299,21 @@ impl crate::http::reply::HeaderSet for UserListReplyHeaders {
             name: "Link",
             required: true,
             description: "RFC 8288 links: `first`, and `next`/`prev` when those pages exist.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -1592,6 +2359,24 @@ pub struct UserGetReplyHeaders {
     ///Strong entity tag of the representation.
     #[serde(rename = "ETag")]
     pub e_tag: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for UserGetReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -1604,6 +2389,21 @@ impl crate::http::reply::HeaderSet for UserGetReplyHeaders {
             name: "ETag",
             required: true,
             description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -1665,9 +2465,44 @@ impl crate::http::extract::ParamSet for UserDeleteHeaders {
 }
 ///The headers `user_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
-pub struct UserDeleteReplyHeaders {}
+pub struct UserDeleteReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
 impl crate::http::reply::HeaderSet for UserDeleteReplyHeaders {
-    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[];
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
 }
 ///What `user_delete` answers on success (204).
 pub type UserDeleteReply = crate::http::reply::NoContent<UserDeleteReplyHeaders, 204>;
@@ -1731,6 +2566,24 @@ pub struct UserUpdateReplyHeaders {
     ///Strong entity tag of the representation.
     #[serde(rename = "ETag")]
     pub e_tag: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
 }
 impl crate::http::reply::HeaderSet for UserUpdateReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
@@ -1738,6 +2591,21 @@ impl crate::http::reply::HeaderSet for UserUpdateReplyHeaders {
             name: "ETag",
             required: true,
             description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
         },
     ];
 }
@@ -2910,7 +3778,9 @@ queries, whatever the number of categories.*/
         query: crate::http::extract::QueryParams<CategoryListQuery>,
         headers: crate::http::extract::HeaderParams<CategoryListHeaders>,
     ) -> Result<CategoryListReply, crate::error::ApiError>;
-    ///Create a category
+    /**Create a category
+
+A new category with a unique name (409 when the name is taken); answers 201 with `Location` and the category's `ETag`.*/
     #[endpoint{method = POST,
     path = "/api/v1/categories",
     tags = ["categories"]}]
@@ -2919,7 +3789,9 @@ queries, whatever the number of categories.*/
         admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryCreateReply, crate::error::ApiError>;
-    ///Get a category
+    /**Get a category
+
+One category by `id`, with a strong `ETag` (`If-None-Match` gives 304) and public caching.*/
     #[endpoint{method = GET,
     path = "/api/v1/categories/{id}",
     tags = ["categories"]}]
@@ -2929,7 +3801,9 @@ queries, whatever the number of categories.*/
         path: crate::http::extract::PathParams<CategoryGetPath>,
         headers: crate::http::extract::HeaderParams<CategoryGetHeaders>,
     ) -> Result<CategoryGetReply, crate::error::ApiError>;
-    ///Replace a category
+    /**Replace a category
+
+Replaces every field of the category; `If-Match` with a stale `ETag` gives 412, a name that is taken gives 409.*/
     #[endpoint{method = PUT,
     path = "/api/v1/categories/{id}",
     tags = ["categories"]}]
@@ -2952,7 +3826,9 @@ A category that still has products cannot be deleted (409).*/
         path: crate::http::extract::PathParams<CategoryDeletePath>,
         headers: crate::http::extract::HeaderParams<CategoryDeleteHeaders>,
     ) -> Result<CategoryDeleteReply, crate::error::ApiError>;
-    ///Update some fields of a category
+    /**Update some fields of a category
+
+Changes only the fields sent; `If-Match` with a stale `ETag` gives 412, a name that is taken gives 409.*/
     #[endpoint{method = PATCH,
     path = "/api/v1/categories/{id}",
     tags = ["categories"]}]
@@ -2990,7 +3866,9 @@ existing category (422 otherwise).*/
         admission: crate::http::policy::Admission,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductCreateReply, crate::error::ApiError>;
-    ///Get a product
+    /**Get a product
+
+One product by `id`, with its tags, a strong `ETag` (`If-None-Match` gives 304) and public caching.*/
     #[endpoint{method = GET,
     path = "/api/v1/products/{id}",
     tags = ["products"]}]
@@ -3013,7 +3891,9 @@ Every field is replaced; omitted optional fields take their defaults.*/
         headers: crate::http::extract::HeaderParams<ProductReplaceHeaders>,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductReplaceReply, crate::error::ApiError>;
-    ///Delete a product
+    /**Delete a product
+
+Deletes the product (204); `If-Match` with a stale `ETag` gives 412.*/
     #[endpoint{method = DELETE,
     path = "/api/v1/products/{id}",
     tags = ["products"]}]
@@ -3049,7 +3929,9 @@ Tags in ascending `id` order.*/
         query: crate::http::extract::QueryParams<TagListQuery>,
         headers: crate::http::extract::HeaderParams<TagListHeaders>,
     ) -> Result<TagListReply, crate::error::ApiError>;
-    ///Get a tag
+    /**Get a tag
+
+One tag by `id`, with a strong `ETag` (`If-None-Match` gives 304) and public caching.*/
     #[endpoint{method = GET,
     path = "/api/v1/tags/{id}",
     tags = ["tags"]}]

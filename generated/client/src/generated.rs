@@ -5710,6 +5710,8 @@ let response = client.category_list()
     }
     /**Create a category
 
+A new category with a unique name (409 when the name is taken); answers 201 with `Location` and the category's `ETag`.
+
 Sends a `POST` request to `/api/v1/categories`
 
 ```ignore
@@ -5722,6 +5724,8 @@ let response = client.category_create()
         builder::CategoryCreate::new(self)
     }
     /**Get a category
+
+One category by `id`, with a strong `ETag` (`If-None-Match` gives 304) and public caching.
 
 Sends a `GET` request to `/api/v1/categories/{id}`
 
@@ -5741,6 +5745,8 @@ let response = client.category_get()
         builder::CategoryGet::new(self)
     }
     /**Replace a category
+
+Replaces every field of the category; `If-Match` with a stale `ETag` gives 412, a name that is taken gives 409.
 
 Sends a `PUT` request to `/api/v1/categories/{id}`
 
@@ -5779,6 +5785,8 @@ let response = client.category_delete()
         builder::CategoryDelete::new(self)
     }
     /**Update some fields of a category
+
+Changes only the fields sent; `If-Match` with a stale `ETag` gives 412, a name that is taken gives 409.
 
 Sends a `PATCH` request to `/api/v1/categories/{id}`
 
@@ -5857,6 +5865,8 @@ let response = client.product_create()
     }
     /**Get a product
 
+One product by `id`, with its tags, a strong `ETag` (`If-None-Match` gives 304) and public caching.
+
 Sends a `GET` request to `/api/v1/products/{id}`
 
 Arguments:
@@ -5896,6 +5906,8 @@ let response = client.product_replace()
         builder::ProductReplace::new(self)
     }
     /**Delete a product
+
+Deletes the product (204); `If-Match` with a stale `ETag` gives 412.
 
 Sends a `DELETE` request to `/api/v1/products/{id}`
 
@@ -5959,6 +5971,8 @@ let response = client.tag_list()
         builder::TagList::new(self)
     }
     /**Get a tag
+
+One tag by `id`, with a strong `ETag` (`If-None-Match` gives 304) and public caching.
 
 Sends a `GET` request to `/api/v1/tags/{id}`
 
