@@ -34,3 +34,85 @@ async fn sqlx_slow_statement_warnings_reach_the_log() {
     assert_eq!(warning["slow_threshold"], "0ns");
     assert!(warning.get("elapsed_secs").is_some(), "{warning}");
 }
+
+/// A full authentication flow — register, a failed and a good login, refresh, the caller's own
+/// account by token and by API key, a forged token, logout — leaves no password, token, key
+/// or signing secret in the log, at debug level.
+#[tokio::test]
+async fn a_full_auth_flow_logs_no_password_token_key_or_secret() {
+    use serde_json::{json, Value};
+
+    let app = crate::common::TestApp::spawn_with(|config| {
+        config.log_level = storefront::config::LogLevel::Debug;
+    })
+    .await;
+    let (http, url) = (&app.anonymous_http, |path: &str| app.url(path));
+    let (password, wrong) = ("Sekret-Horse-42-xyz", "Wrong-Horse-99-abc");
+    let registered = http
+        .post(url("/api/v1/auth/register"))
+        .json(&json!({"username": "carol", "email": "carol@example.com", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let refused = http
+        .post(url("/api/v1/auth/login"))
+        .json(&json!({"username": "carol", "password": wrong}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let login = |body: Value, path: &'static str| {
+        let request = http.post(url(path)).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let first = login(json!({"username": "carol", "password": password}), "/api/v1/auth/login").await;
+    let second = login(json!({"refresh_token": first["refresh_token"]}), "/api/v1/auth/refresh").await;
+    let access = second["access_token"].as_str().unwrap();
+    let me = http.get(url("/api/v1/users/me")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    let key: Value = http
+        .post(url("/api/v1/api-keys"))
+        .bearer_auth(access)
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["key"].as_str().unwrap();
+    let by_key = http.get(url("/api/v1/users/me")).header("x-api-key", key).send().await.unwrap();
+    assert_eq!(by_key.status(), 200);
+    let forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.forged-signature";
+    let refused = http.get(url("/api/v1/users/me")).bearer_auth(forged).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let logout = http
+        .post(url("/api/v1/auth/logout"))
+        .json(&json!({"refresh_token": second["refresh_token"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(logout.status().is_success(), "{}", logout.status());
+
+    let log = app.log();
+    assert!(log.lines().count() >= 10, "the flow was logged: {log}");
+    let secrets = [
+        password,
+        wrong,
+        first["access_token"].as_str().unwrap(),
+        first["refresh_token"].as_str().unwrap(),
+        access,
+        second["refresh_token"].as_str().unwrap(),
+        key,
+        forged,
+        "a-test-secret-that-is-32-bytes-long!",
+    ];
+    for secret in secrets {
+        assert!(!log.contains(secret), "the log holds {secret:?}");
+    }
+}
