@@ -469,18 +469,38 @@ fn edge_problem(kind: Kind, detail: &str, request_id: &str, path: &str) -> Respo
     response
 }
 
+/// The media ranges of an `Accept` header, without their parameters; a range with `q=0` (which
+/// the client refuses) is left out. No header, or one that is not text, lists nothing.
+pub(crate) struct MediaRanges<'a>(Vec<&'a str>);
+
+impl<'a> MediaRanges<'a> {
+    pub(crate) fn of(accept: Option<&'a HeaderValue>) -> Self {
+        let Some(accept) = accept.and_then(|v| v.to_str().ok()) else { return MediaRanges(Vec::new()) };
+        MediaRanges(
+            accept
+                .split(',')
+                .filter(|range| {
+                    !range
+                        .split(';')
+                        .skip(1)
+                        .any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"))
+                })
+                .map(|range| range.split(';').next().unwrap_or_default().trim())
+                .collect(),
+        )
+    }
+
+    /// Whether `range` is listed, as written (`*/*` does not list `text/html`).
+    pub(crate) fn lists(&self, range: &str) -> bool {
+        self.0.iter().any(|r| r.eq_ignore_ascii_case(range))
+    }
+}
+
 /// `application/problem+json`, unless the client accepts `application/json` but not that.
 fn problem_content_type(accept: Option<&HeaderValue>) -> &'static str {
     const PROBLEM: &str = "application/problem+json";
-    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else { return PROBLEM };
-    let ranges: Vec<&str> = accept
-        .split(',')
-        .filter(|range| {
-            !range.split(';').skip(1).any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"))
-        })
-        .map(|range| range.split(';').next().unwrap_or_default().trim())
-        .collect();
-    let accepts = |wanted: &str| ranges.iter().any(|r| r.eq_ignore_ascii_case(wanted));
+    let ranges = MediaRanges::of(accept);
+    let accepts = |wanted: &str| ranges.lists(wanted);
     if accepts(PROBLEM) || accepts("application/*") || accepts("*/*") || !accepts("application/json") {
         PROBLEM
     } else {

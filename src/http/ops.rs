@@ -68,16 +68,9 @@ impl OpsHandlers for Server {
 /// Whether the client asks for JSON rather than a page: it accepts `application/json` and not
 /// `text/html` (a browser sends `text/html`; `curl` sends `*/*` and gets the page).
 fn wants_json(accept: Option<&http::HeaderValue>) -> bool {
-    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else { return false };
-    let ranges: Vec<&str> = accept
-        .split(',')
-        .filter(|range| {
-            !range.split(';').skip(1).any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"))
-        })
-        .map(|range| range.split(';').next().unwrap_or_default().trim())
-        .collect();
-    let accepts = |wanted: &str| ranges.iter().any(|r| r.eq_ignore_ascii_case(wanted));
-    (accepts("application/json") || accepts("application/problem+json")) && !accepts("text/html")
+    let ranges = crate::edge::MediaRanges::of(accept);
+    (ranges.lists("application/json") || ranges.lists("application/problem+json"))
+        && !ranges.lists("text/html")
 }
 
 /// The page a problem type resolves to: static text only (nothing from the request).
