@@ -110,15 +110,9 @@ impl Store for SqlStore {
         BACKEND
     }
 
-    /// Readiness: whatever stops the probe means "not ready" (503), never a server error.
     async fn ping(&self) -> Result<(), Error> {
         self.guard.check()?;
-        let mut connection = match self.reader().await {
-            Ok(connection) => connection,
-            Err(Error::Unavailable(e)) => return Err(Error::Unavailable(e)),
-            Err(e) => return Err(Error::Unavailable(sqlx::Error::Protocol(e.to_string()))),
-        };
-        sqlx::query("SELECT 1").execute(&mut *connection).await.map_err(Error::Unavailable)?;
+        sqlx::query("SELECT 1").execute(&mut *self.reader().await?).await?;
         Ok(())
     }
 
