@@ -216,6 +216,11 @@ pub async fn serve_admin(
 ) {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     let path: Arc<str> = path.into();
+    // The project's problem shape, serialized once.
+    let not_found = bytes::Bytes::from(
+        serde_json::to_vec(&crate::error::Kind::NotFound.problem("only the metrics are served here"))
+            .unwrap_or_default(),
+    );
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -225,7 +230,8 @@ pub async fn serve_admin(
                 continue;
             }
         };
-        let (path, metrics, store) = (Arc::clone(&path), Arc::clone(&metrics), Arc::clone(&store));
+        let (path, metrics, store, not_found) =
+            (Arc::clone(&path), Arc::clone(&metrics), Arc::clone(&store), not_found.clone());
         let service = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
             let found =
                 matches!(*request.method(), Method::GET | Method::HEAD) && request.uri().path() == &*path;
@@ -238,9 +244,7 @@ pub async fn serve_admin(
                     .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(CONTENT_TYPE));
                 response
             } else {
-                let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
-                    b"{\"type\":\"/problems/not-found\",\"title\":\"Not found\",\"status\":404,\"detail\":\"only the metrics are served here\"}",
-                )));
+                let mut response = http::Response::new(http_body_util::Full::new(not_found.clone()));
                 *response.status_mut() = http::StatusCode::NOT_FOUND;
                 response.headers_mut().insert(
                     http::header::CONTENT_TYPE,
