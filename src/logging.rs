@@ -29,7 +29,7 @@ pub fn logger(format: LogFormat, level: LogLevel) -> Logger {
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
     if json {
-        let drain = json_drain(std::io::stdout()).filter_level(level.to_slog()).fuse();
+        let drain = json::JsonLines::new(std::io::stdout()).filter_level(level.to_slog()).fuse();
         return Logger::root(drain, o!("service" => "storefront"));
     }
     let decorator = slog_term::TermDecorator::new().stderr().build();
@@ -40,7 +40,7 @@ pub fn logger(format: LogFormat, level: LogLevel) -> Logger {
 /// A logger appending JSON lines to a file (the tests keep one per server).
 pub fn to_file(path: &std::path::Path) -> std::io::Result<Logger> {
     let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    Ok(Logger::root(json_drain(file).fuse(), o!("service" => "storefront")))
+    Ok(Logger::root(json::JsonLines::new(file).fuse(), o!("service" => "storefront")))
 }
 
 /// A logger that discards everything.
@@ -54,11 +54,6 @@ pub fn for_dropshot(log: &Logger) -> Logger {
         slog::LevelFilter::new(log.clone(), slog::Level::Warning).fuse(),
         o!("component" => "dropshot"),
     )
-}
-
-/// JSON lines to `out`, each line gathered and written in one piece (`json::JsonLines`).
-fn json_drain<W: std::io::Write + Send + 'static>(out: W) -> json::JsonLines<W> {
-    json::JsonLines::new(out)
 }
 
 /// Installs, for the whole process, a `tracing` subscriber that forwards events at `level` and

@@ -367,6 +367,15 @@ impl Drop for OwnPostgres {
     }
 }
 
+/// Waits (up to 15 s) for `/readyz` to pass again, by itself, once the database is back.
+async fn resumes(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.anonymous_http.get(app.url("/readyz")).send().await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "service did not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_stopped_database_answers_503_within_a_second_and_service_resumes_on_its_own() {
     let Some(postgres) = OwnPostgres::new() else {
@@ -401,15 +410,7 @@ async fn a_stopped_database_answers_503_within_a_second_and_service_resumes_on_i
     assert_eq!(app.anonymous_http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
 
     postgres.start();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let ready = app.anonymous_http.get(app.url("/readyz")).send().await.unwrap().status();
-        if ready == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "service did not resume");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    resumes(&app).await;
     // What was acknowledged before the outage is there.
     let page: Value = app.http.get(app.url("/api/v1/categories")).send().await.unwrap().json().await.unwrap();
     assert_eq!(page["items"][0]["name"], "Before");
@@ -477,11 +478,7 @@ async fn a_database_restart_under_load_answers_503_then_recovers_and_loses_no_ac
     postgres.stop();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     postgres.start();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while app.anonymous_http.get(app.url("/readyz")).send().await.unwrap().status() != 200 {
-        assert!(Instant::now() < deadline, "service did not resume");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    resumes(&app).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     running.store(false, std::sync::atomic::Ordering::Relaxed);
     reader.await.unwrap();
