@@ -15,17 +15,9 @@ export OPTIC_TELEMETRY_LEVEL=off
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-run_case() { # name -> writes $out/name.{log,rc}
-  local dir="$FIX/$1" base="$FIX/base.yaml" rc=0
-  [ -f "$dir/base.yaml" ] && base="$dir/base.yaml"
-  node .ci/spec-diff/spec-diff.js "$base" "$dir/head.yaml" --ack "$dir/ack.yaml" >"$out/$1.log" 2>&1 || rc=$?
-  echo "$rc" >"$out/$1.rc"
-}
-export -f run_case
-export FIX out
 cases=$(cd "$FIX" && for d in */; do echo "${d%/}"; done)
-# Two at a time: each is a Node process that loads Optic (about a second).
-printf '%s\n' $cases | xargs -P 2 -I{} bash -c 'run_case {}'
+# All cases in one Node process (.ci/spec-diff/fixtures.js): $out/<case>.log and .rc.
+node .ci/spec-diff/fixtures.js "$FIX" "$out"
 
 passed=0 failed=0
 check() { # name expected actual log

@@ -281,15 +281,10 @@ function loadAcks(file) {
 }
 const changeText = (e) => `${e.where} ${e.change}`;
 
-async function main() {
-  const args = process.argv.slice(2);
-  const ackAt = args.indexOf('--ack');
-  const ackFile = ackAt >= 0 ? args.splice(ackAt, 2)[1] : null;
-  const [baseFile, headFile] = args;
-  if (!baseFile || !headFile) {
-    console.error('usage: spec-diff.js BASE.yaml HEAD.yaml [--ack FILE]');
-    process.exit(2);
-  }
+// Compares two spec files; returns the report's lines and the exit code (0 pass, 1 fail).
+async function compare(baseFile, headFile, ackFile) {
+  const lines = [];
+  const log = (l) => lines.push(l);
   const acks = loadAcks(ackFile);
   const [base, head] = await Promise.all([load(baseFile), load(headFile)]);
   pruneUnchanged(base.jsonLike, head.jsonLike);
@@ -304,15 +299,15 @@ async function main() {
   const deprecated = deprecatedOperations(base.jsonLike);
   const usedAcks = new Set();
 
-  console.log(`info.version ${base.jsonLike.info?.version} -> ${head.jsonLike.info?.version}` +
+  log(`info.version ${base.jsonLike.info?.version} -> ${head.jsonLike.info?.version}` +
     (majorBump ? ' (major bump: breaking changes allowed)' : ''));
-  if (!entries.length) console.log('no changes to operations');
+  if (!entries.length) log('no changes to operations');
   let blocking = 0;
   let breaking = 0;
   let lastOp = null;
   for (const e of entries) {
     if (e.operation !== lastOp) {
-      console.log(`\n${e.operation}${deprecated.has(e.operation) ? ' (deprecated)' : ''}`);
+      log(`\n${e.operation}${deprecated.has(e.operation) ? ' (deprecated)' : ''}`);
       lastOp = e.operation;
     }
     let tag = 'non-breaking';
@@ -331,21 +326,38 @@ async function main() {
         why = ' [FAILS]';
       }
     }
-    console.log(`  ${tag.padEnd(12)} ${changeText(e)}${e.detail ? `: ${e.detail}` : ''}${why}`);
-    for (const r of e.rules) console.log(`               - ${r.message}`);
+    log(`  ${tag.padEnd(12)} ${changeText(e)}${e.detail ? `: ${e.detail}` : ''}${why}`);
+    for (const r of e.rules) log(`               - ${r.message}`);
   }
   acks.forEach((a, i) => {
-    if (!usedAcks.has(i)) console.log(`\nnote: acknowledgement ${i + 1} (${a.operation}: ${a.change}) matched no change`);
+    if (!usedAcks.has(i)) log(`\nnote: acknowledgement ${i + 1} (${a.operation}: ${a.change}) matched no change`);
   });
-  console.log(`\n${entries.length} changes, ${breaking} breaking, ${blocking} not allowed`);
+  log(`\n${entries.length} changes, ${breaking} breaking, ${blocking} not allowed`);
   if (blocking) {
-    console.log('Breaking changes fail unless the operation was deprecated, info.version\'s major is bumped, ' +
+    log('Breaking changes fail unless the operation was deprecated, info.version\'s major is bumped, ' +
       'or the change is listed in openapi/breaking-changes-ack.yaml (operation and change as printed above).');
   }
-  process.exit(blocking ? 1 : 0);
+  return { lines, code: blocking ? 1 : 0 };
 }
 
-main().catch((e) => {
-  console.error(`spec-diff: ${e.stack || e}`);
-  process.exit(2);
-});
+async function main() {
+  const args = process.argv.slice(2);
+  const ackAt = args.indexOf('--ack');
+  const ackFile = ackAt >= 0 ? args.splice(ackAt, 2)[1] : null;
+  const [baseFile, headFile] = args;
+  if (!baseFile || !headFile) {
+    console.error('usage: spec-diff.js BASE.yaml HEAD.yaml [--ack FILE]');
+    process.exit(2);
+  }
+  const { lines, code } = await compare(baseFile, headFile, ackFile);
+  console.log(lines.join('\n'));
+  process.exit(code);
+}
+
+module.exports = { compare };
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(`spec-diff: ${e.stack || e}`);
+    process.exit(2);
+  });
+}
