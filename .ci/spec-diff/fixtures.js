@@ -25,4 +25,7 @@ const { compare } = require('./spec-diff');
     fs.writeFileSync(path.join(out, `${c}.log`), lines.join('\n') + '\n');
     fs.writeFileSync(path.join(out, `${c}.rc`), `${code}\n`);
   }
-})();
+})().catch((e) => {
+  console.error(`fixtures: ${e.stack || e}`);
+  process.exit(2);
+});

@@ -36,17 +36,25 @@ function securityNarrowed(before, after) {
 }
 const showSecurity = (s) => (s == null ? 'none' : JSON.stringify(s));
 
+// `x-roles` (this project's extension: the roles an operation lets in) may gain roles, not lose
+// them: a caller of a dropped role would get 403.
 const securityRule = new rb.OperationRule({
   name: 'prevent narrowing security requirements',
   rule: (operation) => {
     operation.changed((before, after) => {
+      const problems = [];
       const lost = securityNarrowed(before.security, after.security);
       if (lost.length) {
-        throw new rb.RuleError({
-          message: `security ${showSecurity(before.security)} -> ${showSecurity(after.security)}: ` +
-            `callers with ${lost.map((alt) => JSON.stringify(alt)).join(' or ')} are no longer let in. This is a breaking change.`,
-        });
+        problems.push(`security ${showSecurity(before.security)} -> ${showSecurity(after.security)}: ` +
+          `callers with ${lost.map((alt) => JSON.stringify(alt)).join(' or ')} are no longer let in`);
       }
+      const rolesBefore = before.raw?.['x-roles'];
+      const rolesAfter = after.raw?.['x-roles'];
+      if (Array.isArray(rolesAfter)) {
+        const dropped = Array.isArray(rolesBefore) ? rolesBefore.filter((r) => !rolesAfter.includes(r)) : ['(any role)'];
+        if (dropped.length) problems.push(`x-roles ${JSON.stringify(rolesBefore ?? null)} -> ${JSON.stringify(rolesAfter)}: ${dropped.join(', ')} no longer let in`);
+      }
+      if (problems.length) throw new rb.RuleError({ message: `${problems.join('; ')}. This is a breaking change.` });
     });
   },
 });
@@ -205,9 +213,11 @@ function prettify(trail) {
 // failed rule is attached to the change it is about (same location, or below it).
 function flatten(grouped, from, to) {
   const entries = [];
+  const removed = []; // pointers of removed parts: what Optic then says of their children is folded in
   const add = (operation, label, node) => {
     const mine = [];
     for (const d of node.diffs || []) {
+      if (d.change === 'removed' && d.before) removed.push(d.before);
       const before = d.before ? pointer(from, d.before) : undefined;
       const after = d.after ? pointer(to, d.after) : undefined;
       const where = [label, prettify(d.trail)].filter(Boolean).join(' ');
@@ -215,6 +225,7 @@ function flatten(grouped, from, to) {
     }
     for (const r of (node.rules || []).filter((x) => !x.passed)) {
       const at = r.location.jsonPath;
+      if (removed.some((p) => at.startsWith(p + '/'))) continue;
       let e = mine.find((x) => x.at === at) || mine.find((x) => x.at.startsWith(at + '/')) || mine[0];
       if (!e) mine.push((e = { operation, where: label, change: 'changed', detail: '', rules: [], at }));
       e.rules.push({ name: r.name, message: r.error });
