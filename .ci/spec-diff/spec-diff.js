@@ -8,10 +8,12 @@
 // it reads OpenAPI 3.0/3.1 YAML, resolves $refs, and its `breaking-changes` ruleset covers
 // removed operations, response properties and status codes, new required request properties and
 // parameters, type changes, and enum changes (a value removed from a request or added to a
-// response is breaking: the generated client's enums are closed). Two rules are added here,
-// for what that ruleset does not check: security requirements, and constraints (a request may
-// only loosen, a response only tighten: maxLength, minimum, pattern, ...). What this file adds
-// besides is the policy (.ci/spec-breaking.sh explains it) and the report.
+// response is breaking: the generated client's enums are closed). Rules are added here for what
+// that ruleset does not check: security requirements and this API's `x-roles` (an operation may
+// not let fewer callers in), and constraints (a request may only loosen, a response only
+// tighten: maxLength, minimum, pattern, ...). What this file adds besides is the policy
+// (.ci/spec-breaking.sh explains it), the report, and dropping unchanged operations before the
+// diff (Optic's rule runner is slow on a spec this size).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -20,10 +22,10 @@ const ou = require('@useoptic/openapi-utilities');
 const rb = require('@useoptic/rulesets-base');
 const { BreakingChangesRuleset } = require('@useoptic/standard-rulesets');
 
-// ---- the two added rules -------------------------------------------------------------------
+// ---- the added rules ---------------------------------------------------------------------
 
-// A requirement set (one alternative of `security`) as scheme -> scopes.
-// No `security` at all, or `security: []`, lets anyone in: one alternative that asks for nothing.
+// The alternatives of `security`, each as scheme -> scopes. No `security` at all, or
+// `security: []`, lets anyone in: one alternative that asks for nothing.
 const alternatives = (security) =>
   security == null || security.length === 0 ? [{}] : security.map((alt) => alt || {});
 // Every caller that the base let in must still be let in: each base alternative must be covered by
