@@ -223,12 +223,20 @@ function flatten(grouped, from, to) {
       const before = d.before ? pointer(from, d.before) : undefined;
       const after = d.after ? pointer(to, d.after) : undefined;
       const where = [label, prettify(d.trail)].filter(Boolean).join(' ');
-      mine.push({ operation, where, change: d.change, detail: describe(d.change, before, after), rules: [], at: d.after || d.before });
+      let detail = describe(d.change, before, after).replace(/\s+/g, ' ');
+      if (detail.length > 160) detail = detail.slice(0, 157) + '...';
+      mine.push({ operation, where, change: d.change, detail, rules: [], at: d.after || d.before });
     }
     for (const r of (node.rules || []).filter((x) => !x.passed)) {
       const at = r.location.jsonPath;
       if (removed.some((p) => at.startsWith(p + '/'))) continue;
-      let e = mine.find((x) => x.at === at) || mine.find((x) => x.at.startsWith(at + '/')) || mine[0];
+      // The change at the rule's location; else, of the changes below it, the one whose keyword
+      // (maxLength, pattern, enum...) the message names, or a type change; else the first that is
+      // not a description.
+      const below = mine.filter((x) => x.at.startsWith(at + '/'));
+      const key = (x) => x.at.split('/').filter((k) => !/^\d+$/.test(k)).pop();
+      let e = mine.find((x) => x.at === at) || below.find((x) => r.error.includes(key(x))) ||
+        below.find((x) => key(x) === 'type') || below.find((x) => key(x) !== 'description') || below[0] || mine[0];
       if (!e) mine.push((e = { operation, where: label, change: 'changed', detail: '', rules: [], at }));
       e.rules.push({ name: r.name, message: r.error });
     }
