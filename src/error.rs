@@ -36,6 +36,12 @@ pub enum Error {
     /// The caller may not do this to this resource.
     #[error("{0}")]
     Forbidden(String),
+    /// An upload is over its limit (a photo over 2 MiB).
+    #[error("{0}")]
+    TooLarge(String),
+    /// An upload's content is not of a type accepted (a photo that is not an image).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A check on the current version failed (`If-Match`).
     #[error("the resource has changed since the given ETag")]
     PreconditionFailed,
@@ -192,7 +198,8 @@ impl Kind {
             Kind::UriTooLong => "The request target (path and query) is over 8 KiB. Send fewer or shorter \
                 query parameters.",
             Kind::UnsupportedMediaType => "The request body's Content-Type is not one the operation accepts \
-                (usually application/json).",
+                (usually application/json), or an uploaded photo is not a PNG, JPEG, GIF or WebP image by its \
+                content (whatever its name or declared type).",
             Kind::ValidationFailed => "The request is well-formed but breaks the API's rules: a field or parameter \
                 is missing, of the wrong type, out of range, or refers to something that does not exist. The \
                 problem's `errors` names each offending field with what is wrong.",
@@ -397,6 +404,8 @@ impl From<Error> for ApiError {
             Error::Conflict(detail) => ApiError::new(Kind::Conflict, detail),
             Error::Invalid(errors) => ApiError::validation(errors),
             Error::Forbidden(detail) => ApiError::new(Kind::Forbidden, detail),
+            Error::TooLarge(detail) => ApiError::new(Kind::PayloadTooLarge, detail),
+            Error::UnsupportedMediaType(detail) => ApiError::new(Kind::UnsupportedMediaType, detail),
             Error::PreconditionFailed => ApiError::new(
                 Kind::PreconditionFailed,
                 "the resource has changed since the ETag given in If-Match; fetch it again",
