@@ -27,6 +27,9 @@ pub enum Error {
     /// The request conflicts with the current state (a duplicate, a dependent resource).
     #[error("{0}")]
     Conflict(String),
+    /// A value that must be unique is already taken (409, with `errors` naming the field).
+    #[error("{field}: {message}")]
+    Taken { field: &'static str, message: String },
     /// Well-formed input that breaks a rule the schema cannot state (a missing reference…).
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
@@ -402,6 +405,11 @@ impl From<Error> for ApiError {
         match error {
             Error::NotFound(what) => ApiError::new(Kind::NotFound, format!("{what} not found")),
             Error::Conflict(detail) => ApiError::new(Kind::Conflict, detail),
+            Error::Taken { field, message } => {
+                let mut error = ApiError::new(Kind::Conflict, format!("{field}: {message}"));
+                error.problem.errors = vec![FieldError { field: field.into(), message }];
+                error
+            }
             Error::Invalid(errors) => ApiError::validation(errors),
             Error::Forbidden(detail) => ApiError::new(Kind::Forbidden, detail),
             Error::TooLarge(detail) => ApiError::new(Kind::PayloadTooLarge, detail),

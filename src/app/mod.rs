@@ -9,6 +9,7 @@
 
 mod accounts;
 mod catalog;
+mod customers;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ mod api_keys;
 mod auth;
 mod catalog;
 pub mod conditional;
+mod customers;
 mod docs;
 pub mod extract;
 mod ops;
