@@ -1999,6 +1999,317 @@ pub type CustomerUpdateReply = crate::http::reply::Reply<
     CustomerUpdateReplyHeaders,
     200,
 >;
+///The path parameters of `customer_photo_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoGetPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoGetPath {
+    const NAME: &'static str = "CustomerPhotoGetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_photo_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoGetHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoGetHeaders {
+    const NAME: &'static str = "CustomerPhotoGetHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_photo_get` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerPhotoGetReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerPhotoGetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_photo_get` answers on success (200).
+pub type CustomerPhotoGetReply = crate::http::reply::BinaryReply<
+    CustomerPhotoGetReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_photo_put`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoPutPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoPutPath {
+    const NAME: &'static str = "CustomerPhotoPutPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_photo_put` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerPhotoPutReplyHeaders {
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerPhotoPutReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_photo_put` answers on success (200).
+pub type CustomerPhotoPutReply = crate::http::reply::Reply<
+    types::Customer,
+    CustomerPhotoPutReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_photo_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoDeletePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoDeletePath {
+    const NAME: &'static str = "CustomerPhotoDeletePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_photo_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerPhotoDeleteReplyHeaders {
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerPhotoDeleteReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_photo_delete` answers on success (204).
+pub type CustomerPhotoDeleteReply = crate::http::reply::NoContent<
+    CustomerPhotoDeleteReplyHeaders,
+    204,
+>;
 ///The query parameters of `product_list`.
 #[derive(
     ::std::fmt::Debug,
@@ -4125,6 +4436,269 @@ pub type CustomerV2UpdateReply = crate::http::reply::Reply<
     CustomerV2UpdateReplyHeaders,
     200,
 >;
+///The path parameters of `customer_v2_photo_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoGetPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoGetPath {
+    const NAME: &'static str = "CustomerV2PhotoGetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_v2_photo_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoGetHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoGetHeaders {
+    const NAME: &'static str = "CustomerV2PhotoGetHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_photo_get` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2PhotoGetReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2PhotoGetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_photo_get` answers on success (200).
+pub type CustomerV2PhotoGetReply = crate::http::reply::BinaryReply<
+    CustomerV2PhotoGetReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_v2_photo_put`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoPutPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoPutPath {
+    const NAME: &'static str = "CustomerV2PhotoPutPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_photo_put` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2PhotoPutReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2PhotoPutReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_photo_put` answers on success (200).
+pub type CustomerV2PhotoPutReply = crate::http::reply::Reply<
+    types::CustomerV2,
+    CustomerV2PhotoPutReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_v2_photo_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoDeletePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoDeletePath {
+    const NAME: &'static str = "CustomerV2PhotoDeletePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_photo_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2PhotoDeleteReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2PhotoDeleteReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_photo_delete` answers on success (204).
+pub type CustomerV2PhotoDeleteReply = crate::http::reply::NoContent<
+    CustomerV2PhotoDeleteReplyHeaders,
+    204,
+>;
 ///The headers `docs` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct DocsReplyHeaders {}
@@ -4738,10 +5312,16 @@ pub mod operations {
         rate_limit_fallback: None,
         failure_limit: None,
         field_roles: &[],
-        request_media_types: &["application/json"],
-        file_parts: &[],
+        request_media_types: &["application/json", "multipart/form-data"],
+        file_parts: &[
+            crate::http::policy::FilePart {
+                name: "photo",
+                required: false,
+                media_types: &["image/png", "image/jpeg", "image/gif", "image/webp"],
+            },
+        ],
         response_media_types: &["application/json"],
-        max_body_bytes: None,
+        max_body_bytes: Some(2200000),
     };
     ///`GET /api/v1/customers/{id}` (`customer_get`).
     pub const CUSTOMER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -4857,6 +5437,99 @@ pub mod operations {
         request_media_types: &["application/json"],
         file_parts: &[],
         response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`GET /api/v1/customers/{id}/photo` (`customer_photo_get`).
+    pub const CUSTOMER_PHOTO_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_photo_get",
+        method: "GET",
+        path: "/api/v1/customers/{id}/photo",
+        tag: "customer-photos",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}/photo",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["image/gif", "image/jpeg", "image/png", "image/webp"],
+        max_body_bytes: None,
+    };
+    ///`PUT /api/v1/customers/{id}/photo` (`customer_photo_put`).
+    pub const CUSTOMER_PHOTO_PUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_photo_put",
+        method: "PUT",
+        path: "/api/v1/customers/{id}/photo",
+        tag: "customer-photos",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}/photo",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[
+            "application/octet-stream",
+            "image/gif",
+            "image/jpeg",
+            "image/png",
+            "image/webp",
+        ],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: Some(2097152),
+    };
+    ///`DELETE /api/v1/customers/{id}/photo` (`customer_photo_delete`).
+    pub const CUSTOMER_PHOTO_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_photo_delete",
+        method: "DELETE",
+        path: "/api/v1/customers/{id}/photo",
+        tag: "customer-photos",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}/photo",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
         max_body_bytes: None,
     };
     ///`GET /api/v1/products` (`product_list`).
@@ -5192,10 +5865,16 @@ pub mod operations {
         rate_limit_fallback: None,
         failure_limit: None,
         field_roles: &[],
-        request_media_types: &["application/json"],
-        file_parts: &[],
+        request_media_types: &["application/json", "multipart/form-data"],
+        file_parts: &[
+            crate::http::policy::FilePart {
+                name: "photo",
+                required: false,
+                media_types: &["image/png", "image/jpeg", "image/gif", "image/webp"],
+            },
+        ],
         response_media_types: &["application/json"],
-        max_body_bytes: None,
+        max_body_bytes: Some(2200000),
     };
     ///`GET /api/v2/customers/{id}` (`customer_v2_get`).
     pub const CUSTOMER_V2_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5295,6 +5974,87 @@ pub mod operations {
         request_media_types: &["application/json"],
         file_parts: &[],
         response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`GET /api/v2/customers/{id}/photo` (`customer_v2_photo_get`).
+    pub const CUSTOMER_V2_PHOTO_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_photo_get",
+        method: "GET",
+        path: "/api/v2/customers/{id}/photo",
+        tag: "customer-photos-v2",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["image/gif", "image/jpeg", "image/png", "image/webp"],
+        max_body_bytes: None,
+    };
+    ///`PUT /api/v2/customers/{id}/photo` (`customer_v2_photo_put`).
+    pub const CUSTOMER_V2_PHOTO_PUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_photo_put",
+        method: "PUT",
+        path: "/api/v2/customers/{id}/photo",
+        tag: "customer-photos-v2",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[
+            "application/octet-stream",
+            "image/gif",
+            "image/jpeg",
+            "image/png",
+            "image/webp",
+        ],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: Some(2097152),
+    };
+    ///`DELETE /api/v2/customers/{id}/photo` (`customer_v2_photo_delete`).
+    pub const CUSTOMER_V2_PHOTO_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_photo_delete",
+        method: "DELETE",
+        path: "/api/v2/customers/{id}/photo",
+        tag: "customer-photos-v2",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
         max_body_bytes: None,
     };
     ///`GET /docs` (`docs`).
@@ -5452,6 +6212,9 @@ pub mod operations {
         &CUSTOMER_REPLACE,
         &CUSTOMER_DELETE,
         &CUSTOMER_UPDATE,
+        &CUSTOMER_PHOTO_GET,
+        &CUSTOMER_PHOTO_PUT,
+        &CUSTOMER_PHOTO_DELETE,
         &PRODUCT_LIST,
         &PRODUCT_CREATE,
         &PRODUCT_GET,
@@ -5470,6 +6233,9 @@ pub mod operations {
         &CUSTOMER_V2_REPLACE,
         &CUSTOMER_V2_DELETE,
         &CUSTOMER_V2_UPDATE,
+        &CUSTOMER_V2_PHOTO_GET,
+        &CUSTOMER_V2_PHOTO_PUT,
+        &CUSTOMER_V2_PHOTO_DELETE,
         &DOCS,
         &DOCS_ASSET,
         &HEALTHZ,
@@ -5501,6 +6267,9 @@ pub mod operations {
             "customer_replace" => Some(&CUSTOMER_REPLACE),
             "customer_delete" => Some(&CUSTOMER_DELETE),
             "customer_update" => Some(&CUSTOMER_UPDATE),
+            "customer_photo_get" => Some(&CUSTOMER_PHOTO_GET),
+            "customer_photo_put" => Some(&CUSTOMER_PHOTO_PUT),
+            "customer_photo_delete" => Some(&CUSTOMER_PHOTO_DELETE),
             "product_list" => Some(&PRODUCT_LIST),
             "product_create" => Some(&PRODUCT_CREATE),
             "product_get" => Some(&PRODUCT_GET),
@@ -5519,6 +6288,9 @@ pub mod operations {
             "customer_v2_replace" => Some(&CUSTOMER_V2_REPLACE),
             "customer_v2_delete" => Some(&CUSTOMER_V2_DELETE),
             "customer_v2_update" => Some(&CUSTOMER_V2_UPDATE),
+            "customer_v2_photo_get" => Some(&CUSTOMER_V2_PHOTO_GET),
+            "customer_v2_photo_put" => Some(&CUSTOMER_V2_PHOTO_PUT),
+            "customer_v2_photo_delete" => Some(&CUSTOMER_V2_PHOTO_DELETE),
             "docs" => Some(&DOCS),
             "docs_asset" => Some(&DOCS_ASSET),
             "healthz" => Some(&HEALTHZ),
@@ -5748,15 +6520,20 @@ Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
 Staff only. `email` is unique ignoring case, and `phone` is unique ignoring spaces, dashes and
 parentheses: a duplicate answers 409 naming the field.
 Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
-`phone`); this operation answers 410 from 2027-06-30 on.*/
+`phone`); this operation answers 410 from 2027-06-30 on.
+Also accepted as `multipart/form-data`: the same fields, plus an optional `photo` file
+part (`curl -F name=… -F photo=@vinod.jpg`), checked by its bytes before anything is
+stored (415 when it is not a PNG, JPEG, GIF or WebP image, 413 over 2 MiB); a refused
+create stores nothing.*/
     #[endpoint{method = POST,
     path = "/api/v1/customers",
     tags = ["customers"],
-    deprecated = true}]
+    deprecated = true,
+    request_body_max_bytes = 2200000}]
     async fn customer_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
-        body: crate::http::extract::JsonBody<types::CustomerInput>,
+        body: crate::http::extract::JsonOrForm<types::CustomerInput>,
     ) -> Result<CustomerCreateReply, crate::error::ApiError>;
     /**Get a customer
 
@@ -5821,6 +6598,59 @@ Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
         headers: crate::http::extract::HeaderParams<CustomerUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::CustomerPatch>,
     ) -> Result<CustomerUpdateReply, crate::error::ApiError>;
+    /**Get a customer's photo
+
+Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
+a browser front-end fetches the photo with its token and shows it through a blob URL).
+The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
+`image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
+`Cache-Control: private, no-cache`. 404 when the customer has no photo.
+Deprecated: use `/api/v2/customers/{id}/photo` (the same); this operation answers 410
+from 2027-06-30 on.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/customers/{id}/photo",
+    tags = ["customer-photos"],
+    deprecated = true}]
+    async fn customer_photo_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerPhotoGetHeaders>,
+    ) -> Result<CustomerPhotoGetReply, crate::error::ApiError>;
+    /**Set a customer's photo
+
+Staff only. The body is the image itself (`Content-Type: image/png`, `image/jpeg`,
+`image/gif`, `image/webp` or `application/octet-stream`): what it is is decided by its
+bytes alone — a PNG, JPEG, GIF or WebP whose header decodes, each side 1 to 16384
+pixels, at most 2 MiB (2097152 bytes). Anything else is 415; more is 413. The photo is
+stored under a new random name; the one it replaces is removed. Answers the customer.
+Deprecated: use `/api/v2/customers/{id}/photo` (the same); this operation answers 410
+from 2027-06-30 on.*/
+    #[endpoint{method = PUT,
+    path = "/api/v1/customers/{id}/photo",
+    tags = ["customer-photos"],
+    deprecated = true,
+    request_body_max_bytes = 2097152}]
+    async fn customer_photo_put(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoPutPath>,
+        body: crate::http::extract::BinaryBody,
+    ) -> Result<CustomerPhotoPutReply, crate::error::ApiError>;
+    /**Remove a customer's photo
+
+Staff only. Removes the photo (the stored object too); 404 when the customer has none.
+Deprecated: use `/api/v2/customers/{id}/photo` (the same); this operation answers 410
+from 2027-06-30 on.*/
+    #[endpoint{method = DELETE,
+    path = "/api/v1/customers/{id}/photo",
+    tags = ["customer-photos"],
+    deprecated = true}]
+    async fn customer_photo_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoDeletePath>,
+    ) -> Result<CustomerPhotoDeleteReply, crate::error::ApiError>;
     /**List products
 
 Filters combine with AND. `sort` orders by one field (prefix `-` for descending), with
@@ -5990,14 +6820,19 @@ cursor is only valid with the filters it was issued for.*/
     /**Create a customer
 
 Staff only. `email` is unique ignoring case: a duplicate answers 409 naming the field.
-The customer has no phone number (v1 shows `phone: null`).*/
+The customer has no phone number (v1 shows `phone: null`).
+Also accepted as `multipart/form-data`: the same fields, plus an optional `photo` file
+part (`curl -F name=… -F photo=@vinod.jpg`), checked by its bytes before anything is
+stored (415 when it is not a PNG, JPEG, GIF or WebP image, 413 over 2 MiB); a refused
+create stores nothing.*/
     #[endpoint{method = POST,
     path = "/api/v2/customers",
-    tags = ["customers-v2"]}]
+    tags = ["customers-v2"],
+    request_body_max_bytes = 2200000}]
     async fn customer_v2_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
-        body: crate::http::extract::JsonBody<types::CustomerV2Input>,
+        body: crate::http::extract::JsonOrForm<types::CustomerV2Input>,
     ) -> Result<CustomerV2CreateReply, crate::error::ApiError>;
     /**Get a customer
 
@@ -6050,6 +6885,50 @@ Staff only. Only the fields present are changed; `If-Match` with a stale `ETag` 
         headers: crate::http::extract::HeaderParams<CustomerV2UpdateHeaders>,
         body: crate::http::extract::JsonBody<types::CustomerV2Patch>,
     ) -> Result<CustomerV2UpdateReply, crate::error::ApiError>;
+    /**Get a customer's photo
+
+Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
+a browser front-end fetches the photo with its token and shows it through a blob URL).
+The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
+`image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
+`Cache-Control: private, no-cache`. 404 when the customer has no photo.*/
+    #[endpoint{method = GET,
+    path = "/api/v2/customers/{id}/photo",
+    tags = ["customer-photos-v2"]}]
+    async fn customer_v2_photo_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2PhotoGetHeaders>,
+    ) -> Result<CustomerV2PhotoGetReply, crate::error::ApiError>;
+    /**Set a customer's photo
+
+Staff only. The body is the image itself (`Content-Type: image/png`, `image/jpeg`,
+`image/gif`, `image/webp` or `application/octet-stream`): what it is is decided by its
+bytes alone — a PNG, JPEG, GIF or WebP whose header decodes, each side 1 to 16384
+pixels, at most 2 MiB (2097152 bytes). Anything else is 415; more is 413. The photo is
+stored under a new random name; the one it replaces is removed. Answers the customer.*/
+    #[endpoint{method = PUT,
+    path = "/api/v2/customers/{id}/photo",
+    tags = ["customer-photos-v2"],
+    request_body_max_bytes = 2097152}]
+    async fn customer_v2_photo_put(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoPutPath>,
+        body: crate::http::extract::BinaryBody,
+    ) -> Result<CustomerV2PhotoPutReply, crate::error::ApiError>;
+    /**Remove a customer's photo
+
+Staff only. Removes the photo (the stored object too); 404 when the customer has none.*/
+    #[endpoint{method = DELETE,
+    path = "/api/v2/customers/{id}/photo",
+    tags = ["customer-photos-v2"]}]
+    async fn customer_v2_photo_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoDeletePath>,
+    ) -> Result<CustomerV2PhotoDeleteReply, crate::error::ApiError>;
     /**Interactive documentation
 
 Swagger UI for this spec (`/openapi.json`), served entirely by the server — its assets
@@ -6235,6 +7114,58 @@ pub trait CategoriesHandlers: Send + Sync + 'static {
         Output = Result<CategoryUpdateReply, crate::error::ApiError>,
     > + Send;
 }
+///The operations tagged `customer-photos`, implemented by hand in `src/http`.
+pub trait CustomerPhotosHandlers: Send + Sync + 'static {
+    ///`GET /api/v1/customers/{id}/photo`: Get a customer's photo
+    fn customer_photo_get(
+        cx: crate::http::Cx,
+        path: CustomerPhotoGetPath,
+        headers: CustomerPhotoGetHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerPhotoGetReply, crate::error::ApiError>,
+    > + Send;
+    ///`PUT /api/v1/customers/{id}/photo`: Set a customer's photo
+    fn customer_photo_put(
+        cx: crate::http::Cx,
+        path: CustomerPhotoPutPath,
+        body: crate::http::extract::Upload,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerPhotoPutReply, crate::error::ApiError>,
+    > + Send;
+    ///`DELETE /api/v1/customers/{id}/photo`: Remove a customer's photo
+    fn customer_photo_delete(
+        cx: crate::http::Cx,
+        path: CustomerPhotoDeletePath,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerPhotoDeleteReply, crate::error::ApiError>,
+    > + Send;
+}
+///The operations tagged `customer-photos-v2`, implemented by hand in `src/http`.
+pub trait CustomerPhotosV2Handlers: Send + Sync + 'static {
+    ///`GET /api/v2/customers/{id}/photo`: Get a customer's photo
+    fn customer_v2_photo_get(
+        cx: crate::http::Cx,
+        path: CustomerV2PhotoGetPath,
+        headers: CustomerV2PhotoGetHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2PhotoGetReply, crate::error::ApiError>,
+    > + Send;
+    ///`PUT /api/v2/customers/{id}/photo`: Set a customer's photo
+    fn customer_v2_photo_put(
+        cx: crate::http::Cx,
+        path: CustomerV2PhotoPutPath,
+        body: crate::http::extract::Upload,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2PhotoPutReply, crate::error::ApiError>,
+    > + Send;
+    ///`DELETE /api/v2/customers/{id}/photo`: Remove a customer's photo
+    fn customer_v2_photo_delete(
+        cx: crate::http::Cx,
+        path: CustomerV2PhotoDeletePath,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2PhotoDeleteReply, crate::error::ApiError>,
+    > + Send;
+}
 ///The operations tagged `customers`, implemented by hand in `src/http`.
 pub trait CustomersHandlers: Send + Sync + 'static {
     ///`GET /api/v1/customers`: List customers
@@ -6248,7 +7179,7 @@ pub trait CustomersHandlers: Send + Sync + 'static {
     ///`POST /api/v1/customers`: Create a customer
     fn customer_create(
         cx: crate::http::Cx,
-        body: types::CustomerInput,
+        body: crate::http::extract::Form<types::CustomerInput>,
     ) -> impl ::std::future::Future<
         Output = Result<CustomerCreateReply, crate::error::ApiError>,
     > + Send;
@@ -6300,7 +7231,7 @@ pub trait CustomersV2Handlers: Send + Sync + 'static {
     ///`POST /api/v2/customers`: Create a customer
     fn customer_v2_create(
         cx: crate::http::Cx,
-        body: types::CustomerV2Input,
+        body: crate::http::extract::Form<types::CustomerV2Input>,
     ) -> impl ::std::future::Future<
         Output = Result<CustomerV2CreateReply, crate::error::ApiError>,
     > + Send;
@@ -6495,9 +7426,9 @@ pub trait UsersHandlers: Send + Sync + 'static {
 /// the request against the operation's policies, then call its handler.
 pub struct Glue<H>(::std::marker::PhantomData<fn() -> H>);
 impl<
-    H: ApiKeysHandlers + AuthHandlers + CategoriesHandlers + CustomersHandlers
-        + CustomersV2Handlers + OpsHandlers + ProductsHandlers + TagsHandlers
-        + UsersHandlers,
+    H: ApiKeysHandlers + AuthHandlers + CategoriesHandlers + CustomerPhotosHandlers
+        + CustomerPhotosV2Handlers + CustomersHandlers + CustomersV2Handlers
+        + OpsHandlers + ProductsHandlers + TagsHandlers + UsersHandlers,
 > StorefrontApi for Glue<H> {
     type Context = crate::http::ServerState;
     async fn api_index(
@@ -6930,7 +7861,7 @@ impl<
     async fn customer_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
-        body: crate::http::extract::JsonBody<types::CustomerInput>,
+        body: crate::http::extract::JsonOrForm<types::CustomerInput>,
     ) -> Result<CustomerCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
                 &operations::CUSTOMER_CREATE,
@@ -7070,6 +8001,94 @@ impl<
                             path.into_inner(),
                             headers.into_inner(),
                             body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_photo_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerPhotoGetHeaders>,
+    ) -> Result<CustomerPhotoGetReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_PHOTO_GET,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_PHOTO_GET,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosHandlers>::customer_photo_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_photo_put(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoPutPath>,
+        body: crate::http::extract::BinaryBody,
+    ) -> Result<CustomerPhotoPutReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_PHOTO_PUT,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_PHOTO_PUT,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosHandlers>::customer_photo_put(
+                            cx,
+                            path.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_photo_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoDeletePath>,
+    ) -> Result<CustomerPhotoDeleteReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_PHOTO_DELETE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_PHOTO_DELETE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosHandlers>::customer_photo_delete(
+                            cx,
+                            path.into_inner(),
                         )
                         .await
                 },
@@ -7458,7 +8477,7 @@ impl<
     async fn customer_v2_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
-        body: crate::http::extract::JsonBody<types::CustomerV2Input>,
+        body: crate::http::extract::JsonOrForm<types::CustomerV2Input>,
     ) -> Result<CustomerV2CreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
                 &operations::CUSTOMER_V2_CREATE,
@@ -7598,6 +8617,94 @@ impl<
                             path.into_inner(),
                             headers.into_inner(),
                             body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_photo_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2PhotoGetHeaders>,
+    ) -> Result<CustomerV2PhotoGetReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_PHOTO_GET,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_PHOTO_GET,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosV2Handlers>::customer_v2_photo_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_photo_put(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoPutPath>,
+        body: crate::http::extract::BinaryBody,
+    ) -> Result<CustomerV2PhotoPutReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_PHOTO_PUT,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_PHOTO_PUT,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosV2Handlers>::customer_v2_photo_put(
+                            cx,
+                            path.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_photo_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoDeletePath>,
+    ) -> Result<CustomerV2PhotoDeleteReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_PHOTO_DELETE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_PHOTO_DELETE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosV2Handlers>::customer_v2_photo_delete(
+                            cx,
+                            path.into_inner(),
                         )
                         .await
                 },

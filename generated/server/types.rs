@@ -350,6 +350,20 @@ impl ::std::str::FromStr for CustomerCity {
         Ok(Self(value.to_string()))
     }
 }
+///The fields of `CustomerInput` as `multipart/form-data`, with an optional `photo` file part.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct CustomerForm {
+    pub city: CustomerCity,
+    pub email: Email,
+    pub name: CustomerName,
+    pub phone: Phone,
+    /**Optional: the customer's photo, a PNG, JPEG, GIF or WebP of at most 2 MiB, judged by
+its bytes (415 otherwise; 413 when larger). Stored under a random name, never the
+part's file name.
+*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub photo: ::std::option::Option<::std::string::String>,
+}
 ///`CustomerInput`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -449,6 +463,19 @@ pub struct CustomerV2 {
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     pub photo_url: ::std::option::Option<::std::string::String>,
     pub updated_at: Timestamp,
+}
+///The fields of `CustomerV2Input` as `multipart/form-data`, with an optional `photo` file part.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct CustomerV2Form {
+    pub email: Email,
+    pub location: CustomerCity,
+    pub name: CustomerName,
+    /**Optional: the customer's photo, a PNG, JPEG, GIF or WebP of at most 2 MiB, judged by
+its bytes (415 otherwise; 413 when larger). Stored under a random name, never the
+part's file name.
+*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub photo: ::std::option::Option<::std::string::String>,
 }
 ///`CustomerV2Input`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]

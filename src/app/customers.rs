@@ -7,6 +7,9 @@ use crate::app::{Actor, App};
 use crate::domain::*;
 use crate::error::Error;
 use crate::names;
+use crate::photos::StoredPhoto;
+
+use bytes::Bytes;
 
 impl App {
     /// A page of customers in id order.
@@ -24,12 +27,16 @@ impl App {
         self.store().customer(id).await
     }
 
-    /// Creates a customer; `city_field` names the city in errors (`city` in v1, `location` in v2).
+    /// Creates a customer, with a photo when one is given; `city_field` names the city in errors
+    /// (`city` in v1, `location` in v2). The photo is checked and stored first, then the row
+    /// written; when the row is refused (a taken email…) the stored photo is removed again, so a
+    /// failed create leaves nothing behind.
     pub async fn customer_create(
         &self,
         _actor: &Actor,
         new: &NewCustomer,
         city_field: &str,
+        photo: Option<Bytes>,
     ) -> Result<Customer, Error> {
         let new = NewCustomer {
             name: names::checked("name", &new.name)?,
@@ -37,7 +44,16 @@ impl App {
             email: new.email.trim().to_string(),
             phone: new.phone.as_deref().map(|p| p.trim().to_string()),
         };
-        self.store().customer_create(&new).await
+        let key = match photo {
+            Some(bytes) => Some(self.photos().put(bytes).await?),
+            None => None,
+        };
+        let created = self.store().customer_create(&new, key.as_deref()).await;
+        if let (Err(_), Some(key)) = (&created, &key) {
+            // The row is the truth; an object left behind by a failed removal only costs space.
+            let _ = self.photos().delete(key).await;
+        }
+        created
     }
 
     /// Changes the fields `changes` sets (every field of its version for a replacement).
@@ -65,7 +81,48 @@ impl App {
         id: Id,
         precondition: Precondition<'_>,
     ) -> Result<Customer, Error> {
-        self.store().customer_delete(id, &matching(precondition)).await
+        let deleted = self.store().customer_delete(id, &matching(precondition)).await?;
+        if let Some(key) = &deleted.photo_key {
+            // The row is gone: a photo that cannot be removed now is only an orphaned object.
+            let _ = self.photos().delete(key).await;
+        }
+        Ok(deleted)
+    }
+
+    /// The customer's photo; 404 when the customer or the photo does not exist.
+    pub async fn customer_photo_get(&self, _actor: &Actor, id: Id) -> Result<StoredPhoto, Error> {
+        let customer = self.store().customer(id).await?;
+        let key = customer.photo_key.ok_or(Error::NotFound("photo"))?;
+        self.photos().get(&key).await?.ok_or(Error::NotFound("photo"))
+    }
+
+    /// Sets the customer's photo: checked and stored under a new key, then the row points at
+    /// it, then the photo it replaces is removed. When the row cannot be changed (no such
+    /// customer…), the new object is removed again.
+    pub async fn customer_photo_put(&self, _actor: &Actor, id: Id, photo: Bytes) -> Result<Customer, Error> {
+        let key = self.photos().put(photo).await?;
+        match self.store().customer_set_photo(id, Some(&key), &unchecked::<Customer>).await {
+            Ok((customer, replaced)) => {
+                if let Some(old) = replaced {
+                    let _ = self.photos().delete(&old).await;
+                }
+                Ok(customer)
+            }
+            Err(e) => {
+                let _ = self.photos().delete(&key).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes the customer's photo (the row first, then the object); 404 when there is none.
+    pub async fn customer_photo_delete(&self, _actor: &Actor, id: Id) -> Result<Customer, Error> {
+        let has_photo = |c: &Customer| if c.photo_key.is_some() { Ok(()) } else { Err(Error::NotFound("photo")) };
+        let (customer, removed) = self.store().customer_set_photo(id, None, &has_photo).await?;
+        if let Some(old) = removed {
+            let _ = self.photos().delete(&old).await;
+        }
+        Ok(customer)
     }
 
     /// Loads the tutorials' demo customers; those that exist (by email) are left alone. The
@@ -82,7 +139,7 @@ impl App {
                 email: email.to_string(),
                 phone: Some(phone.to_string()),
             };
-            self.store().customer_create(&new).await?;
+            self.store().customer_create(&new, None).await?;
             added += 1;
         }
         Ok(added)

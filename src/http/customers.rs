@@ -8,14 +8,15 @@ use crate::domain::{self, timestamp, Customer, CustomerFilter, Versioned};
 use crate::error::{ApiError, Error};
 use crate::http::catalog::{by_id, limit, text};
 use crate::http::conditional::{entity_etag, precondition};
+use crate::http::extract::Form;
 use crate::http::page;
 use crate::http::reply::Conditions;
 use crate::http::{api_id, api_string, api_time, db_id, Cx, Server};
 
-/// Where a customer's photo is, when they have one. Both versions point at the photo
-/// operations under `/api/v1/customers/{id}/photo`.
-pub fn photo_url(row: &Customer) -> Option<String> {
-    row.photo_key.as_ref().map(|_| format!("/api/v1/customers/{}/photo", row.id))
+/// Where a customer's photo is, when they have one: the photo operations of the same version
+/// (`v1` or `v2`).
+pub fn photo_url(row: &Customer, version: &str) -> Option<String> {
+    row.photo_key.as_ref().map(|_| format!("/api/{version}/customers/{}/photo", row.id))
 }
 
 impl CustomersHandlers for Server {
@@ -45,14 +46,19 @@ impl CustomersHandlers for Server {
             .etag_from_body(text(&headers.if_none_match)))
     }
 
-    async fn customer_create(cx: Cx, body: types::CustomerInput) -> Result<CustomerCreateReply, ApiError> {
+    async fn customer_create(
+        cx: Cx,
+        body: Form<types::CustomerInput>,
+    ) -> Result<CustomerCreateReply, ApiError> {
+        let Form { data: body, mut files } = body;
+        let photo = files.remove("photo").map(|upload| upload.bytes);
         let new = domain::NewCustomer {
             name: body.name.into(),
             city: body.city.into(),
             email: body.email.into(),
             phone: Some(body.phone.into()),
         };
-        let row = cx.app.customer_create(&cx.actor, &new, "city").await?;
+        let row = cx.app.customer_create(&cx.actor, &new, "city", photo).await?;
         let (etag, modified) = (entity_etag(row.version()), timestamp(row.updated_at));
         let location = format!("/api/v1/customers/{}", row.id);
         Ok(CustomerCreateReply::new(customer_v1(row)?)
@@ -151,15 +157,17 @@ impl CustomersV2Handlers for Server {
 
     async fn customer_v2_create(
         cx: Cx,
-        body: types::CustomerV2Input,
+        body: Form<types::CustomerV2Input>,
     ) -> Result<CustomerV2CreateReply, ApiError> {
+        let Form { data: body, mut files } = body;
+        let photo = files.remove("photo").map(|upload| upload.bytes);
         let new = domain::NewCustomer {
             name: body.name.into(),
             city: body.location.into(),
             email: body.email.into(),
             phone: None,
         };
-        let row = cx.app.customer_create(&cx.actor, &new, "location").await?;
+        let row = cx.app.customer_create(&cx.actor, &new, "location", photo).await?;
         let (etag, modified) = (entity_etag(row.version()), timestamp(row.updated_at));
         let location = format!("/api/v2/customers/{}", row.id);
         Ok(CustomerV2CreateReply::new(customer_v2(row)?)
@@ -246,9 +254,9 @@ fn start(
 }
 
 /// A stored customer as API v1 shows it.
-fn customer_v1(row: Customer) -> Result<types::Customer, Error> {
+pub(crate) fn customer_v1(row: Customer) -> Result<types::Customer, Error> {
     Ok(types::Customer {
-        photo_url: photo_url(&row),
+        photo_url: photo_url(&row, "v1"),
         id: api_id(row.id)?,
         name: api_string(row.name, "customer name")?,
         city: api_string(row.city, "city")?,
@@ -260,9 +268,9 @@ fn customer_v1(row: Customer) -> Result<types::Customer, Error> {
 }
 
 /// A stored customer as API v2 shows it.
-fn customer_v2(row: Customer) -> Result<types::CustomerV2, Error> {
+pub(crate) fn customer_v2(row: Customer) -> Result<types::CustomerV2, Error> {
     Ok(types::CustomerV2 {
-        photo_url: photo_url(&row),
+        photo_url: photo_url(&row, "v2"),
         id: api_id(row.id)?,
         name: api_string(row.name, "customer name")?,
         location: api_string(row.city, "city")?,

@@ -11,6 +11,7 @@ mod auth;
 mod catalog;
 pub mod conditional;
 mod customers;
+mod photos;
 mod docs;
 pub mod extract;
 mod ops;

@@ -115,8 +115,9 @@ pub trait CustomerStore {
     async fn customer(&self, id: Id) -> Result<Customer, Error>;
     /// The customer with this email, ignoring case.
     async fn customer_by_email(&self, email: &str) -> Result<Option<Customer>, Error>;
-    /// A new customer; a taken email or phone is [`Error::Taken`] naming the field.
-    async fn customer_create(&self, new: &NewCustomer) -> Result<Customer, Error>;
+    /// A new customer, with the key of a photo already stored (or none); a taken email or phone
+    /// is [`Error::Taken`] naming the field.
+    async fn customer_create(&self, new: &NewCustomer, photo_key: Option<&str>) -> Result<Customer, Error>;
     async fn customer_update(
         &self,
         id: Id,

@@ -948,6 +948,25 @@ NFC. The list filter matches it whole, ignoring case.
                 })
         }
     }
+    ///The fields of `CustomerInput` as `multipart/form-data`, with an optional `photo` file part.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct CustomerForm {
+        pub city: CustomerCity,
+        pub email: Email,
+        pub name: CustomerName,
+        pub phone: Phone,
+        /**Optional: the customer's photo, a PNG, JPEG, GIF or WebP of at most 2 MiB, judged by
+its bytes (415 otherwise; 413 when larger). Stored under a random name, never the
+part's file name.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub photo: ::std::option::Option<::std::string::String>,
+    }
+    impl CustomerForm {
+        pub fn builder() -> builder::CustomerForm {
+            Default::default()
+        }
+    }
     ///`CustomerGetIfModifiedSince`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1233,6 +1252,60 @@ white space, and something visible; stored in Unicode NFC.
             Default::default()
         }
     }
+    ///`CustomerPhotoGetIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CustomerPhotoGetIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for CustomerPhotoGetIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CustomerPhotoGetIfNoneMatch> for ::std::string::String {
+        fn from(value: CustomerPhotoGetIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CustomerPhotoGetIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CustomerPhotoGetIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CustomerPhotoGetIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CustomerPhotoGetIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`CustomerReplaceIfMatch`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1411,6 +1484,24 @@ white space, and something visible; stored in Unicode NFC.
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///The fields of `CustomerV2Input` as `multipart/form-data`, with an optional `photo` file part.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct CustomerV2Form {
+        pub email: Email,
+        pub location: CustomerCity,
+        pub name: CustomerName,
+        /**Optional: the customer's photo, a PNG, JPEG, GIF or WebP of at most 2 MiB, judged by
+its bytes (415 otherwise; 413 when larger). Stored under a random name, never the
+part's file name.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub photo: ::std::option::Option<::std::string::String>,
+    }
+    impl CustomerV2Form {
+        pub fn builder() -> builder::CustomerV2Form {
+            Default::default()
         }
     }
     ///`CustomerV2GetIfModifiedSince`
@@ -1621,6 +1712,61 @@ white space, and something visible; stored in Unicode NFC.
     impl CustomerV2Patch {
         pub fn builder() -> builder::CustomerV2Patch {
             Default::default()
+        }
+    }
+    ///`CustomerV2PhotoGetIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CustomerV2PhotoGetIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for CustomerV2PhotoGetIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CustomerV2PhotoGetIfNoneMatch> for ::std::string::String {
+        fn from(value: CustomerV2PhotoGetIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CustomerV2PhotoGetIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CustomerV2PhotoGetIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CustomerV2PhotoGetIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CustomerV2PhotoGetIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`CustomerV2ReplaceIfMatch`
@@ -4856,6 +5002,115 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CustomerForm {
+            city: ::std::result::Result<super::CustomerCity, ::std::string::String>,
+            email: ::std::result::Result<super::Email, ::std::string::String>,
+            name: ::std::result::Result<super::CustomerName, ::std::string::String>,
+            phone: ::std::result::Result<super::Phone, ::std::string::String>,
+            photo: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CustomerForm {
+            fn default() -> Self {
+                Self {
+                    city: Err("no value supplied for city".to_string()),
+                    email: Err("no value supplied for email".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    phone: Err("no value supplied for phone".to_string()),
+                    photo: Ok(Default::default()),
+                }
+            }
+        }
+        impl CustomerForm {
+            pub fn city<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerCity>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.city = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for city: {e}")
+                    });
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Email>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerName>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn phone<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Phone>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone: {e}")
+                    });
+                self
+            }
+            pub fn photo<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.photo = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for photo: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CustomerForm> for super::CustomerForm {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CustomerForm,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    city: value.city?,
+                    email: value.email?,
+                    name: value.name?,
+                    phone: value.phone?,
+                    photo: value.photo?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CustomerForm> for CustomerForm {
+            fn from(value: super::CustomerForm) -> Self {
+                Self {
+                    city: Ok(value.city),
+                    email: Ok(value.email),
+                    name: Ok(value.name),
+                    phone: Ok(value.phone),
+                    photo: Ok(value.photo),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CustomerInput {
             city: ::std::result::Result<super::CustomerCity, ::std::string::String>,
             email: ::std::result::Result<super::Email, ::std::string::String>,
@@ -5301,6 +5556,99 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
                     name: Ok(value.name),
                     photo_url: Ok(value.photo_url),
                     updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CustomerV2Form {
+            email: ::std::result::Result<super::Email, ::std::string::String>,
+            location: ::std::result::Result<super::CustomerCity, ::std::string::String>,
+            name: ::std::result::Result<super::CustomerName, ::std::string::String>,
+            photo: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CustomerV2Form {
+            fn default() -> Self {
+                Self {
+                    email: Err("no value supplied for email".to_string()),
+                    location: Err("no value supplied for location".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    photo: Ok(Default::default()),
+                }
+            }
+        }
+        impl CustomerV2Form {
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Email>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn location<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerCity>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.location = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for location: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerName>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn photo<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.photo = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for photo: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CustomerV2Form> for super::CustomerV2Form {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CustomerV2Form,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    email: value.email?,
+                    location: value.location?,
+                    name: value.name?,
+                    photo: value.photo?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CustomerV2Form> for CustomerV2Form {
+            fn from(value: super::CustomerV2Form) -> Self {
+                Self {
+                    email: Ok(value.email),
+                    location: Ok(value.location),
+                    name: Ok(value.name),
+                    photo: Ok(value.photo),
                 }
             }
         }
@@ -7724,6 +8072,10 @@ Staff only. `email` is unique ignoring case, and `phone` is unique ignoring spac
 parentheses: a duplicate answers 409 naming the field.
 Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
 `phone`); this operation answers 410 from 2027-06-30 on.
+Also accepted as `multipart/form-data`: the same fields, plus an optional `photo` file
+part (`curl -F name=… -F photo=@vinod.jpg`), checked by its bytes before anything is
+stored (415 when it is not a PNG, JPEG, GIF or WebP image, 413 over 2 MiB); a refused
+create stores nothing.
 
 
 Sends a `POST` request to `/api/v1/customers`
@@ -7831,6 +8183,78 @@ let response = client.customer_update()
 ```*/
     pub fn customer_update(&self) -> builder::CustomerUpdate<'_> {
         builder::CustomerUpdate::new(self)
+    }
+    /**Get a customer's photo
+
+Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
+a browser front-end fetches the photo with its token and shows it through a blob URL).
+The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
+`image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
+`Cache-Control: private, no-cache`. 404 when the customer has no photo.
+Deprecated: use `/api/v2/customers/{id}/photo` (the same); this operation answers 410
+from 2027-06-30 on.
+
+
+Sends a `GET` request to `/api/v1/customers/{id}/photo`
+
+Arguments:
+- `id`: The resource's id.
+- `if_none_match`: ETags the client holds; a match answers 304 without a body.
+```ignore
+let response = client.customer_photo_get()
+    .id(id)
+    .if_none_match(if_none_match)
+    .send()
+    .await;
+```*/
+    pub fn customer_photo_get(&self) -> builder::CustomerPhotoGet<'_> {
+        builder::CustomerPhotoGet::new(self)
+    }
+    /**Set a customer's photo
+
+Staff only. The body is the image itself (`Content-Type: image/png`, `image/jpeg`,
+`image/gif`, `image/webp` or `application/octet-stream`): what it is is decided by its
+bytes alone — a PNG, JPEG, GIF or WebP whose header decodes, each side 1 to 16384
+pixels, at most 2 MiB (2097152 bytes). Anything else is 415; more is 413. The photo is
+stored under a new random name; the one it replaces is removed. Answers the customer.
+Deprecated: use `/api/v2/customers/{id}/photo` (the same); this operation answers 410
+from 2027-06-30 on.
+
+
+Sends a `PUT` request to `/api/v1/customers/{id}/photo`
+
+Arguments:
+- `id`: The resource's id.
+- `body`
+```ignore
+let response = client.customer_photo_put()
+    .id(id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn customer_photo_put(&self) -> builder::CustomerPhotoPut<'_> {
+        builder::CustomerPhotoPut::new(self)
+    }
+    /**Remove a customer's photo
+
+Staff only. Removes the photo (the stored object too); 404 when the customer has none.
+Deprecated: use `/api/v2/customers/{id}/photo` (the same); this operation answers 410
+from 2027-06-30 on.
+
+
+Sends a `DELETE` request to `/api/v1/customers/{id}/photo`
+
+Arguments:
+- `id`: The resource's id.
+```ignore
+let response = client.customer_photo_delete()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn customer_photo_delete(&self) -> builder::CustomerPhotoDelete<'_> {
+        builder::CustomerPhotoDelete::new(self)
     }
     /**List products
 
@@ -8134,6 +8558,10 @@ let response = client.customer_v2_list()
 
 Staff only. `email` is unique ignoring case: a duplicate answers 409 naming the field.
 The customer has no phone number (v1 shows `phone: null`).
+Also accepted as `multipart/form-data`: the same fields, plus an optional `photo` file
+part (`curl -F name=… -F photo=@vinod.jpg`), checked by its bytes before anything is
+stored (415 when it is not a PNG, JPEG, GIF or WebP image, 413 over 2 MiB); a refused
+create stores nothing.
 
 
 Sends a `POST` request to `/api/v2/customers`
@@ -8233,6 +8661,72 @@ let response = client.customer_v2_update()
 ```*/
     pub fn customer_v2_update(&self) -> builder::CustomerV2Update<'_> {
         builder::CustomerV2Update::new(self)
+    }
+    /**Get a customer's photo
+
+Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
+a browser front-end fetches the photo with its token and shows it through a blob URL).
+The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
+`image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
+`Cache-Control: private, no-cache`. 404 when the customer has no photo.
+
+
+Sends a `GET` request to `/api/v2/customers/{id}/photo`
+
+Arguments:
+- `id`: The resource's id.
+- `if_none_match`: ETags the client holds; a match answers 304 without a body.
+```ignore
+let response = client.customer_v2_photo_get()
+    .id(id)
+    .if_none_match(if_none_match)
+    .send()
+    .await;
+```*/
+    pub fn customer_v2_photo_get(&self) -> builder::CustomerV2PhotoGet<'_> {
+        builder::CustomerV2PhotoGet::new(self)
+    }
+    /**Set a customer's photo
+
+Staff only. The body is the image itself (`Content-Type: image/png`, `image/jpeg`,
+`image/gif`, `image/webp` or `application/octet-stream`): what it is is decided by its
+bytes alone — a PNG, JPEG, GIF or WebP whose header decodes, each side 1 to 16384
+pixels, at most 2 MiB (2097152 bytes). Anything else is 415; more is 413. The photo is
+stored under a new random name; the one it replaces is removed. Answers the customer.
+
+
+Sends a `PUT` request to `/api/v2/customers/{id}/photo`
+
+Arguments:
+- `id`: The resource's id.
+- `body`
+```ignore
+let response = client.customer_v2_photo_put()
+    .id(id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn customer_v2_photo_put(&self) -> builder::CustomerV2PhotoPut<'_> {
+        builder::CustomerV2PhotoPut::new(self)
+    }
+    /**Remove a customer's photo
+
+Staff only. Removes the photo (the stored object too); 404 when the customer has none.
+
+
+Sends a `DELETE` request to `/api/v2/customers/{id}/photo`
+
+Arguments:
+- `id`: The resource's id.
+```ignore
+let response = client.customer_v2_photo_delete()
+    .id(id)
+    .send()
+    .await;
+```*/
+    pub fn customer_v2_photo_delete(&self) -> builder::CustomerV2PhotoDelete<'_> {
+        builder::CustomerV2PhotoDelete::new(self)
     }
     /**Interactive documentation
 
@@ -11441,6 +11935,420 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::customer_photo_get`]
+
+[`Client::customer_photo_get`]: super::Client::customer_photo_get*/
+    #[derive(Debug, Clone)]
+    pub struct CustomerPhotoGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+        if_none_match: Result<Option<types::CustomerPhotoGetIfNoneMatch>, String>,
+    }
+    impl<'a> CustomerPhotoGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerPhotoGetIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CustomerPhotoGetIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/customers/{id}/photo`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client, id, if_none_match } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/customers/{}/photo", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "customer_photo_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                410u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::customer_photo_put`]
+
+[`Client::customer_photo_put`]: super::Client::customer_photo_put*/
+    #[derive(Debug)]
+    pub struct CustomerPhotoPut<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+        body: Result<reqwest::Body, String>,
+    }
+    impl<'a> CustomerPhotoPut<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn body<B>(mut self, value: B) -> Self
+        where
+            B: std::convert::TryInto<reqwest::Body>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `reqwest::Body` for body failed".to_string()
+                });
+            self
+        }
+        ///Sends a `PUT` request to `/api/v1/customers/{id}/photo`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/customers/{}/photo", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .header(
+                    ::reqwest::header::CONTENT_TYPE,
+                    ::reqwest::header::HeaderValue::from_static(
+                        "application/octet-stream",
+                    ),
+                )
+                .body(body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "customer_photo_put",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                410u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::customer_photo_delete`]
+
+[`Client::customer_photo_delete`]: super::Client::customer_photo_delete*/
+    #[derive(Debug, Clone)]
+    pub struct CustomerPhotoDelete<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+    }
+    impl<'a> CustomerPhotoDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/api/v1/customers/{id}/photo`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/customers/{}/photo", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "customer_photo_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                410u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::product_list`]
 
 [`Client::product_list`]: super::Client::product_list*/
@@ -14354,6 +15262,399 @@ pub mod builder {
                     )
                 }
                 415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::customer_v2_photo_get`]
+
+[`Client::customer_v2_photo_get`]: super::Client::customer_v2_photo_get*/
+    #[derive(Debug, Clone)]
+    pub struct CustomerV2PhotoGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+        if_none_match: Result<Option<types::CustomerV2PhotoGetIfNoneMatch>, String>,
+    }
+    impl<'a> CustomerV2PhotoGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerV2PhotoGetIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CustomerV2PhotoGetIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/v2/customers/{id}/photo`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client, id, if_none_match } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v2/customers/{}/photo", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "customer_v2_photo_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::customer_v2_photo_put`]
+
+[`Client::customer_v2_photo_put`]: super::Client::customer_v2_photo_put*/
+    #[derive(Debug)]
+    pub struct CustomerV2PhotoPut<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+        body: Result<reqwest::Body, String>,
+    }
+    impl<'a> CustomerV2PhotoPut<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn body<B>(mut self, value: B) -> Self
+        where
+            B: std::convert::TryInto<reqwest::Body>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `reqwest::Body` for body failed".to_string()
+                });
+            self
+        }
+        ///Sends a `PUT` request to `/api/v2/customers/{id}/photo`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CustomerV2>, Error<types::Problem>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v2/customers/{}/photo", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .header(
+                    ::reqwest::header::CONTENT_TYPE,
+                    ::reqwest::header::HeaderValue::from_static(
+                        "application/octet-stream",
+                    ),
+                )
+                .body(body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "customer_v2_photo_put",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::customer_v2_photo_delete`]
+
+[`Client::customer_v2_photo_delete`]: super::Client::customer_v2_photo_delete*/
+    #[derive(Debug, Clone)]
+    pub struct CustomerV2PhotoDelete<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+    }
+    impl<'a> CustomerV2PhotoDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/api/v2/customers/{id}/photo`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v2/customers/{}/photo", client.baseurl, encode_path(& id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "customer_v2_photo_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

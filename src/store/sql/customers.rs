@@ -80,10 +80,10 @@ impl CustomerStore for SqlStore {
             .await?)
     }
 
-    async fn customer_create(&self, new: &NewCustomer) -> Result<Customer, Error> {
+    async fn customer_create(&self, new: &NewCustomer, photo_key: Option<&str>) -> Result<Customer, Error> {
         let created = sqlx::query_as(concat!(
             "INSERT INTO customers (name, name_key, city, city_key, email, email_key, phone, phone_key, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
+             created_at, updated_at, photo_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING ",
             customer_columns!()
         ))
         .bind(&new.name)
@@ -95,6 +95,7 @@ impl CustomerStore for SqlStore {
         .bind(new.phone.as_deref())
         .bind(new.phone.as_deref().map(phone_key))
         .bind(now_micros())
+        .bind(photo_key)
         .fetch_one(&mut *self.writer().await?)
         .await;
         match created {
