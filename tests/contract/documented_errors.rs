@@ -29,7 +29,22 @@ const COVERED_ELSEWHERE: &[(&str, u16, &str)] = &[
     ("user_delete", 409, "users::the_last_admin_can_be_neither_demoted_nor_deleted"),
     ("readyz", 503, "ops::readyz_answers_503_when_the_database_is_gone"),
     ("api_key_create", 409, "hardening::an_account_has_at_most_the_configured_number_of_api_keys"),
+    ("customer_create", 409, TAKEN),
+    ("customer_replace", 409, TAKEN),
+    ("customer_update", 409, TAKEN),
+    ("customer_v2_create", 409, TAKEN),
+    ("customer_v2_replace", 409, TAKEN),
+    ("customer_v2_update", 409, TAKEN),
+    ("customer_list", 410, SUNSET),
+    ("customer_create", 410, SUNSET),
+    ("customer_get", 410, SUNSET),
+    ("customer_replace", 410, SUNSET),
+    ("customer_update", 410, SUNSET),
+    ("customer_delete", 410, SUNSET),
 ];
+
+const TAKEN: &str = "customers::customer_create_and_update_return_409_naming_a_taken_email_or_phone";
+const SUNSET: &str = "customers::after_the_sunset_v1_answers_410_in_the_problem_shape_and_v2_still_works";
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 

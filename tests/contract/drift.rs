@@ -7,7 +7,9 @@
 //! enum values and `additionalProperties: false`, with every `$ref` followed.
 //!
 //! Tolerated differences, each because dropshot cannot express what the spec says:
-//! * prose (summary, description) and `format`/`nullable`, which dropshot words its own way;
+//! * prose (summary, description) and `format`/`nullable`, which dropshot words its own way; and
+//!   so whether a `nullable` property is required (schemars never requires an `Option`; the
+//!   server's types always serialize one the spec requires, as null when empty);
 //! * validation keywords (lengths, patterns, bounds, `uniqueItems`, `minProperties`,
 //!   `default`, `example`): dropshot drops them; `crate::http::validate` enforces them from the
 //!   spec, and the contract tests check that;
@@ -59,10 +61,14 @@ fn shape(schema: &Value, doc: &Value, depth: usize) -> Value {
         let props: serde_json::Map<String, Value> =
             properties.iter().map(|(k, v)| (k.clone(), shape(v, doc, depth + 1))).collect();
         out.insert("properties".into(), Value::Object(props));
+        // A `nullable` property is never in schemars' required set (it describes an `Option`),
+        // though the server always sends it (as null when empty) when the spec requires it.
+        let nullable =
+            |name: &str| properties.get(name).and_then(|p| p.get("nullable")) == Some(&json!(true));
         let required: BTreeSet<String> = schema
             .get("required")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|r| r.iter().filter_map(Value::as_str).filter(|n| !nullable(n)).map(String::from).collect())
             .unwrap_or_default();
         out.insert("required".into(), json!(required));
     }

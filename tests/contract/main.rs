@@ -8,6 +8,7 @@ mod api_keys;
 mod auth;
 mod categories;
 mod config;
+mod customers;
 mod docs;
 mod documented_errors;
 mod drift;
