@@ -117,7 +117,8 @@ impl App {
 
     /// Removes the customer's photo (the row first, then the object); 404 when there is none.
     pub async fn customer_photo_delete(&self, _actor: &Actor, id: Id) -> Result<Customer, Error> {
-        let has_photo = |c: &Customer| if c.photo_key.is_some() { Ok(()) } else { Err(Error::NotFound("photo")) };
+        let has_photo =
+            |c: &Customer| if c.photo_key.is_some() { Ok(()) } else { Err(Error::NotFound("photo")) };
         let (customer, removed) = self.store().customer_set_photo(id, None, &has_photo).await?;
         if let Some(old) = removed {
             let _ = self.photos().delete(&old).await;

@@ -11,11 +11,11 @@ mod auth;
 mod catalog;
 pub mod conditional;
 mod customers;
-mod photos;
 mod docs;
 pub mod extract;
 mod ops;
 mod page;
+mod photos;
 pub mod policy;
 pub mod reply;
 

@@ -19,7 +19,8 @@ fn multipart(fields: &[(&str, &str)], photo: Option<(&str, &str, &[u8])>) -> Vec
     let mut body = Vec::new();
     for (name, value) in fields {
         body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
         );
     }
     if let Some((file_name, content_type, bytes)) = photo {
@@ -92,7 +93,8 @@ async fn problem(response: reqwest::Response, status: u16) -> Value {
 #[tokio::test]
 async fn a_multipart_create_stores_the_photo_under_a_random_name_and_serves_it() {
     let app = TestApp::spawn().await;
-    let response = create_with_photo(&app, "vinod@example.com", Some(("vinod.jpg", "image/jpeg", JPEG))).await;
+    let response =
+        create_with_photo(&app, "vinod@example.com", Some(("vinod.jpg", "image/jpeg", JPEG))).await;
     assert_eq!(response.status().as_u16(), 201);
     let created: Value = response.json().await.unwrap();
     let id = created["id"].as_i64().unwrap();
@@ -164,7 +166,8 @@ async fn put_get_304_replace_and_delete_a_photo() {
 #[tokio::test]
 async fn text_renamed_jpg_is_415_and_leaves_nothing() {
     let app = TestApp::spawn().await;
-    let response = create_with_photo(&app, "vinod@example.com", Some(("vinod.jpg", "image/jpeg", TEXT))).await;
+    let response =
+        create_with_photo(&app, "vinod@example.com", Some(("vinod.jpg", "image/jpeg", TEXT))).await;
     let body = problem(response, 415).await;
     assert_eq!(body["type"], "/problems/unsupported-media-type");
     assert_eq!(customer_count(&app).await, 0);
@@ -221,7 +224,13 @@ async fn a_refused_create_removes_the_photo_it_stored() {
     assert_eq!(app.photo_files(), files);
     assert_eq!(customer_count(&app).await, 1);
     // A photo for a customer that does not exist: 404, nothing kept.
-    let put = app.client.customer_v2_photo_put().id(std::num::NonZeroU64::new(9999).unwrap()).body(PNG.to_vec()).send().await;
+    let put = app
+        .client
+        .customer_v2_photo_put()
+        .id(std::num::NonZeroU64::new(9999).unwrap())
+        .body(PNG.to_vec())
+        .send()
+        .await;
     assert_eq!(put.unwrap_err().status().map(|s| s.as_u16()), Some(404));
     assert_eq!(app.photo_files(), files);
 }
@@ -241,7 +250,8 @@ async fn a_path_traversal_file_name_is_ignored() {
 async fn deleting_a_customer_removes_its_photo() {
     let app = TestApp::spawn().await;
     let response = create_with_photo(&app, "vinod@example.com", Some(("v.gif", "image/gif", GIF))).await;
-    let id = response.json::<Value>().await.unwrap()["id"].as_u64().and_then(std::num::NonZeroU64::new).unwrap();
+    let id =
+        response.json::<Value>().await.unwrap()["id"].as_u64().and_then(std::num::NonZeroU64::new).unwrap();
     assert_eq!(app.photo_files().len(), 1);
     app.client.customer_v2_delete().id(id).send().await.unwrap();
     assert!(app.photo_files().is_empty());
@@ -255,4 +265,24 @@ async fn a_create_without_a_photo_part_has_none() {
     let created: Value = response.json().await.unwrap();
     assert!(created.get("photo_url").is_none());
     assert!(app.photo_files().is_empty());
+}
+
+#[tokio::test]
+async fn after_the_sunset_v1_photo_operations_answer_410() {
+    use storefront::clock::Clock;
+    let clock = Clock::manual(chrono::DateTime::parse_from_rfc3339("2027-06-30T00:00:01Z").unwrap().to_utc());
+    let app = TestApp::spawn_with_clock(clock, |_| {}).await;
+    let id = customer(&app, "priya@example.com").await;
+    app.client.customer_v2_photo_put().id(id).body(PNG.to_vec()).send().await.unwrap();
+    let url = app.url(&format!("/api/v1/customers/{id}/photo"));
+    for request in [
+        app.http.get(&url),
+        app.http.put(&url).header("content-type", "image/png").body(PNG.to_vec()),
+        app.http.delete(&url),
+    ] {
+        let gone = problem(request.send().await.unwrap(), 410).await;
+        assert_eq!(gone["type"], "/problems/gone");
+    }
+    let v2 = app.http.get(app.url(&format!("/api/v2/customers/{id}/photo"))).send().await.unwrap();
+    assert_eq!(v2.status().as_u16(), 200);
 }
