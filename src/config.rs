@@ -99,6 +99,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_api_keys_per_user: u32,
 
+    /// Where customers' photos are kept: a directory (`file:///var/lib/storefront/photos` or a
+    /// path; created at start), `memory://` (lost at restart), or an S3-compatible bucket
+    /// (`s3://bucket/prefix`, credentials and endpoint from the `AWS_*` variables). Default: a
+    /// `photos` directory next to the SQLite database file, else `./photos`.
+    #[arg(long, env = "STOREFRONT_PHOTO_STORE")]
+    pub photo_store: Option<crate::photos::Location>,
+
     /// How long open requests may finish at shutdown; after it, connections are closed.
     #[arg(long, env = "STOREFRONT_SHUTDOWN_GRACE_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
@@ -218,6 +225,13 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where photos are kept: as configured, or the default next to the database.
+    pub fn photo_location(&self) -> crate::photos::Location {
+        self.photo_store
+            .clone()
+            .unwrap_or_else(|| crate::photos::Location::default_for(self.database_url.expose()))
     }
 
     pub fn db_acquire_timeout(&self) -> Duration {

@@ -378,6 +378,80 @@ pub struct KeyOwner {
     pub role: Role,
 }
 
+/// A customer, as both API versions read and write it (v1 `city` is v2 `location`; v2 has no
+/// phone, so customers created through it have none).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Customer {
+    pub id: Id,
+    pub name: String,
+    pub city: String,
+    pub email: String,
+    pub phone: Option<String>,
+    /// The photo's object name in storage, when the customer has a photo.
+    pub photo_key: Option<String>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Versioned for Customer {
+    fn version(&self) -> Version {
+        Version { version: self.version, created_at: self.created_at }
+    }
+}
+
+/// A customer to create.
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub name: String,
+    pub city: String,
+    pub email: String,
+    /// None through API v2.
+    pub phone: Option<String>,
+}
+
+/// The fields of a customer a write changes (`None`: kept).
+#[derive(Debug, Clone, Default)]
+pub struct CustomerChanges {
+    pub name: Option<String>,
+    pub city: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl From<NewCustomer> for CustomerChanges {
+    /// A replacement: every field (a phone that the new version leaves out is kept).
+    fn from(new: NewCustomer) -> Self {
+        CustomerChanges {
+            name: Some(new.name),
+            city: Some(new.city),
+            email: Some(new.email),
+            phone: new.phone,
+        }
+    }
+}
+
+/// The customer list's filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CustomerFilter {
+    /// The whole city, ignoring case.
+    pub city: Option<String>,
+    /// A substring of the name, ignoring case.
+    pub q: Option<String>,
+}
+
+/// The key that tells two phone numbers apart: the leading `+` and the digits
+/// (`+91 98450 12345` and `+919845012345` are one number).
+pub fn phone_key(phone: &str) -> String {
+    let plus = phone.trim_start().starts_with('+');
+    let digits = phone.chars().filter(char::is_ascii_digit);
+    if plus {
+        std::iter::once('+').chain(digits).collect()
+    } else {
+        digits.collect()
+    }
+}
+
 /// Case-folds a name for uniqueness, search and ordering.
 pub fn name_key(name: &str) -> String {
     crate::names::key(name)

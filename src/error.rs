@@ -27,6 +27,9 @@ pub enum Error {
     /// The request conflicts with the current state (a duplicate, a dependent resource).
     #[error("{0}")]
     Conflict(String),
+    /// A value that must be unique is already taken (409, with `errors` naming the field).
+    #[error("{field}: {message}")]
+    Taken { field: &'static str, message: String },
     /// Well-formed input that breaks a rule the schema cannot state (a missing reference…).
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
@@ -36,6 +39,12 @@ pub enum Error {
     /// The caller may not do this to this resource.
     #[error("{0}")]
     Forbidden(String),
+    /// An upload is over its limit (a photo over 2 MiB).
+    #[error("{0}")]
+    TooLarge(String),
+    /// An upload's content is not of a type accepted (a photo that is not an image).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A check on the current version failed (`If-Match`).
     #[error("the resource has changed since the given ETag")]
     PreconditionFailed,
@@ -192,7 +201,8 @@ impl Kind {
             Kind::UriTooLong => "The request target (path and query) is over 8 KiB. Send fewer or shorter \
                 query parameters.",
             Kind::UnsupportedMediaType => "The request body's Content-Type is not one the operation accepts \
-                (usually application/json).",
+                (usually application/json), or an uploaded photo is not a PNG, JPEG, GIF or WebP image by its \
+                content (whatever its name or declared type).",
             Kind::ValidationFailed => "The request is well-formed but breaks the API's rules: a field or parameter \
                 is missing, of the wrong type, out of range, or refers to something that does not exist. The \
                 problem's `errors` names each offending field with what is wrong.",
@@ -395,8 +405,15 @@ impl From<Error> for ApiError {
         match error {
             Error::NotFound(what) => ApiError::new(Kind::NotFound, format!("{what} not found")),
             Error::Conflict(detail) => ApiError::new(Kind::Conflict, detail),
+            Error::Taken { field, message } => {
+                let mut error = ApiError::new(Kind::Conflict, format!("{field}: {message}"));
+                error.problem.errors = vec![FieldError { field: field.into(), message }];
+                error
+            }
             Error::Invalid(errors) => ApiError::validation(errors),
             Error::Forbidden(detail) => ApiError::new(Kind::Forbidden, detail),
+            Error::TooLarge(detail) => ApiError::new(Kind::PayloadTooLarge, detail),
+            Error::UnsupportedMediaType(detail) => ApiError::new(Kind::UnsupportedMediaType, detail),
             Error::PreconditionFailed => ApiError::new(
                 Kind::PreconditionFailed,
                 "the resource has changed since the ETag given in If-Match; fetch it again",

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod money;
 pub mod names;
 pub mod passwords;
+pub mod photos;
 pub mod ratelimit;
 pub mod store;
 pub mod validate;
@@ -116,8 +117,9 @@ pub async fn open(config: &Config, clock: Clock, pool: PoolConfig, secret: &[u8]
         clock.clone(),
     );
     let passwords = passwords::Passwords::new(config.password_workers(), usize::from(config.password_queue));
+    let photos = photos::Photos::open(&config.photo_location())?;
     let settings = app::Settings { max_api_keys: i64::from(config.max_api_keys_per_user) };
-    Ok(App::new(store, tokens, passwords, clock, settings))
+    Ok(App::new(store, tokens, passwords, photos, clock, settings))
 }
 
 /// Opens the application for an operator's task (the CLI): one connection, and no tokens to

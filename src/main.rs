@@ -169,8 +169,8 @@ async fn run(cli: Cli, file: Option<ConfigFile>) -> Result<(), String> {
             app.store().close().await;
             let seeded = seeded.map_err(|e| format!("loading the demo catalog: {e}"))?;
             println!(
-                "demo catalog loaded: {} categories, {} products added",
-                seeded.categories, seeded.products
+                "demo catalog loaded: {} categories, {} products, {} customers added",
+                seeded.categories, seeded.products, seeded.customers
             );
             Ok(())
         }

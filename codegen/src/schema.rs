@@ -48,9 +48,11 @@ pub fn resolve<'a>(schema: &'a Value, document: &'a Value) -> Result<&'a Value, 
 /// String keywords the server's types leave out (see [`for_typify`]).
 const STRING_CONSTRAINTS: &[&str] = &["pattern", "minLength", "maxLength"];
 
-/// A schema as schemars reads it, for the server's typify types. The spec must not use
-/// `nullable`, which schemars' draft-7 model does not know; optional fields say "absent"
-/// instead.
+/// A schema as schemars reads it, for the server's typify types. `nullable: true`, which
+/// schemars' draft-7 model does not know, becomes a `null` member of `type` (typify then makes
+/// an `Option` that a required property always serializes, as `null` when empty); it needs a
+/// plain `type` beside it (not a `$ref`). Optional fields that may be missing should rather say
+/// "absent".
 ///
 /// String constraints (`pattern`, `minLength`, `maxLength`) are left out: the server checks
 /// every request against the spec's own JSON Schemas (`schemas.json`) before it deserializes
@@ -58,12 +60,32 @@ const STRING_CONSTRAINTS: &[&str] = &["pattern", "minLength", "maxLength"];
 /// each pattern on construction would only do the work twice (measured: a sixth of a GET).
 /// The client, which progenitor generates from the spec as written, keeps them.
 pub fn for_typify(schema: &Value) -> Result<schemars::schema::Schema, String> {
-    if contains_key(schema, "nullable") {
-        return Err("`nullable` is not supported: leave the property out instead".into());
-    }
-    let mut schema = strip_openapi_only(schema);
+    let mut schema = schema.clone();
+    nullable_as_type(&mut schema)?;
+    let mut schema = strip_openapi_only(&schema);
     strip_string_constraints(&mut schema);
     serde_json::from_value(schema).map_err(|e| format!("schema is not JSON Schema: {e}"))
+}
+
+/// `nullable: true` beside `type: T` → `type: [T, "null"]`, everywhere.
+fn nullable_as_type(value: &mut Value) -> Result<(), String> {
+    match value {
+        Value::Object(map) => {
+            if let Some(nullable) = map.remove("nullable") {
+                if nullable == Value::Bool(true) {
+                    match map.get("type").cloned() {
+                        Some(Value::String(ty)) => {
+                            map.insert("type".into(), json!([ty, "null"]));
+                        }
+                        _ => return Err("`nullable` needs a plain `type` beside it (not a `$ref`)".into()),
+                    }
+                }
+            }
+            map.values_mut().try_for_each(nullable_as_type)
+        }
+        Value::Array(items) => items.iter_mut().try_for_each(nullable_as_type),
+        _ => Ok(()),
+    }
 }
 
 /// Drops [`STRING_CONSTRAINTS`] everywhere but inside `properties` maps.
@@ -140,12 +162,6 @@ fn walk(value: &Value, visit: &mut dyn FnMut(&str, &Value)) {
         Value::Array(items) => items.iter().for_each(|item| walk(item, visit)),
         _ => {}
     }
-}
-
-fn contains_key(value: &Value, wanted: &str) -> bool {
-    let mut found = false;
-    walk(value, &mut |key, _| found |= key == wanted);
-    found
 }
 
 /// Drops the OpenAPI-only keywords and `x-` extensions, everywhere but inside `properties`

@@ -339,10 +339,10 @@ fn trait_method(op: &Operation, args: &Arguments) -> TokenStream {
         let n = Literal::u64_unsuffixed(n);
         quote!(, request_body_max_bytes = #n)
     });
-    let content_type = match &op.body {
-        Some(Body::Binary { .. }) => Some(quote!(, content_type = "application/octet-stream")),
-        _ => None,
-    };
+    // A raw body's media types are not given to dropshot: its `endpoint` macro accepts only
+    // JSON, URL-encoded and multipart content types (an `application/octet-stream` here fails to
+    // compile). The extractor checks the spec's own list (`request_media_types`).
+    let content_type: Option<TokenStream> = None;
     let extractors = &args.extractors;
     quote! {
         #[doc = #doc]

@@ -1196,6 +1196,1120 @@ pub type CategoryUpdateReply = crate::http::reply::Reply<
     CategoryUpdateReplyHeaders,
     200,
 >;
+///The query parameters of `customer_list`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerListQuery {
+    ///Page size.
+    #[serde(rename = "limit", default = "customer_list_query_defaults::limit")]
+    pub limit: ::std::num::NonZeroU64,
+    ///Items to skip. Not together with `cursor`.
+    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    pub offset: ::std::option::Option<i64>,
+    ///`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+    #[serde(rename = "cursor", default, skip_serializing_if = "Option::is_none")]
+    pub cursor: ::std::option::Option<types::Cursor>,
+    ///Only customers in this city (the whole name, ignoring case).
+    #[serde(rename = "city", default, skip_serializing_if = "Option::is_none")]
+    pub city: ::std::option::Option<types::CustomerCity>,
+    ///Case-insensitive substring of the customer's name.
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
+    pub q: ::std::option::Option<types::SearchText>,
+}
+mod customer_list_query_defaults {
+    #[allow(unused_imports)]
+    use super::types;
+    pub(super) fn limit() -> ::std::num::NonZeroU64 {
+        ::serde_json::from_str("20")
+            .expect("typify checked the spec's default against the parameter's type")
+    }
+}
+impl crate::http::extract::ParamSet for CustomerListQuery {
+    const NAME: &'static str = "CustomerListQuery";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "limit",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: Some("20"),
+        },
+        crate::http::extract::ParamSpec {
+            name: "offset",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "cursor",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "city",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "q",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_list`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerListHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerListHeaders {
+    const NAME: &'static str = "CustomerListHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_list` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerListReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///RFC 8288 links: `first`, and `next`/`prev` when those pages exist.
+    #[serde(rename = "Link")]
+    pub link: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerListReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Link",
+            required: true,
+            description: "RFC 8288 links: `first`, and `next`/`prev` when those pages exist.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_list` answers on success (200).
+pub type CustomerListReply = crate::http::reply::Reply<
+    types::CustomerPage,
+    CustomerListReplyHeaders,
+    200,
+>;
+///The headers `customer_create` declares for its 201 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerCreateReplyHeaders {
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    ///URL of the created resource.
+    #[serde(rename = "Location")]
+    pub location: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerCreateReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Location",
+            required: true,
+            description: "URL of the created resource.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_create` answers on success (201).
+pub type CustomerCreateReply = crate::http::reply::Reply<
+    types::Customer,
+    CustomerCreateReplyHeaders,
+    201,
+>;
+///The path parameters of `customer_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerGetPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerGetPath {
+    const NAME: &'static str = "CustomerGetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerGetHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+    ///An HTTP-date; ignored when `If-None-Match` is present.
+    #[serde(
+        rename = "If-Modified-Since",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub if_modified_since: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerGetHeaders {
+    const NAME: &'static str = "CustomerGetHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "If-Modified-Since",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_get` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerGetReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerGetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_get` answers on success (200).
+pub type CustomerGetReply = crate::http::reply::Reply<
+    types::Customer,
+    CustomerGetReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_replace`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerReplacePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerReplacePath {
+    const NAME: &'static str = "CustomerReplacePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_replace`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerReplaceHeaders {
+    ///The ETag the client last saw; when the resource has changed since, the answer is 412.
+    #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerReplaceHeaders {
+    const NAME: &'static str = "CustomerReplaceHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_replace` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerReplaceReplyHeaders {
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerReplaceReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_replace` answers on success (200).
+pub type CustomerReplaceReply = crate::http::reply::Reply<
+    types::Customer,
+    CustomerReplaceReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerDeletePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerDeletePath {
+    const NAME: &'static str = "CustomerDeletePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerDeleteHeaders {
+    ///The ETag the client last saw; when the resource has changed since, the answer is 412.
+    #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerDeleteHeaders {
+    const NAME: &'static str = "CustomerDeleteHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerDeleteReplyHeaders {
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerDeleteReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_delete` answers on success (204).
+pub type CustomerDeleteReply = crate::http::reply::NoContent<
+    CustomerDeleteReplyHeaders,
+    204,
+>;
+///The path parameters of `customer_update`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerUpdatePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerUpdatePath {
+    const NAME: &'static str = "CustomerUpdatePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_update`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerUpdateHeaders {
+    ///The ETag the client last saw; when the resource has changed since, the answer is 412.
+    #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerUpdateHeaders {
+    const NAME: &'static str = "CustomerUpdateHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_update` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerUpdateReplyHeaders {
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerUpdateReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_update` answers on success (200).
+pub type CustomerUpdateReply = crate::http::reply::Reply<
+    types::Customer,
+    CustomerUpdateReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_photo_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoGetPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoGetPath {
+    const NAME: &'static str = "CustomerPhotoGetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_photo_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoGetHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoGetHeaders {
+    const NAME: &'static str = "CustomerPhotoGetHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_photo_get` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerPhotoGetReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerPhotoGetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_photo_get` answers on success (200).
+pub type CustomerPhotoGetReply = crate::http::reply::BinaryReply<
+    CustomerPhotoGetReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_photo_put`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoPutPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoPutPath {
+    const NAME: &'static str = "CustomerPhotoPutPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_photo_put` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerPhotoPutReplyHeaders {
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerPhotoPutReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_photo_put` answers on success (200).
+pub type CustomerPhotoPutReply = crate::http::reply::Reply<
+    types::Customer,
+    CustomerPhotoPutReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_photo_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoDeletePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoDeletePath {
+    const NAME: &'static str = "CustomerPhotoDeletePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_photo_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerPhotoDeleteReplyHeaders {
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerPhotoDeleteReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_photo_delete` answers on success (204).
+pub type CustomerPhotoDeleteReply = crate::http::reply::NoContent<
+    CustomerPhotoDeleteReplyHeaders,
+    204,
+>;
 ///The query parameters of `product_list`.
 #[derive(
     ::std::fmt::Debug,
@@ -2615,6 +3729,976 @@ pub type UserUpdateReply = crate::http::reply::Reply<
     UserUpdateReplyHeaders,
     200,
 >;
+///The query parameters of `customer_v2_list`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2ListQuery {
+    ///Page size.
+    #[serde(rename = "limit", default = "customer_v2_list_query_defaults::limit")]
+    pub limit: ::std::num::NonZeroU64,
+    ///Items to skip. Not together with `cursor`.
+    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    pub offset: ::std::option::Option<i64>,
+    ///`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+    #[serde(rename = "cursor", default, skip_serializing_if = "Option::is_none")]
+    pub cursor: ::std::option::Option<types::Cursor>,
+    ///Only customers in this location (the whole name, ignoring case).
+    #[serde(rename = "location", default, skip_serializing_if = "Option::is_none")]
+    pub location: ::std::option::Option<types::CustomerCity>,
+    ///Case-insensitive substring of the customer's name.
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
+    pub q: ::std::option::Option<types::SearchText>,
+}
+mod customer_v2_list_query_defaults {
+    #[allow(unused_imports)]
+    use super::types;
+    pub(super) fn limit() -> ::std::num::NonZeroU64 {
+        ::serde_json::from_str("20")
+            .expect("typify checked the spec's default against the parameter's type")
+    }
+}
+impl crate::http::extract::ParamSet for CustomerV2ListQuery {
+    const NAME: &'static str = "CustomerV2ListQuery";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "limit",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: Some("20"),
+        },
+        crate::http::extract::ParamSpec {
+            name: "offset",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "cursor",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "location",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "q",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_v2_list`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2ListHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerV2ListHeaders {
+    const NAME: &'static str = "CustomerV2ListHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_list` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2ListReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///RFC 8288 links: `first`, and `next`/`prev` when those pages exist.
+    #[serde(rename = "Link")]
+    pub link: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2ListReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Link",
+            required: true,
+            description: "RFC 8288 links: `first`, and `next`/`prev` when those pages exist.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_list` answers on success (200).
+pub type CustomerV2ListReply = crate::http::reply::Reply<
+    types::CustomerV2Page,
+    CustomerV2ListReplyHeaders,
+    200,
+>;
+///The headers `customer_v2_create` declares for its 201 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2CreateReplyHeaders {
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    ///URL of the created resource.
+    #[serde(rename = "Location")]
+    pub location: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2CreateReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Location",
+            required: true,
+            description: "URL of the created resource.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_create` answers on success (201).
+pub type CustomerV2CreateReply = crate::http::reply::Reply<
+    types::CustomerV2,
+    CustomerV2CreateReplyHeaders,
+    201,
+>;
+///The path parameters of `customer_v2_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2GetPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2GetPath {
+    const NAME: &'static str = "CustomerV2GetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_v2_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2GetHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+    ///An HTTP-date; ignored when `If-None-Match` is present.
+    #[serde(
+        rename = "If-Modified-Since",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub if_modified_since: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerV2GetHeaders {
+    const NAME: &'static str = "CustomerV2GetHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "If-Modified-Since",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_get` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2GetReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2GetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_get` answers on success (200).
+pub type CustomerV2GetReply = crate::http::reply::Reply<
+    types::CustomerV2,
+    CustomerV2GetReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_v2_replace`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2ReplacePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2ReplacePath {
+    const NAME: &'static str = "CustomerV2ReplacePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_v2_replace`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2ReplaceHeaders {
+    ///The ETag the client last saw; when the resource has changed since, the answer is 412.
+    #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerV2ReplaceHeaders {
+    const NAME: &'static str = "CustomerV2ReplaceHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_replace` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2ReplaceReplyHeaders {
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2ReplaceReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_replace` answers on success (200).
+pub type CustomerV2ReplaceReply = crate::http::reply::Reply<
+    types::CustomerV2,
+    CustomerV2ReplaceReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_v2_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2DeletePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2DeletePath {
+    const NAME: &'static str = "CustomerV2DeletePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_v2_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2DeleteHeaders {
+    ///The ETag the client last saw; when the resource has changed since, the answer is 412.
+    #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerV2DeleteHeaders {
+    const NAME: &'static str = "CustomerV2DeleteHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2DeleteReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2DeleteReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_delete` answers on success (204).
+pub type CustomerV2DeleteReply = crate::http::reply::NoContent<
+    CustomerV2DeleteReplyHeaders,
+    204,
+>;
+///The path parameters of `customer_v2_update`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2UpdatePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2UpdatePath {
+    const NAME: &'static str = "CustomerV2UpdatePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_v2_update`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2UpdateHeaders {
+    ///The ETag the client last saw; when the resource has changed since, the answer is 412.
+    #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerV2UpdateHeaders {
+    const NAME: &'static str = "CustomerV2UpdateHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_update` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2UpdateReplyHeaders {
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2UpdateReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_update` answers on success (200).
+pub type CustomerV2UpdateReply = crate::http::reply::Reply<
+    types::CustomerV2,
+    CustomerV2UpdateReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_v2_photo_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoGetPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoGetPath {
+    const NAME: &'static str = "CustomerV2PhotoGetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_v2_photo_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoGetHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoGetHeaders {
+    const NAME: &'static str = "CustomerV2PhotoGetHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_photo_get` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2PhotoGetReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2PhotoGetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_photo_get` answers on success (200).
+pub type CustomerV2PhotoGetReply = crate::http::reply::BinaryReply<
+    CustomerV2PhotoGetReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_v2_photo_put`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoPutPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoPutPath {
+    const NAME: &'static str = "CustomerV2PhotoPutPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_photo_put` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2PhotoPutReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2PhotoPutReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_photo_put` answers on success (200).
+pub type CustomerV2PhotoPutReply = crate::http::reply::Reply<
+    types::CustomerV2,
+    CustomerV2PhotoPutReplyHeaders,
+    200,
+>;
+///The path parameters of `customer_v2_photo_delete`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoDeletePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoDeletePath {
+    const NAME: &'static str = "CustomerV2PhotoDeletePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_photo_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2PhotoDeleteReplyHeaders {
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2PhotoDeleteReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_photo_delete` answers on success (204).
+pub type CustomerV2PhotoDeleteReply = crate::http::reply::NoContent<
+    CustomerV2PhotoDeleteReplyHeaders,
+    204,
+>;
 ///The headers `docs` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct DocsReplyHeaders {}
@@ -2747,6 +4831,34 @@ impl crate::http::extract::BodySchema for types::CategoryPatch {
 }
 impl crate::http::extract::BodySchema for types::Credentials {
     const NAME: &'static str = "Credentials";
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+impl crate::http::extract::BodySchema for types::CustomerInput {
+    const NAME: &'static str = "CustomerInput";
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+impl crate::http::extract::BodySchema for types::CustomerPatch {
+    const NAME: &'static str = "CustomerPatch";
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+impl crate::http::extract::BodySchema for types::CustomerV2Input {
+    const NAME: &'static str = "CustomerV2Input";
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+impl crate::http::extract::BodySchema for types::CustomerV2Patch {
+    const NAME: &'static str = "CustomerV2Patch";
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
@@ -3147,6 +5259,279 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
     };
+    ///`GET /api/v1/customers` (`customer_list`).
+    pub const CUSTOMER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_list",
+        method: "GET",
+        path: "/api/v1/customers",
+        tag: "customers",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`POST /api/v1/customers` (`customer_create`).
+    pub const CUSTOMER_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_create",
+        method: "POST",
+        path: "/api/v1/customers",
+        tag: "customers",
+        success_status: 201u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &["application/json", "multipart/form-data"],
+        file_parts: &[
+            crate::http::policy::FilePart {
+                name: "photo",
+                required: false,
+                media_types: &["image/png", "image/jpeg", "image/gif", "image/webp"],
+            },
+        ],
+        response_media_types: &["application/json"],
+        max_body_bytes: Some(2200000),
+    };
+    ///`GET /api/v1/customers/{id}` (`customer_get`).
+    pub const CUSTOMER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_get",
+        method: "GET",
+        path: "/api/v1/customers/{id}",
+        tag: "customers",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`PUT /api/v1/customers/{id}` (`customer_replace`).
+    pub const CUSTOMER_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_replace",
+        method: "PUT",
+        path: "/api/v1/customers/{id}",
+        tag: "customers",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`DELETE /api/v1/customers/{id}` (`customer_delete`).
+    pub const CUSTOMER_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_delete",
+        method: "DELETE",
+        path: "/api/v1/customers/{id}",
+        tag: "customers",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
+    };
+    ///`PATCH /api/v1/customers/{id}` (`customer_update`).
+    pub const CUSTOMER_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_update",
+        method: "PATCH",
+        path: "/api/v1/customers/{id}",
+        tag: "customers",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`GET /api/v1/customers/{id}/photo` (`customer_photo_get`).
+    pub const CUSTOMER_PHOTO_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_photo_get",
+        method: "GET",
+        path: "/api/v1/customers/{id}/photo",
+        tag: "customer-photos",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}/photo",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["image/gif", "image/jpeg", "image/png", "image/webp"],
+        max_body_bytes: None,
+    };
+    ///`PUT /api/v1/customers/{id}/photo` (`customer_photo_put`).
+    pub const CUSTOMER_PHOTO_PUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_photo_put",
+        method: "PUT",
+        path: "/api/v1/customers/{id}/photo",
+        tag: "customer-photos",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}/photo",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[
+            "application/octet-stream",
+            "image/gif",
+            "image/jpeg",
+            "image/png",
+            "image/webp",
+        ],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: Some(2097152),
+    };
+    ///`DELETE /api/v1/customers/{id}/photo` (`customer_photo_delete`).
+    pub const CUSTOMER_PHOTO_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_photo_delete",
+        method: "DELETE",
+        path: "/api/v1/customers/{id}/photo",
+        tag: "customer-photos",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}/photo",
+        }),
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
+    };
     ///`GET /api/v1/products` (`product_list`).
     pub const PRODUCT_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "product_list",
@@ -3435,6 +5820,243 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
     };
+    ///`GET /api/v2/customers` (`customer_v2_list`).
+    pub const CUSTOMER_V2_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_list",
+        method: "GET",
+        path: "/api/v2/customers",
+        tag: "customers-v2",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`POST /api/v2/customers` (`customer_v2_create`).
+    pub const CUSTOMER_V2_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_create",
+        method: "POST",
+        path: "/api/v2/customers",
+        tag: "customers-v2",
+        success_status: 201u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &["application/json", "multipart/form-data"],
+        file_parts: &[
+            crate::http::policy::FilePart {
+                name: "photo",
+                required: false,
+                media_types: &["image/png", "image/jpeg", "image/gif", "image/webp"],
+            },
+        ],
+        response_media_types: &["application/json"],
+        max_body_bytes: Some(2200000),
+    };
+    ///`GET /api/v2/customers/{id}` (`customer_v2_get`).
+    pub const CUSTOMER_V2_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_get",
+        method: "GET",
+        path: "/api/v2/customers/{id}",
+        tag: "customers-v2",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`PUT /api/v2/customers/{id}` (`customer_v2_replace`).
+    pub const CUSTOMER_V2_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_replace",
+        method: "PUT",
+        path: "/api/v2/customers/{id}",
+        tag: "customers-v2",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`DELETE /api/v2/customers/{id}` (`customer_v2_delete`).
+    pub const CUSTOMER_V2_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_delete",
+        method: "DELETE",
+        path: "/api/v2/customers/{id}",
+        tag: "customers-v2",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
+    };
+    ///`PATCH /api/v2/customers/{id}` (`customer_v2_update`).
+    pub const CUSTOMER_V2_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_update",
+        method: "PATCH",
+        path: "/api/v2/customers/{id}",
+        tag: "customers-v2",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`GET /api/v2/customers/{id}/photo` (`customer_v2_photo_get`).
+    pub const CUSTOMER_V2_PHOTO_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_photo_get",
+        method: "GET",
+        path: "/api/v2/customers/{id}/photo",
+        tag: "customer-photos-v2",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["image/gif", "image/jpeg", "image/png", "image/webp"],
+        max_body_bytes: None,
+    };
+    ///`PUT /api/v2/customers/{id}/photo` (`customer_v2_photo_put`).
+    pub const CUSTOMER_V2_PHOTO_PUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_photo_put",
+        method: "PUT",
+        path: "/api/v2/customers/{id}/photo",
+        tag: "customer-photos-v2",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[
+            "application/octet-stream",
+            "image/gif",
+            "image/jpeg",
+            "image/png",
+            "image/webp",
+        ],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: Some(2097152),
+    };
+    ///`DELETE /api/v2/customers/{id}/photo` (`customer_v2_photo_delete`).
+    pub const CUSTOMER_V2_PHOTO_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_photo_delete",
+        method: "DELETE",
+        path: "/api/v2/customers/{id}/photo",
+        tag: "customer-photos-v2",
+        success_status: 204u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &[],
+        max_body_bytes: None,
+    };
     ///`GET /docs` (`docs`).
     pub const DOCS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "docs",
@@ -3584,6 +6206,15 @@ pub mod operations {
         &CATEGORY_REPLACE,
         &CATEGORY_DELETE,
         &CATEGORY_UPDATE,
+        &CUSTOMER_LIST,
+        &CUSTOMER_CREATE,
+        &CUSTOMER_GET,
+        &CUSTOMER_REPLACE,
+        &CUSTOMER_DELETE,
+        &CUSTOMER_UPDATE,
+        &CUSTOMER_PHOTO_GET,
+        &CUSTOMER_PHOTO_PUT,
+        &CUSTOMER_PHOTO_DELETE,
         &PRODUCT_LIST,
         &PRODUCT_CREATE,
         &PRODUCT_GET,
@@ -3596,6 +6227,15 @@ pub mod operations {
         &USER_GET,
         &USER_DELETE,
         &USER_UPDATE,
+        &CUSTOMER_V2_LIST,
+        &CUSTOMER_V2_CREATE,
+        &CUSTOMER_V2_GET,
+        &CUSTOMER_V2_REPLACE,
+        &CUSTOMER_V2_DELETE,
+        &CUSTOMER_V2_UPDATE,
+        &CUSTOMER_V2_PHOTO_GET,
+        &CUSTOMER_V2_PHOTO_PUT,
+        &CUSTOMER_V2_PHOTO_DELETE,
         &DOCS,
         &DOCS_ASSET,
         &HEALTHZ,
@@ -3621,6 +6261,15 @@ pub mod operations {
             "category_replace" => Some(&CATEGORY_REPLACE),
             "category_delete" => Some(&CATEGORY_DELETE),
             "category_update" => Some(&CATEGORY_UPDATE),
+            "customer_list" => Some(&CUSTOMER_LIST),
+            "customer_create" => Some(&CUSTOMER_CREATE),
+            "customer_get" => Some(&CUSTOMER_GET),
+            "customer_replace" => Some(&CUSTOMER_REPLACE),
+            "customer_delete" => Some(&CUSTOMER_DELETE),
+            "customer_update" => Some(&CUSTOMER_UPDATE),
+            "customer_photo_get" => Some(&CUSTOMER_PHOTO_GET),
+            "customer_photo_put" => Some(&CUSTOMER_PHOTO_PUT),
+            "customer_photo_delete" => Some(&CUSTOMER_PHOTO_DELETE),
             "product_list" => Some(&PRODUCT_LIST),
             "product_create" => Some(&PRODUCT_CREATE),
             "product_get" => Some(&PRODUCT_GET),
@@ -3633,6 +6282,15 @@ pub mod operations {
             "user_get" => Some(&USER_GET),
             "user_delete" => Some(&USER_DELETE),
             "user_update" => Some(&USER_UPDATE),
+            "customer_v2_list" => Some(&CUSTOMER_V2_LIST),
+            "customer_v2_create" => Some(&CUSTOMER_V2_CREATE),
+            "customer_v2_get" => Some(&CUSTOMER_V2_GET),
+            "customer_v2_replace" => Some(&CUSTOMER_V2_REPLACE),
+            "customer_v2_delete" => Some(&CUSTOMER_V2_DELETE),
+            "customer_v2_update" => Some(&CUSTOMER_V2_UPDATE),
+            "customer_v2_photo_get" => Some(&CUSTOMER_V2_PHOTO_GET),
+            "customer_v2_photo_put" => Some(&CUSTOMER_V2_PHOTO_PUT),
+            "customer_v2_photo_delete" => Some(&CUSTOMER_V2_PHOTO_DELETE),
             "docs" => Some(&DOCS),
             "docs_asset" => Some(&DOCS_ASSET),
             "healthz" => Some(&HEALTHZ),
@@ -3839,6 +6497,160 @@ Changes only the fields sent; `If-Match` with a stale `ETag` gives 412, a name t
         headers: crate::http::extract::HeaderParams<CategoryUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::CategoryPatch>,
     ) -> Result<CategoryUpdateReply, crate::error::ApiError>;
+    /**List customers
+
+Staff only. Filters combine with AND: `city` matches the whole city, ignoring case; `q`
+is a case-insensitive substring of the name. Customers come in `id` order. Pass either
+`offset` (the response then has `total`) or the opaque `cursor` of a previous page; a
+cursor is only valid with the filters it was issued for.
+Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
+`phone`); this operation answers 410 from 2027-06-30 on.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/customers",
+    tags = ["customers"],
+    deprecated = true}]
+    async fn customer_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        query: crate::http::extract::QueryParams<CustomerListQuery>,
+        headers: crate::http::extract::HeaderParams<CustomerListHeaders>,
+    ) -> Result<CustomerListReply, crate::error::ApiError>;
+    /**Create a customer
+
+Staff only. `email` is unique ignoring case, and `phone` is unique ignoring spaces, dashes and
+parentheses: a duplicate answers 409 naming the field.
+Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
+`phone`); this operation answers 410 from 2027-06-30 on.
+Also accepted as `multipart/form-data`: the same fields, plus an optional `photo` file
+part (`curl -F name=… -F photo=@vinod.jpg`), checked by its bytes before anything is
+stored (415 when it is not a PNG, JPEG, GIF or WebP image, 413 over 2 MiB); a refused
+create stores nothing.*/
+    #[endpoint{method = POST,
+    path = "/api/v1/customers",
+    tags = ["customers"],
+    deprecated = true,
+    request_body_max_bytes = 2200000}]
+    async fn customer_create(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonOrForm<types::CustomerInput>,
+    ) -> Result<CustomerCreateReply, crate::error::ApiError>;
+    /**Get a customer
+
+Staff only. One customer by `id`, with a strong `ETag` (`If-None-Match` gives 304) and
+`Last-Modified` (`If-Modified-Since`).
+Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
+`phone`); this operation answers 410 from 2027-06-30 on.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/customers/{id}",
+    tags = ["customers"],
+    deprecated = true}]
+    async fn customer_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerGetHeaders>,
+    ) -> Result<CustomerGetReply, crate::error::ApiError>;
+    /**Replace a customer
+
+Staff only. Every field is replaced; `If-Match` with a stale `ETag` gives 412.
+Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
+`phone`); this operation answers 410 from 2027-06-30 on.*/
+    #[endpoint{method = PUT,
+    path = "/api/v1/customers/{id}",
+    tags = ["customers"],
+    deprecated = true}]
+    async fn customer_replace(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerReplacePath>,
+        headers: crate::http::extract::HeaderParams<CustomerReplaceHeaders>,
+        body: crate::http::extract::JsonBody<types::CustomerInput>,
+    ) -> Result<CustomerReplaceReply, crate::error::ApiError>;
+    /**Delete a customer
+
+Staff only. Deletes the customer (204); `If-Match` with a stale `ETag` gives 412.
+Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
+`phone`); this operation answers 410 from 2027-06-30 on.*/
+    #[endpoint{method = DELETE,
+    path = "/api/v1/customers/{id}",
+    tags = ["customers"],
+    deprecated = true}]
+    async fn customer_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerDeletePath>,
+        headers: crate::http::extract::HeaderParams<CustomerDeleteHeaders>,
+    ) -> Result<CustomerDeleteReply, crate::error::ApiError>;
+    /**Update some fields of a customer
+
+Staff only. Only the fields present are changed; `If-Match` with a stale `ETag` gives 412.
+Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
+`phone`); this operation answers 410 from 2027-06-30 on.*/
+    #[endpoint{method = PATCH,
+    path = "/api/v1/customers/{id}",
+    tags = ["customers"],
+    deprecated = true}]
+    async fn customer_update(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerUpdatePath>,
+        headers: crate::http::extract::HeaderParams<CustomerUpdateHeaders>,
+        body: crate::http::extract::JsonBody<types::CustomerPatch>,
+    ) -> Result<CustomerUpdateReply, crate::error::ApiError>;
+    /**Get a customer's photo
+
+Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
+a browser front-end fetches the photo with its token and shows it through a blob URL).
+The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
+`image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
+`Cache-Control: private, no-cache`. 404 when the customer has no photo.
+Deprecated: use `/api/v2/customers/{id}/photo` (the same); this operation answers 410
+from 2027-06-30 on.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/customers/{id}/photo",
+    tags = ["customer-photos"],
+    deprecated = true}]
+    async fn customer_photo_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerPhotoGetHeaders>,
+    ) -> Result<CustomerPhotoGetReply, crate::error::ApiError>;
+    /**Set a customer's photo
+
+Staff only. The body is the image itself (`Content-Type: image/png`, `image/jpeg`,
+`image/gif`, `image/webp` or `application/octet-stream`): what it is is decided by its
+bytes alone — a PNG, JPEG, GIF or WebP whose header decodes, each side 1 to 16384
+pixels, at most 2 MiB (2097152 bytes). Anything else is 415; more is 413. The photo is
+stored under a new random name; the one it replaces is removed. Answers the customer.
+Deprecated: use `/api/v2/customers/{id}/photo` (the same); this operation answers 410
+from 2027-06-30 on.*/
+    #[endpoint{method = PUT,
+    path = "/api/v1/customers/{id}/photo",
+    tags = ["customer-photos"],
+    deprecated = true,
+    request_body_max_bytes = 2097152}]
+    async fn customer_photo_put(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoPutPath>,
+        body: crate::http::extract::BinaryBody,
+    ) -> Result<CustomerPhotoPutReply, crate::error::ApiError>;
+    /**Remove a customer's photo
+
+Staff only. Removes the photo (the stored object too); 404 when the customer has none.
+Deprecated: use `/api/v2/customers/{id}/photo` (the same); this operation answers 410
+from 2027-06-30 on.*/
+    #[endpoint{method = DELETE,
+    path = "/api/v1/customers/{id}/photo",
+    tags = ["customer-photos"],
+    deprecated = true}]
+    async fn customer_photo_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoDeletePath>,
+    ) -> Result<CustomerPhotoDeleteReply, crate::error::ApiError>;
     /**List products
 
 Filters combine with AND. `sort` orders by one field (prefix `-` for descending), with
@@ -3990,6 +6802,133 @@ The change takes effect on the account's next request. The last admin cannot be 
         headers: crate::http::extract::HeaderParams<UserUpdateHeaders>,
         body: crate::http::extract::JsonBody<types::UserPatch>,
     ) -> Result<UserUpdateReply, crate::error::ApiError>;
+    /**List customers
+
+Staff only. Filters combine with AND: `location` matches the whole location, ignoring case; `q`
+is a case-insensitive substring of the name. Customers come in `id` order. Pass either
+`offset` (the response then has `total`) or the opaque `cursor` of a previous page; a
+cursor is only valid with the filters it was issued for.*/
+    #[endpoint{method = GET,
+    path = "/api/v2/customers",
+    tags = ["customers-v2"]}]
+    async fn customer_v2_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        query: crate::http::extract::QueryParams<CustomerV2ListQuery>,
+        headers: crate::http::extract::HeaderParams<CustomerV2ListHeaders>,
+    ) -> Result<CustomerV2ListReply, crate::error::ApiError>;
+    /**Create a customer
+
+Staff only. `email` is unique ignoring case: a duplicate answers 409 naming the field.
+The customer has no phone number (v1 shows `phone: null`).
+Also accepted as `multipart/form-data`: the same fields, plus an optional `photo` file
+part (`curl -F name=… -F photo=@vinod.jpg`), checked by its bytes before anything is
+stored (415 when it is not a PNG, JPEG, GIF or WebP image, 413 over 2 MiB); a refused
+create stores nothing.*/
+    #[endpoint{method = POST,
+    path = "/api/v2/customers",
+    tags = ["customers-v2"],
+    request_body_max_bytes = 2200000}]
+    async fn customer_v2_create(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonOrForm<types::CustomerV2Input>,
+    ) -> Result<CustomerV2CreateReply, crate::error::ApiError>;
+    /**Get a customer
+
+Staff only. One customer by `id`, with a strong `ETag` (`If-None-Match` gives 304) and
+`Last-Modified` (`If-Modified-Since`).*/
+    #[endpoint{method = GET,
+    path = "/api/v2/customers/{id}",
+    tags = ["customers-v2"]}]
+    async fn customer_v2_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2GetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2GetHeaders>,
+    ) -> Result<CustomerV2GetReply, crate::error::ApiError>;
+    /**Replace a customer
+
+Staff only. Every field is replaced (the phone number, which v2 does not show, is kept); `If-Match` with a stale `ETag` gives 412.*/
+    #[endpoint{method = PUT,
+    path = "/api/v2/customers/{id}",
+    tags = ["customers-v2"]}]
+    async fn customer_v2_replace(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2ReplacePath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2ReplaceHeaders>,
+        body: crate::http::extract::JsonBody<types::CustomerV2Input>,
+    ) -> Result<CustomerV2ReplaceReply, crate::error::ApiError>;
+    /**Delete a customer
+
+Staff only. Deletes the customer (204); `If-Match` with a stale `ETag` gives 412.*/
+    #[endpoint{method = DELETE,
+    path = "/api/v2/customers/{id}",
+    tags = ["customers-v2"]}]
+    async fn customer_v2_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2DeletePath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2DeleteHeaders>,
+    ) -> Result<CustomerV2DeleteReply, crate::error::ApiError>;
+    /**Update some fields of a customer
+
+Staff only. Only the fields present are changed; `If-Match` with a stale `ETag` gives 412.*/
+    #[endpoint{method = PATCH,
+    path = "/api/v2/customers/{id}",
+    tags = ["customers-v2"]}]
+    async fn customer_v2_update(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2UpdatePath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2UpdateHeaders>,
+        body: crate::http::extract::JsonBody<types::CustomerV2Patch>,
+    ) -> Result<CustomerV2UpdateReply, crate::error::ApiError>;
+    /**Get a customer's photo
+
+Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
+a browser front-end fetches the photo with its token and shows it through a blob URL).
+The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
+`image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
+`Cache-Control: private, no-cache`. 404 when the customer has no photo.*/
+    #[endpoint{method = GET,
+    path = "/api/v2/customers/{id}/photo",
+    tags = ["customer-photos-v2"]}]
+    async fn customer_v2_photo_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2PhotoGetHeaders>,
+    ) -> Result<CustomerV2PhotoGetReply, crate::error::ApiError>;
+    /**Set a customer's photo
+
+Staff only. The body is the image itself (`Content-Type: image/png`, `image/jpeg`,
+`image/gif`, `image/webp` or `application/octet-stream`): what it is is decided by its
+bytes alone — a PNG, JPEG, GIF or WebP whose header decodes, each side 1 to 16384
+pixels, at most 2 MiB (2097152 bytes). Anything else is 415; more is 413. The photo is
+stored under a new random name; the one it replaces is removed. Answers the customer.*/
+    #[endpoint{method = PUT,
+    path = "/api/v2/customers/{id}/photo",
+    tags = ["customer-photos-v2"],
+    request_body_max_bytes = 2097152}]
+    async fn customer_v2_photo_put(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoPutPath>,
+        body: crate::http::extract::BinaryBody,
+    ) -> Result<CustomerV2PhotoPutReply, crate::error::ApiError>;
+    /**Remove a customer's photo
+
+Staff only. Removes the photo (the stored object too); 404 when the customer has none.*/
+    #[endpoint{method = DELETE,
+    path = "/api/v2/customers/{id}/photo",
+    tags = ["customer-photos-v2"]}]
+    async fn customer_v2_photo_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoDeletePath>,
+    ) -> Result<CustomerV2PhotoDeleteReply, crate::error::ApiError>;
     /**Interactive documentation
 
 Swagger UI for this spec (`/openapi.json`), served entirely by the server — its assets
@@ -4175,6 +7114,162 @@ pub trait CategoriesHandlers: Send + Sync + 'static {
         Output = Result<CategoryUpdateReply, crate::error::ApiError>,
     > + Send;
 }
+///The operations tagged `customer-photos`, implemented by hand in `src/http`.
+pub trait CustomerPhotosHandlers: Send + Sync + 'static {
+    ///`GET /api/v1/customers/{id}/photo`: Get a customer's photo
+    fn customer_photo_get(
+        cx: crate::http::Cx,
+        path: CustomerPhotoGetPath,
+        headers: CustomerPhotoGetHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerPhotoGetReply, crate::error::ApiError>,
+    > + Send;
+    ///`PUT /api/v1/customers/{id}/photo`: Set a customer's photo
+    fn customer_photo_put(
+        cx: crate::http::Cx,
+        path: CustomerPhotoPutPath,
+        body: crate::http::extract::Upload,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerPhotoPutReply, crate::error::ApiError>,
+    > + Send;
+    ///`DELETE /api/v1/customers/{id}/photo`: Remove a customer's photo
+    fn customer_photo_delete(
+        cx: crate::http::Cx,
+        path: CustomerPhotoDeletePath,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerPhotoDeleteReply, crate::error::ApiError>,
+    > + Send;
+}
+///The operations tagged `customer-photos-v2`, implemented by hand in `src/http`.
+pub trait CustomerPhotosV2Handlers: Send + Sync + 'static {
+    ///`GET /api/v2/customers/{id}/photo`: Get a customer's photo
+    fn customer_v2_photo_get(
+        cx: crate::http::Cx,
+        path: CustomerV2PhotoGetPath,
+        headers: CustomerV2PhotoGetHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2PhotoGetReply, crate::error::ApiError>,
+    > + Send;
+    ///`PUT /api/v2/customers/{id}/photo`: Set a customer's photo
+    fn customer_v2_photo_put(
+        cx: crate::http::Cx,
+        path: CustomerV2PhotoPutPath,
+        body: crate::http::extract::Upload,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2PhotoPutReply, crate::error::ApiError>,
+    > + Send;
+    ///`DELETE /api/v2/customers/{id}/photo`: Remove a customer's photo
+    fn customer_v2_photo_delete(
+        cx: crate::http::Cx,
+        path: CustomerV2PhotoDeletePath,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2PhotoDeleteReply, crate::error::ApiError>,
+    > + Send;
+}
+///The operations tagged `customers`, implemented by hand in `src/http`.
+pub trait CustomersHandlers: Send + Sync + 'static {
+    ///`GET /api/v1/customers`: List customers
+    fn customer_list(
+        cx: crate::http::Cx,
+        query: CustomerListQuery,
+        headers: CustomerListHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerListReply, crate::error::ApiError>,
+    > + Send;
+    ///`POST /api/v1/customers`: Create a customer
+    fn customer_create(
+        cx: crate::http::Cx,
+        body: crate::http::extract::Form<types::CustomerInput>,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerCreateReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /api/v1/customers/{id}`: Get a customer
+    fn customer_get(
+        cx: crate::http::Cx,
+        path: CustomerGetPath,
+        headers: CustomerGetHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerGetReply, crate::error::ApiError>,
+    > + Send;
+    ///`PUT /api/v1/customers/{id}`: Replace a customer
+    fn customer_replace(
+        cx: crate::http::Cx,
+        path: CustomerReplacePath,
+        headers: CustomerReplaceHeaders,
+        body: types::CustomerInput,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerReplaceReply, crate::error::ApiError>,
+    > + Send;
+    ///`DELETE /api/v1/customers/{id}`: Delete a customer
+    fn customer_delete(
+        cx: crate::http::Cx,
+        path: CustomerDeletePath,
+        headers: CustomerDeleteHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerDeleteReply, crate::error::ApiError>,
+    > + Send;
+    ///`PATCH /api/v1/customers/{id}`: Update some fields of a customer
+    fn customer_update(
+        cx: crate::http::Cx,
+        path: CustomerUpdatePath,
+        headers: CustomerUpdateHeaders,
+        body: types::CustomerPatch,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerUpdateReply, crate::error::ApiError>,
+    > + Send;
+}
+///The operations tagged `customers-v2`, implemented by hand in `src/http`.
+pub trait CustomersV2Handlers: Send + Sync + 'static {
+    ///`GET /api/v2/customers`: List customers
+    fn customer_v2_list(
+        cx: crate::http::Cx,
+        query: CustomerV2ListQuery,
+        headers: CustomerV2ListHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2ListReply, crate::error::ApiError>,
+    > + Send;
+    ///`POST /api/v2/customers`: Create a customer
+    fn customer_v2_create(
+        cx: crate::http::Cx,
+        body: crate::http::extract::Form<types::CustomerV2Input>,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2CreateReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /api/v2/customers/{id}`: Get a customer
+    fn customer_v2_get(
+        cx: crate::http::Cx,
+        path: CustomerV2GetPath,
+        headers: CustomerV2GetHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2GetReply, crate::error::ApiError>,
+    > + Send;
+    ///`PUT /api/v2/customers/{id}`: Replace a customer
+    fn customer_v2_replace(
+        cx: crate::http::Cx,
+        path: CustomerV2ReplacePath,
+        headers: CustomerV2ReplaceHeaders,
+        body: types::CustomerV2Input,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2ReplaceReply, crate::error::ApiError>,
+    > + Send;
+    ///`DELETE /api/v2/customers/{id}`: Delete a customer
+    fn customer_v2_delete(
+        cx: crate::http::Cx,
+        path: CustomerV2DeletePath,
+        headers: CustomerV2DeleteHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2DeleteReply, crate::error::ApiError>,
+    > + Send;
+    ///`PATCH /api/v2/customers/{id}`: Update some fields of a customer
+    fn customer_v2_update(
+        cx: crate::http::Cx,
+        path: CustomerV2UpdatePath,
+        headers: CustomerV2UpdateHeaders,
+        body: types::CustomerV2Patch,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2UpdateReply, crate::error::ApiError>,
+    > + Send;
+}
 ///The operations tagged `ops`, implemented by hand in `src/http`.
 pub trait OpsHandlers: Send + Sync + 'static {
     ///`GET /`: Where things are
@@ -4331,8 +7426,9 @@ pub trait UsersHandlers: Send + Sync + 'static {
 /// the request against the operation's policies, then call its handler.
 pub struct Glue<H>(::std::marker::PhantomData<fn() -> H>);
 impl<
-    H: ApiKeysHandlers + AuthHandlers + CategoriesHandlers + OpsHandlers
-        + ProductsHandlers + TagsHandlers + UsersHandlers,
+    H: ApiKeysHandlers + AuthHandlers + CategoriesHandlers + CustomerPhotosHandlers
+        + CustomerPhotosV2Handlers + CustomersHandlers + CustomersV2Handlers
+        + OpsHandlers + ProductsHandlers + TagsHandlers + UsersHandlers,
 > StorefrontApi for Glue<H> {
     type Context = crate::http::ServerState;
     async fn api_index(
@@ -4732,6 +7828,273 @@ impl<
             )
             .await
     }
+    async fn customer_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        query: crate::http::extract::QueryParams<CustomerListQuery>,
+        headers: crate::http::extract::HeaderParams<CustomerListHeaders>,
+    ) -> Result<CustomerListReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_LIST,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_LIST,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersHandlers>::customer_list(
+                            cx,
+                            query.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_create(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonOrForm<types::CustomerInput>,
+    ) -> Result<CustomerCreateReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_CREATE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_CREATE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersHandlers>::customer_create(cx, body.into_inner())
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerGetHeaders>,
+    ) -> Result<CustomerGetReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_GET,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_GET,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersHandlers>::customer_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_replace(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerReplacePath>,
+        headers: crate::http::extract::HeaderParams<CustomerReplaceHeaders>,
+        body: crate::http::extract::JsonBody<types::CustomerInput>,
+    ) -> Result<CustomerReplaceReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_REPLACE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_REPLACE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersHandlers>::customer_replace(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerDeletePath>,
+        headers: crate::http::extract::HeaderParams<CustomerDeleteHeaders>,
+    ) -> Result<CustomerDeleteReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_DELETE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_DELETE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersHandlers>::customer_delete(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_update(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerUpdatePath>,
+        headers: crate::http::extract::HeaderParams<CustomerUpdateHeaders>,
+        body: crate::http::extract::JsonBody<types::CustomerPatch>,
+    ) -> Result<CustomerUpdateReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_UPDATE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_UPDATE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersHandlers>::customer_update(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_photo_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerPhotoGetHeaders>,
+    ) -> Result<CustomerPhotoGetReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_PHOTO_GET,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_PHOTO_GET,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosHandlers>::customer_photo_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_photo_put(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoPutPath>,
+        body: crate::http::extract::BinaryBody,
+    ) -> Result<CustomerPhotoPutReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_PHOTO_PUT,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_PHOTO_PUT,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosHandlers>::customer_photo_put(
+                            cx,
+                            path.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_photo_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoDeletePath>,
+    ) -> Result<CustomerPhotoDeleteReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_PHOTO_DELETE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_PHOTO_DELETE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosHandlers>::customer_photo_delete(
+                            cx,
+                            path.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
     async fn product_list(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
@@ -5075,6 +8438,273 @@ impl<
                             path.into_inner(),
                             headers.into_inner(),
                             body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        query: crate::http::extract::QueryParams<CustomerV2ListQuery>,
+        headers: crate::http::extract::HeaderParams<CustomerV2ListHeaders>,
+    ) -> Result<CustomerV2ListReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_LIST,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_LIST,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersV2Handlers>::customer_v2_list(
+                            cx,
+                            query.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_create(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonOrForm<types::CustomerV2Input>,
+    ) -> Result<CustomerV2CreateReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_CREATE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_CREATE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersV2Handlers>::customer_v2_create(cx, body.into_inner())
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2GetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2GetHeaders>,
+    ) -> Result<CustomerV2GetReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_GET,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_GET,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersV2Handlers>::customer_v2_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_replace(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2ReplacePath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2ReplaceHeaders>,
+        body: crate::http::extract::JsonBody<types::CustomerV2Input>,
+    ) -> Result<CustomerV2ReplaceReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_REPLACE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_REPLACE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersV2Handlers>::customer_v2_replace(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2DeletePath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2DeleteHeaders>,
+    ) -> Result<CustomerV2DeleteReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_DELETE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_DELETE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersV2Handlers>::customer_v2_delete(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_update(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2UpdatePath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2UpdateHeaders>,
+        body: crate::http::extract::JsonBody<types::CustomerV2Patch>,
+    ) -> Result<CustomerV2UpdateReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_UPDATE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_UPDATE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomersV2Handlers>::customer_v2_update(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_photo_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoGetPath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2PhotoGetHeaders>,
+    ) -> Result<CustomerV2PhotoGetReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_PHOTO_GET,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_PHOTO_GET,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosV2Handlers>::customer_v2_photo_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_photo_put(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoPutPath>,
+        body: crate::http::extract::BinaryBody,
+    ) -> Result<CustomerV2PhotoPutReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_PHOTO_PUT,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_PHOTO_PUT,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosV2Handlers>::customer_v2_photo_put(
+                            cx,
+                            path.into_inner(),
+                            body.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_photo_delete(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoDeletePath>,
+    ) -> Result<CustomerV2PhotoDeleteReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_PHOTO_DELETE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_PHOTO_DELETE,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosV2Handlers>::customer_v2_photo_delete(
+                            cx,
+                            path.into_inner(),
                         )
                         .await
                 },

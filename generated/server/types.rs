@@ -290,6 +290,232 @@ impl ::std::str::FromStr for Cursor {
         Ok(Self(value.to_string()))
     }
 }
+///A customer as API v1 shows it (deprecated; see `CustomerV2`).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct Customer {
+    pub city: CustomerCity,
+    pub created_at: Timestamp,
+    pub email: Email,
+    pub id: Id,
+    pub name: CustomerName,
+    ///The phone number (see `Phone`); null for a customer created through API v2, which has none.
+    #[serde(deserialize_with = "::std::option::Option::deserialize")]
+    pub phone: ::std::option::Option<::std::string::String>,
+    ///Where the customer's photo is (`/api/v1/customers/{id}/photo`); absent when there is none.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub photo_url: ::std::option::Option<::std::string::String>,
+    pub updated_at: Timestamp,
+}
+/**A city (v1 `city`, v2 `location`): the same rules as a customer name; stored in Unicode
+NFC. The list filter matches it whole, ignoring case.
+*/
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct CustomerCity(pub ::std::string::String);
+impl ::std::ops::Deref for CustomerCity {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<CustomerCity> for ::std::string::String {
+    fn from(value: CustomerCity) -> Self {
+        value.0
+    }
+}
+impl ::std::convert::From<::std::string::String> for CustomerCity {
+    fn from(value: ::std::string::String) -> Self {
+        Self(value)
+    }
+}
+impl ::std::fmt::Display for CustomerCity {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl ::std::str::FromStr for CustomerCity {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Ok(Self(value.to_string()))
+    }
+}
+///The fields of `CustomerInput` as `multipart/form-data`, with an optional `photo` file part.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct CustomerForm {
+    pub city: CustomerCity,
+    pub email: Email,
+    pub name: CustomerName,
+    pub phone: Phone,
+    /**Optional: the customer's photo, a PNG, JPEG, GIF or WebP of at most 2 MiB, judged by
+its bytes (415 otherwise; 413 when larger). Stored under a random name, never the
+part's file name.
+*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub photo: ::std::option::Option<::std::string::String>,
+}
+///`CustomerInput`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerInput {
+    pub city: CustomerCity,
+    pub email: Email,
+    pub name: CustomerName,
+    pub phone: Phone,
+}
+/**The same rules as a product name: no control characters (C0 or C1), no invisible
+formatting characters, no unassigned or private-use characters, no leading or trailing
+white space, and something visible; stored in Unicode NFC.
+*/
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct CustomerName(pub ::std::string::String);
+impl ::std::ops::Deref for CustomerName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<CustomerName> for ::std::string::String {
+    fn from(value: CustomerName) -> Self {
+        value.0
+    }
+}
+impl ::std::convert::From<::std::string::String> for CustomerName {
+    fn from(value: ::std::string::String) -> Self {
+        Self(value)
+    }
+}
+impl ::std::fmt::Display for CustomerName {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl ::std::str::FromStr for CustomerName {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Ok(Self(value.to_string()))
+    }
+}
+///`CustomerPage`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct CustomerPage {
+    pub items: ::std::vec::Vec<Customer>,
+    pub links: PageLinks,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_cursor: ::std::option::Option<Cursor>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub prev_cursor: ::std::option::Option<Cursor>,
+    ///Number of matching items; present in `offset` mode.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub total: ::std::option::Option<i64>,
+}
+///`CustomerPatch`
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Default,
+    schemars::JsonSchema
+)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub city: ::std::option::Option<CustomerCity>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub email: ::std::option::Option<Email>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<CustomerName>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub phone: ::std::option::Option<Phone>,
+}
+///A customer as API v2 shows it. v1's `city` is `location`; there is no `phone`; `photo_url` is always present.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct CustomerV2 {
+    pub created_at: Timestamp,
+    pub email: Email,
+    pub id: Id,
+    pub location: CustomerCity,
+    pub name: CustomerName,
+    ///Where the customer's photo is (`/api/v1/customers/{id}/photo`); null when there is none.
+    #[serde(deserialize_with = "::std::option::Option::deserialize")]
+    pub photo_url: ::std::option::Option<::std::string::String>,
+    pub updated_at: Timestamp,
+}
+///The fields of `CustomerV2Input` as `multipart/form-data`, with an optional `photo` file part.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct CustomerV2Form {
+    pub email: Email,
+    pub location: CustomerCity,
+    pub name: CustomerName,
+    /**Optional: the customer's photo, a PNG, JPEG, GIF or WebP of at most 2 MiB, judged by
+its bytes (415 otherwise; 413 when larger). Stored under a random name, never the
+part's file name.
+*/
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub photo: ::std::option::Option<::std::string::String>,
+}
+///`CustomerV2Input`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerV2Input {
+    pub email: Email,
+    pub location: CustomerCity,
+    pub name: CustomerName,
+}
+///`CustomerV2Page`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct CustomerV2Page {
+    pub items: ::std::vec::Vec<CustomerV2>,
+    pub links: PageLinks,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_cursor: ::std::option::Option<Cursor>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub prev_cursor: ::std::option::Option<Cursor>,
+    ///Number of matching items; present in `offset` mode.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub total: ::std::option::Option<i64>,
+}
+///`CustomerV2Patch`
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Default,
+    schemars::JsonSchema
+)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerV2Patch {
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub email: ::std::option::Option<Email>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub location: ::std::option::Option<CustomerCity>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub name: ::std::option::Option<CustomerName>,
+}
 ///Free text; no NUL characters.
 #[derive(
     ::serde::Deserialize,
@@ -539,6 +765,52 @@ pub struct PageLinks {
     #[serde(rename = "self")]
     pub self_: ::std::string::String,
 }
+/**A phone number: an optional leading `+`, then a digit, then 5 to 19 digits, spaces,
+dashes or parentheses (`^\+?[0-9][0-9 ()-]{5,19}$`; E.164 numbers such as
+`+919845012345` fit). Unique: two numbers are the same when their `+` and digits are
+(`+91 98450 12345` and `+919845012345` are one number).
+*/
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct Phone(pub ::std::string::String);
+impl ::std::ops::Deref for Phone {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<Phone> for ::std::string::String {
+    fn from(value: Phone) -> Self {
+        value.0
+    }
+}
+impl ::std::convert::From<::std::string::String> for Phone {
+    fn from(value: ::std::string::String) -> Self {
+        Self(value)
+    }
+}
+impl ::std::fmt::Display for Phone {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl ::std::str::FromStr for Phone {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Ok(Self(value.to_string()))
+    }
+}
 /**A positive amount with at most two fraction digits and at most eight integer digits,
 as a string: `"19.99"`, `"5"`, `"0.5"`.
 */
@@ -631,7 +903,7 @@ pub struct Problem {
     ///What went wrong in this occurrence.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub detail: ::std::option::Option<::std::string::String>,
-    ///For 422, one entry per offending field.
+    ///For 422, one entry per offending field; for a 409 on a value that must be unique, the field.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub errors: ::std::vec::Vec<FieldError>,
     ///The request path.
@@ -881,7 +1153,7 @@ pub struct Registration {
     pub password: NewPassword,
     pub username: Username,
 }
-///`admin`: everything; `manager`: prices, stock (and later customers and orders); `customer`: the catalog and their own things.
+///`admin`: everything; `manager`: prices, stock, customers (and later orders); `customer`: the catalog and their own things.
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,

@@ -117,7 +117,7 @@ impl App {
         self.store().product_delete(id, &matching(precondition)).await
     }
 
-    /// Loads the tutorials' demo catalog. Idempotent: categories and products that already
+    /// Loads the tutorials' demo catalog and customers. Idempotent: categories and products that already
     /// exist (by name, ignoring case) are left alone.
     pub async fn seed_demo(&self) -> Result<Seeded, Error> {
         let mut seeded = Seeded::default();
@@ -145,6 +145,7 @@ impl App {
                 seeded.products += 1;
             }
         }
+        seeded.customers = self.seed_demo_customers().await?;
         Ok(seeded)
     }
 }
@@ -159,6 +160,7 @@ fn tag_names(tags: &[String]) -> Result<Vec<String>, Error> {
 pub struct Seeded {
     pub categories: usize,
     pub products: usize,
+    pub customers: usize,
 }
 
 /// (category, [(product, description, price in cents, stock, tags)])

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod catalog;
+mod customers;
 
 use std::sync::Arc;
 
@@ -20,13 +21,16 @@ use crate::clock::Clock;
 use crate::domain::{Id, Role};
 use crate::error::Error;
 use crate::passwords::Passwords;
+use crate::photos::Photos;
 use crate::store::Store;
 
-/// The application: the store, the token keys, the password work, the clock, the limits.
+/// The application: the store, the token keys, the password work, the photos, the clock, the limits.
 pub struct App {
     store: Arc<dyn Store>,
     tokens: TokenKeys,
     passwords: Passwords,
+    /// Customers' photos (the objects; the database keeps their keys).
+    photos: Photos,
     clock: Clock,
     settings: Settings,
     /// Set when shutdown begins: readiness fails from then on (a load balancer drains).
@@ -57,10 +61,16 @@ impl App {
         store: Arc<dyn Store>,
         tokens: TokenKeys,
         passwords: Passwords,
+        photos: Photos,
         clock: Clock,
         settings: Settings,
     ) -> App {
-        App { store, tokens, passwords, clock, settings, stopping: Default::default() }
+        App { store, tokens, passwords, photos, clock, settings, stopping: Default::default() }
+    }
+
+    /// Where customers' photos are kept.
+    pub fn photos(&self) -> &Photos {
+        &self.photos
     }
 
     /// The bounded password work.

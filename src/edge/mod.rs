@@ -219,7 +219,13 @@ impl Edge {
         }
         let headers = response.headers_mut();
         for (name, value) in answer.headers {
-            headers.insert(name, value);
+            // Links add up (a page's `next` and a deprecated operation's successor); the
+            // others are the policy's word on the matter.
+            if name == header::LINK {
+                headers.append(name, value);
+            } else {
+                headers.insert(name, value);
+            }
         }
         self.decorate(headers, &request_id, origin.as_ref());
 

@@ -10,10 +10,12 @@ mod api_keys;
 mod auth;
 mod catalog;
 pub mod conditional;
+mod customers;
 mod docs;
 pub mod extract;
 mod ops;
 mod page;
+mod photos;
 pub mod policy;
 pub mod reply;
 

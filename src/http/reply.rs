@@ -90,7 +90,7 @@ impl Headers {
                 H::HEADERS
                     .iter()
                     .filter(|h| h.required)
-                    .all(|h| self.map.contains_key(h.name) || h.name.eq_ignore_ascii_case("cache-control")),
+                    .all(|h| self.map.contains_key(h.name) || set_by_the_glue(h.name)),
                 "a required response header is missing"
             );
         }
@@ -99,6 +99,12 @@ impl Headers {
         *response.headers_mut() = self.map;
         Ok(response)
     }
+}
+
+/// Headers that the generated glue adds from the operation's policy (`x-cache`, deprecation),
+/// through the request's scope, rather than the handler's reply.
+fn set_by_the_glue(name: &str) -> bool {
+    ["cache-control", "deprecation", "sunset"].iter().any(|h| name.eq_ignore_ascii_case(h))
 }
 
 fn status(code: u16) -> Result<StatusCode, HttpError> {

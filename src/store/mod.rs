@@ -102,6 +102,40 @@ pub trait CatalogStore {
     async fn product_delete(&self, id: Id, check: Check<'_, Product>) -> Result<(), Error>;
 }
 
+/// Customers: one table that both API versions read and write.
+#[async_trait]
+pub trait CustomerStore {
+    /// A page of customers in id order.
+    async fn customers(
+        &self,
+        filter: &CustomerFilter,
+        start: Start<Id>,
+        limit: i64,
+    ) -> Result<Page<Customer>, Error>;
+    async fn customer(&self, id: Id) -> Result<Customer, Error>;
+    /// The customer with this email, ignoring case.
+    async fn customer_by_email(&self, email: &str) -> Result<Option<Customer>, Error>;
+    /// A new customer, with the key of a photo already stored (or none); a taken email or phone
+    /// is [`Error::Taken`] naming the field.
+    async fn customer_create(&self, new: &NewCustomer, photo_key: Option<&str>) -> Result<Customer, Error>;
+    async fn customer_update(
+        &self,
+        id: Id,
+        changes: &CustomerChanges,
+        check: Check<'_, Customer>,
+    ) -> Result<Customer, Error>;
+    /// Sets (or, with `None`, clears) the customer's photo key; the updated customer and the
+    /// key it had before (whose object the caller deletes from storage).
+    async fn customer_set_photo(
+        &self,
+        id: Id,
+        photo_key: Option<&str>,
+        check: Check<'_, Customer>,
+    ) -> Result<(Customer, Option<String>), Error>;
+    /// Deletes a customer; the row as it was (its `photo_key` names the object to delete).
+    async fn customer_delete(&self, id: Id, check: Check<'_, Customer>) -> Result<Customer, Error>;
+}
+
 /// Accounts and credentials: users, refresh-token families, API keys. Sessions are timed by
 /// the application's clock (`now`, microseconds), which the tests move.
 #[async_trait]
@@ -164,7 +198,7 @@ pub trait AccountStore {
 
 /// Everything the application keeps.
 #[async_trait]
-pub trait Store: CatalogStore + AccountStore + Send + Sync + 'static {
+pub trait Store: CatalogStore + AccountStore + CustomerStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Whether the database answers a query (for `/readyz`).
     async fn ping(&self) -> Result<(), Error>;

@@ -92,6 +92,8 @@ impl TestApp {
         config.db_max_connections = 4;
         config.jwt_secret = Some(storefront::config::Secret("a-test-secret-that-is-32-bytes-long!".into()));
         config.rate_limits = TEST_RATE_LIMITS.parse().expect("rate limits");
+        // Photos in the test's own directory, whatever the database (see `TestApp::photo_files`).
+        config.photo_store = Some(storefront::photos::Location::Directory(dir.path().join("photos")));
         adjust(&mut config);
         let log_path = dir.path().join("server.log");
         let log = storefront::logging::to_file(&log_path).expect("a log file");
@@ -165,6 +167,15 @@ impl TestApp {
     /// The address of the metrics' own listener, when configured.
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
         self.running.as_ref().expect("running").metrics_addr()
+    }
+
+    /// The names of the files in the server's photo directory, sorted.
+    pub fn photo_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self._dir.path().join("photos"))
+            .map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
     }
 
     /// What the server has logged so far (JSON lines).

@@ -29,7 +29,34 @@ const COVERED_ELSEWHERE: &[(&str, u16, &str)] = &[
     ("user_delete", 409, "users::the_last_admin_can_be_neither_demoted_nor_deleted"),
     ("readyz", 503, "ops::readyz_answers_503_when_the_database_is_gone"),
     ("api_key_create", 409, "hardening::an_account_has_at_most_the_configured_number_of_api_keys"),
+    ("customer_create", 409, TAKEN),
+    ("customer_replace", 409, TAKEN),
+    ("customer_update", 409, TAKEN),
+    ("customer_v2_create", 409, TAKEN),
+    ("customer_v2_replace", 409, TAKEN),
+    ("customer_v2_update", 409, TAKEN),
+    ("customer_list", 410, SUNSET),
+    ("customer_create", 410, SUNSET),
+    ("customer_get", 410, SUNSET),
+    ("customer_replace", 410, SUNSET),
+    ("customer_update", 410, SUNSET),
+    ("customer_delete", 410, SUNSET),
+    ("customer_photo_get", 410, PHOTO_SUNSET),
+    ("customer_photo_put", 410, PHOTO_SUNSET),
+    ("customer_photo_delete", 410, PHOTO_SUNSET),
+    ("customer_photo_put", 400, PHOTO_UNREADABLE),
+    ("customer_photo_get", 304, PHOTO_304),
+    ("customer_v2_photo_get", 304, PHOTO_304),
+    ("customer_v2_photo_put", 400, PHOTO_UNREADABLE),
 ];
+
+const TAKEN: &str = "customers::customer_create_and_update_return_409_naming_a_taken_email_or_phone";
+/// The demo data has no photos: the walker cannot fetch one to revalidate.
+const PHOTO_304: &str = "photos::put_get_304_replace_and_delete_a_photo";
+const PHOTO_SUNSET: &str = "photos::after_the_sunset_v1_photo_operations_answer_410";
+/// A raw body is never parsed, so only a body that cannot be read (a broken connection) is 400.
+const PHOTO_UNREADABLE: &str = "photos::put_get_304_replace_and_delete_a_photo (no request provokes it)";
+const SUNSET: &str = "customers::after_the_sunset_v1_answers_410_in_the_problem_shape_and_v2_still_works";
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -134,8 +161,13 @@ impl Walker<'_> {
         } else {
             self.path.replace("{id}", "1")
         };
+        let raw_body = has_body && self.op.pointer("/requestBody/content/application~1json").is_none();
         let with_body = |request: reqwest::RequestBuilder| match self.valid_body() {
             Some(body) => request.json(&body),
+            // A raw body (a photo): a real image.
+            None if raw_body => request
+                .header("content-type", "image/png")
+                .body(include_bytes!("../fixtures/photos/tiny.png").to_vec()),
             None => request,
         };
         let request = match status {
@@ -171,7 +203,17 @@ impl Walker<'_> {
                 };
                 with_body(self.request(&app.http, &target).header("if-match", "\"0-0\""))
             }
-            413 if has_body => self.request(&app.http, &existing).json(&json!({"name": "x".repeat(8192)})),
+            413 if has_body => {
+                // Over the operation's own limit (`x-max-body-bytes`), else the server's default.
+                let limit =
+                    self.op.get("x-max-body-bytes").and_then(Value::as_u64).unwrap_or(65_536) as usize;
+                let request = self.request(&app.http, &existing);
+                if self.op.pointer("/requestBody/content/application~1json").is_none() {
+                    request.header("content-type", "application/octet-stream").body(vec![0u8; limit + 1])
+                } else {
+                    request.json(&json!({"name": "x".repeat(limit)}))
+                }
+            }
             415 if has_body => {
                 self.request(&app.http, &existing).header("content-type", "text/plain").body("{}")
             }

@@ -367,8 +367,7 @@ pub trait StorefrontApi {
     #[endpoint{method = PUT,
     path = "/v1/people/{id}/photo",
     tags = ["people"],
-    request_body_max_bytes = 2097152,
-    content_type = "application/octet-stream"}]
+    request_body_max_bytes = 2097152}]
     async fn person_photo_put(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,

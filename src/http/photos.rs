@@ -1,0 +1,83 @@
+//! Handlers of customers' photos (`/api/v1/customers/{id}/photo`, deprecated, and the same
+//! under `/api/v2`): the bytes go to the application layer, which decides what they are.
+
+use crate::api::server::*;
+use crate::error::ApiError;
+use crate::http::catalog::text;
+use crate::http::customers::{customer_v1, customer_v2};
+use crate::http::extract::Upload;
+use crate::http::{db_id, Cx, Server};
+use crate::photos::StoredPhoto;
+
+/// Whether the client's `If-None-Match` names the photo's ETag (or is `*`).
+fn unchanged(if_none_match: Option<&str>, photo: &StoredPhoto) -> bool {
+    if_none_match.is_some_and(|tags| {
+        tags.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == photo.etag)
+    })
+}
+
+impl CustomerPhotosHandlers for Server {
+    async fn customer_photo_get(
+        cx: Cx,
+        path: CustomerPhotoGetPath,
+        headers: CustomerPhotoGetHeaders,
+    ) -> Result<CustomerPhotoGetReply, ApiError> {
+        let photo = cx.app.customer_photo_get(&cx.actor, db_id(path.id)?).await?;
+        let reply = if unchanged(text(&headers.if_none_match), &photo) {
+            CustomerPhotoGetReply::not_modified()
+        } else {
+            CustomerPhotoGetReply::new(photo.kind.media_type(), photo.bytes)
+        };
+        Ok(reply.etag(&photo.etag).header(http::header::CACHE_CONTROL, "private, no-cache"))
+    }
+
+    async fn customer_photo_put(
+        cx: Cx,
+        path: CustomerPhotoPutPath,
+        body: Upload,
+    ) -> Result<CustomerPhotoPutReply, ApiError> {
+        let row = cx.app.customer_photo_put(&cx.actor, db_id(path.id)?, body.bytes).await?;
+        Ok(CustomerPhotoPutReply::new(customer_v1(row)?))
+    }
+
+    async fn customer_photo_delete(
+        cx: Cx,
+        path: CustomerPhotoDeletePath,
+    ) -> Result<CustomerPhotoDeleteReply, ApiError> {
+        cx.app.customer_photo_delete(&cx.actor, db_id(path.id)?).await?;
+        Ok(CustomerPhotoDeleteReply::new())
+    }
+}
+
+impl CustomerPhotosV2Handlers for Server {
+    async fn customer_v2_photo_get(
+        cx: Cx,
+        path: CustomerV2PhotoGetPath,
+        headers: CustomerV2PhotoGetHeaders,
+    ) -> Result<CustomerV2PhotoGetReply, ApiError> {
+        let photo = cx.app.customer_photo_get(&cx.actor, db_id(path.id)?).await?;
+        let reply = if unchanged(text(&headers.if_none_match), &photo) {
+            CustomerV2PhotoGetReply::not_modified()
+        } else {
+            CustomerV2PhotoGetReply::new(photo.kind.media_type(), photo.bytes)
+        };
+        Ok(reply.etag(&photo.etag).header(http::header::CACHE_CONTROL, "private, no-cache"))
+    }
+
+    async fn customer_v2_photo_put(
+        cx: Cx,
+        path: CustomerV2PhotoPutPath,
+        body: Upload,
+    ) -> Result<CustomerV2PhotoPutReply, ApiError> {
+        let row = cx.app.customer_photo_put(&cx.actor, db_id(path.id)?, body.bytes).await?;
+        Ok(CustomerV2PhotoPutReply::new(customer_v2(row)?))
+    }
+
+    async fn customer_v2_photo_delete(
+        cx: Cx,
+        path: CustomerV2PhotoDeletePath,
+    ) -> Result<CustomerV2PhotoDeleteReply, ApiError> {
+        cx.app.customer_photo_delete(&cx.actor, db_id(path.id)?).await?;
+        Ok(CustomerV2PhotoDeleteReply::new())
+    }
+}
