@@ -27,6 +27,10 @@ pub enum Error {
     /// The request conflicts with the current state (a duplicate, a dependent resource).
     #[error("{0}")]
     Conflict(String),
+    /// A conflict that lies in some fields of the request (lines of an order that stock cannot
+    /// serve): the problem's `errors` names them, as for a 422.
+    #[error("{0}")]
+    ConflictOn(String, Vec<FieldError>),
     /// Well-formed input that breaks a rule the schema cannot state (a missing reference…).
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
@@ -395,6 +399,11 @@ impl From<Error> for ApiError {
         match error {
             Error::NotFound(what) => ApiError::new(Kind::NotFound, format!("{what} not found")),
             Error::Conflict(detail) => ApiError::new(Kind::Conflict, detail),
+            Error::ConflictOn(detail, errors) => {
+                let mut error = ApiError::new(Kind::Conflict, detail);
+                error.problem.errors = errors;
+                error
+            }
             Error::Invalid(errors) => ApiError::validation(errors),
             Error::Forbidden(detail) => ApiError::new(Kind::Forbidden, detail),
             Error::PreconditionFailed => ApiError::new(

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod catalog;
+mod orders;
 
 use std::sync::Arc;
 

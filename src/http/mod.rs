@@ -13,6 +13,7 @@ pub mod conditional;
 mod docs;
 pub mod extract;
 mod ops;
+mod orders;
 mod page;
 pub mod policy;
 pub mod reply;

@@ -17,6 +17,7 @@ mod hardening;
 mod logs;
 mod metrics;
 mod ops;
+mod orders;
 mod policy;
 mod problems;
 mod products;
