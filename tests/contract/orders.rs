@@ -271,7 +271,8 @@ async fn two_orders_for_the_last_unit_one_gets_it_and_the_other_409() {
     for round in 0..5 {
         let last = create_product(&app, category.id.0.get(), &format!("Last one {round}"), "9.99", 1, &[]).await;
         let last = last.id.0.get();
-        let (a, b) = tokio::join!(place(&alice.client, &[(last, 1)]), place(&bob.client, &[(last, 1)]));
+        let line = [(last, 1)];
+        let (a, b) = tokio::join!(place(&alice.client, &line), place(&bob.client, &line));
         let mut statuses = [
             a.as_ref().map(|r| r.status().as_u16()).unwrap_or_else(|e| e.status().unwrap().as_u16()),
             b.as_ref().map(|r| r.status().as_u16()).unwrap_or_else(|e| e.status().unwrap().as_u16()),
