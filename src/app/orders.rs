@@ -28,7 +28,10 @@ impl App {
         let mut seen: BTreeMap<Id, usize> = BTreeMap::new();
         for (i, line) in lines.iter().enumerate() {
             if !(1..=MAX_QUANTITY).contains(&line.quantity) {
-                return Err(Error::invalid(format!("items.{i}.quantity"), format!("must be 1 to {MAX_QUANTITY}")));
+                return Err(Error::invalid(
+                    format!("items.{i}.quantity"),
+                    format!("must be 1 to {MAX_QUANTITY}"),
+                ));
             }
             if let Some(first) = seen.insert(line.product_id, i) {
                 return Err(Error::invalid(

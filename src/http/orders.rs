@@ -54,7 +54,11 @@ impl OrdersHandlers for Server {
         Ok(OrderCreateReply::new(order(row)?).location(&location).etag(&etag).last_modified(modified))
     }
 
-    async fn order_get(cx: Cx, path: OrderGetPath, headers: OrderGetHeaders) -> Result<OrderGetReply, ApiError> {
+    async fn order_get(
+        cx: Cx,
+        path: OrderGetPath,
+        headers: OrderGetHeaders,
+    ) -> Result<OrderGetReply, ApiError> {
         let row = cx.app.order_get(&cx.actor, db_id(path.id)?).await?;
         let conditions = Conditions {
             if_none_match: text(&headers.if_none_match),
@@ -111,7 +115,9 @@ fn order(row: Order) -> Result<types::Order, Error> {
                         .ok()
                         .and_then(std::num::NonZeroU64::new)
                         .map(types::Quantity)
-                        .ok_or_else(|| Error::internal(format!("a stored quantity {} is not positive", item.quantity)))?,
+                        .ok_or_else(|| {
+                            Error::internal(format!("a stored quantity {} is not positive", item.quantity))
+                        })?,
                     unit_price: api_string(money::format_cents(item.unit_price_cents), "unit price")?,
                 })
             })

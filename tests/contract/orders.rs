@@ -16,13 +16,20 @@ fn id(n: u64) -> NonZeroU64 {
 async fn place(client: &Client, lines: &[(u64, u64)]) -> Result<ResponseValue<Order>, Error<Problem>> {
     let items: Vec<OrderLineInput> = lines
         .iter()
-        .map(|(product, quantity)| OrderLineInput { product_id: Id(id(*product)), quantity: Quantity(id(*quantity)) })
+        .map(|(product, quantity)| OrderLineInput {
+            product_id: Id(id(*product)),
+            quantity: Quantity(id(*quantity)),
+        })
         .collect();
     client.order_create().body_map(|b| b.items(items)).send().await
 }
 
 /// Moves an order to `status`.
-async fn set_status(client: &Client, order: u64, status: OrderStatus) -> Result<ResponseValue<Order>, Error<Problem>> {
+async fn set_status(
+    client: &Client,
+    order: u64,
+    status: OrderStatus,
+) -> Result<ResponseValue<Order>, Error<Problem>> {
     client.order_update().id(id(order)).body_map(|b| b.status(status)).send().await
 }
 
@@ -54,8 +61,11 @@ async fn order_create_takes_stock_records_unit_prices_and_an_exact_total() {
     assert_eq!(location, format!("/api/v1/orders/{}", order.id.0));
     assert_eq!(order.user_id.0, alice.id);
     assert_eq!(order.status, OrderStatus::Pending);
-    let lines: Vec<(u64, u64, &str)> =
-        order.items.iter().map(|l| (l.product_id.0.get(), l.quantity.0.get(), l.unit_price.as_str())).collect();
+    let lines: Vec<(u64, u64, &str)> = order
+        .items
+        .iter()
+        .map(|l| (l.product_id.0.get(), l.quantity.0.get(), l.unit_price.as_str()))
+        .collect();
     assert_eq!(lines, [(tea, 3, "0.10"), (butter, 2, "19.99")]);
     // 3 × 0.10 + 2 × 19.99, exactly (0.1 × 3 is 0.30000000000000004 in floating point).
     assert_eq!(order.total.as_str(), "40.28");
@@ -65,7 +75,13 @@ async fn order_create_takes_stock_records_unit_prices_and_an_exact_total() {
     assert_ne!(after.headers()["etag"], tea_etag);
 
     // The recorded price stays when the product's price changes.
-    app.client.product_update().id(id(tea)).body_map(|b| b.price(Some("0.25".try_into().unwrap()))).send().await.unwrap();
+    app.client
+        .product_update()
+        .id(id(tea))
+        .body_map(|b| b.price(Some("0.25".try_into().unwrap())))
+        .send()
+        .await
+        .unwrap();
     let fetched = alice.client.order_get().id(order.id.0).send().await.unwrap();
     assert_eq!(fetched.headers()["etag"].to_str().unwrap(), etag);
     let fetched = fetched.into_inner();
@@ -114,8 +130,13 @@ async fn order_create_returns_422_naming_a_missing_or_repeated_product() {
     }
     let lines: Vec<serde_json::Value> =
         (1..=51).map(|n| serde_json::json!({"product_id": n, "quantity": 1})).collect();
-    let response =
-        alice.http.post(app.url("/api/v1/orders")).json(&serde_json::json!({"items": lines})).send().await.unwrap();
+    let response = alice
+        .http
+        .post(app.url("/api/v1/orders"))
+        .json(&serde_json::json!({"items": lines}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 422);
     assert_eq!((stock(&app, tea).await, stock(&app, butter).await), (10, 5));
 }
@@ -132,7 +153,9 @@ async fn customers_list_their_own_orders_and_staff_list_everyones() {
     let a2 = place(&alice.client, &[(tea, 1), (butter, 1)]).await.unwrap().into_inner();
     set_status(&alice.client, a2.id.0.get(), OrderStatus::Cancelled).await.unwrap();
 
-    let ids = |page: storefront_client::types::OrderPage| page.items.iter().map(|o| o.id.0.get()).collect::<Vec<_>>();
+    let ids = |page: storefront_client::types::OrderPage| {
+        page.items.iter().map(|o| o.id.0.get()).collect::<Vec<_>>()
+    };
     let own = alice.client.order_list().send().await.unwrap().into_inner();
     assert_eq!(own.total, Some(2));
     assert_eq!(ids(own), [a1.id.0.get(), a2.id.0.get()]);
@@ -163,7 +186,15 @@ async fn customers_list_their_own_orders_and_staff_list_everyones() {
     assert_eq!(status_of(app.client.order_list().limit(id(2)).if_none_match(etag).send().await), 304);
     // A cursor is only valid for the filter it was issued for.
     assert_eq!(
-        status_of(app.client.order_list().limit(id(2)).status(OrderStatus::Paid).cursor(next.to_string()).send().await),
+        status_of(
+            app.client
+                .order_list()
+                .limit(id(2))
+                .status(OrderStatus::Paid)
+                .cursor(next.to_string())
+                .send()
+                .await
+        ),
         422
     );
 }
@@ -269,7 +300,8 @@ async fn two_orders_for_the_last_unit_one_gets_it_and_the_other_409() {
     let bob = app.user("bob", Role::Customer).await;
     // Several rounds: each fires both orders together.
     for round in 0..5 {
-        let last = create_product(&app, category.id.0.get(), &format!("Last one {round}"), "9.99", 1, &[]).await;
+        let last =
+            create_product(&app, category.id.0.get(), &format!("Last one {round}"), "9.99", 1, &[]).await;
         let last = last.id.0.get();
         let line = [(last, 1)];
         let (a, b) = tokio::join!(place(&alice.client, &line), place(&bob.client, &line));

@@ -36,7 +36,8 @@ impl OrderStore for SqlStore {
         let mut tx = self.begin().await?;
         let mut ids: Vec<Id> = lines.iter().map(|line| line.product_id).collect();
         ids.sort_unstable();
-        let mut select = Sql::new("SELECT id, name, price_cents, stock, updated_at FROM products WHERE id IN (");
+        let mut select =
+            Sql::new("SELECT id, name, price_cents, stock, updated_at FROM products WHERE id IN (");
         select.bind_list(&ids).push(") ORDER BY id").push(for_update!(""));
         let products: BTreeMap<Id, Stocked> =
             select.query_as::<Stocked>().fetch_all(&mut *tx).await?.into_iter().map(|p| (p.id, p)).collect();
@@ -98,8 +99,9 @@ impl OrderStore for SqlStore {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        let mut insert =
-            Sql::new("INSERT INTO order_items (order_id, line, product_id, quantity, unit_price_cents) VALUES ");
+        let mut insert = Sql::new(
+            "INSERT INTO order_items (order_id, line, product_id, quantity, unit_price_cents) VALUES ",
+        );
         for (i, line) in lines.iter().enumerate() {
             insert.push(if i == 0 { "(" } else { ", (" });
             insert
@@ -238,7 +240,9 @@ async fn with_items(
         return Ok(());
     }
     let ids: Vec<Id> = orders.iter().map(|o| o.id).collect();
-    let mut sql = Sql::new("SELECT order_id, product_id, quantity, unit_price_cents FROM order_items WHERE order_id IN (");
+    let mut sql = Sql::new(
+        "SELECT order_id, product_id, quantity, unit_price_cents FROM order_items WHERE order_id IN (",
+    );
     sql.bind_list(&ids).push(") ORDER BY order_id, line");
     let rows: Vec<(Id, Id, i64, i64)> = sql.query_as().fetch_all(&mut *connection).await?;
     let mut by_order: BTreeMap<Id, Vec<OrderItem>> = BTreeMap::new();
@@ -267,7 +271,9 @@ async fn reread(tx: &mut Tx, id: Id) -> Result<Order, Error> {
 fn out_of_stock(lines: &[OrderLine], short: &[(usize, &Stocked)]) -> Error {
     let named: Vec<String> = short
         .iter()
-        .map(|(i, p)| format!("product {} ({:?}): {} in stock, {} ordered", p.id, p.name, p.stock, lines[*i].quantity))
+        .map(|(i, p)| {
+            format!("product {} ({:?}): {} in stock, {} ordered", p.id, p.name, p.stock, lines[*i].quantity)
+        })
         .collect();
     let errors = short
         .iter()
