@@ -400,6 +400,78 @@ impl Versioned for Customer {
     }
 }
 
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    Shipped,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 4] =
+        [OrderStatus::Pending, OrderStatus::Paid, OrderStatus::Shipped, OrderStatus::Cancelled];
+
+    /// The state's name, as stored and as the spec spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state machine: `pending → paid → shipped`, `pending | paid → cancelled`. Nothing
+    /// leaves `shipped` or `cancelled`, and no state moves to itself.
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!((self, next), (Pending, Paid) | (Paid, Shipped) | (Pending | Paid, Cancelled))
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A state as stored; anything else in the database is a server fault.
+impl TryFrom<String> for OrderStatus {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        OrderStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| Error::internal(format!("stored order status {text:?} is not a status")))
+    }
+}
+
+/// A stored order, with its lines in the order they were placed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Order {
+    pub id: Id,
+    /// The owner: who placed it.
+    pub user_id: Id,
+    #[sqlx(try_from = "String")]
+    pub status: OrderStatus,
+    /// Σ unit price × quantity, exact.
+    pub total_cents: i64,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Read by a second query (the store's), for all the orders of a page at once.
+    #[sqlx(skip)]
+    pub items: Vec<OrderItem>,
+}
+
+impl Versioned for Order {
+    fn version(&self) -> Version {
+        Version { version: self.version, created_at: self.created_at }
+    }
+}
+
 /// A customer to create.
 #[derive(Debug, Clone)]
 pub struct NewCustomer {
@@ -450,6 +522,30 @@ pub fn phone_key(phone: &str) -> String {
     } else {
         digits.collect()
     }
+}
+
+/// A line of a stored order.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrderItem {
+    pub product_id: Id,
+    pub quantity: i64,
+    /// The product's price when the order was placed.
+    pub unit_price_cents: i64,
+}
+
+/// A line of an order being placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLine {
+    pub product_id: Id,
+    pub quantity: i64,
+}
+
+/// Order list filters; all that are set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OrderFilter {
+    /// Only this owner's orders (a customer's own list).
+    pub user_id: Option<Id>,
+    pub status: Option<OrderStatus>,
 }
 
 /// Case-folds a name for uniqueness, search and ordering.

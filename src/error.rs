@@ -30,6 +30,10 @@ pub enum Error {
     /// A value that must be unique is already taken (409, with `errors` naming the field).
     #[error("{field}: {message}")]
     Taken { field: &'static str, message: String },
+    /// A conflict that lies in some fields of the request (lines of an order that stock cannot
+    /// serve): the problem's `errors` names them, as for a 422.
+    #[error("{0}")]
+    ConflictOn(String, Vec<FieldError>),
     /// Well-formed input that breaks a rule the schema cannot state (a missing reference…).
     #[error("invalid input")]
     Invalid(Vec<FieldError>),
@@ -408,6 +412,11 @@ impl From<Error> for ApiError {
             Error::Taken { field, message } => {
                 let mut error = ApiError::new(Kind::Conflict, format!("{field}: {message}"));
                 error.problem.errors = vec![FieldError { field: field.into(), message }];
+                error
+            }
+            Error::ConflictOn(detail, errors) => {
+                let mut error = ApiError::new(Kind::Conflict, detail);
+                error.problem.errors = errors;
                 error
             }
             Error::Invalid(errors) => ApiError::validation(errors),

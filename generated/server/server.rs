@@ -2310,6 +2310,488 @@ pub type CustomerPhotoDeleteReply = crate::http::reply::NoContent<
     CustomerPhotoDeleteReplyHeaders,
     204,
 >;
+///The query parameters of `order_list`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct OrderListQuery {
+    ///Page size.
+    #[serde(rename = "limit", default = "order_list_query_defaults::limit")]
+    pub limit: ::std::num::NonZeroU64,
+    ///Items to skip. Not together with `cursor`.
+    #[serde(rename = "offset", default, skip_serializing_if = "Option::is_none")]
+    pub offset: ::std::option::Option<i64>,
+    ///`next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+    #[serde(rename = "cursor", default, skip_serializing_if = "Option::is_none")]
+    pub cursor: ::std::option::Option<types::Cursor>,
+    ///Only orders in this state.
+    #[serde(rename = "status", default, skip_serializing_if = "Option::is_none")]
+    pub status: ::std::option::Option<types::OrderStatus>,
+}
+mod order_list_query_defaults {
+    #[allow(unused_imports)]
+    use super::types;
+    pub(super) fn limit() -> ::std::num::NonZeroU64 {
+        ::serde_json::from_str("20")
+            .expect("typify checked the spec's default against the parameter's type")
+    }
+}
+impl crate::http::extract::ParamSet for OrderListQuery {
+    const NAME: &'static str = "OrderListQuery";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "limit",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: Some("20"),
+        },
+        crate::http::extract::ParamSpec {
+            name: "offset",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "cursor",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "status",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `order_list`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct OrderListHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for OrderListHeaders {
+    const NAME: &'static str = "OrderListHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `order_list` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct OrderListReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///RFC 8288 links: `first`, and `next`/`prev` when those pages exist.
+    #[serde(rename = "Link")]
+    pub link: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for OrderListReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Link",
+            required: true,
+            description: "RFC 8288 links: `first`, and `next`/`prev` when those pages exist.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `order_list` answers on success (200).
+pub type OrderListReply = crate::http::reply::Reply<
+    types::OrderPage,
+    OrderListReplyHeaders,
+    200,
+>;
+///The headers `order_create` declares for its 201 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct OrderCreateReplyHeaders {
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    ///URL of the created resource.
+    #[serde(rename = "Location")]
+    pub location: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for OrderCreateReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Location",
+            required: true,
+            description: "URL of the created resource.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `order_create` answers on success (201).
+pub type OrderCreateReply = crate::http::reply::Reply<
+    types::Order,
+    OrderCreateReplyHeaders,
+    201,
+>;
+///The path parameters of `order_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct OrderGetPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for OrderGetPath {
+    const NAME: &'static str = "OrderGetPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `order_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct OrderGetHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+    ///An HTTP-date; ignored when `If-None-Match` is present.
+    #[serde(
+        rename = "If-Modified-Since",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub if_modified_since: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for OrderGetHeaders {
+    const NAME: &'static str = "OrderGetHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "If-Modified-Since",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `order_get` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct OrderGetReplyHeaders {
+    ///`private, no-cache`: for this caller only, revalidated on every use.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for OrderGetReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "`private, no-cache`: for this caller only, revalidated on every use.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `order_get` answers on success (200).
+pub type OrderGetReply = crate::http::reply::Reply<
+    types::Order,
+    OrderGetReplyHeaders,
+    200,
+>;
+///The path parameters of `order_update`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct OrderUpdatePath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+}
+impl crate::http::extract::ParamSet for OrderUpdatePath {
+    const NAME: &'static str = "OrderUpdatePath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `order_update`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct OrderUpdateHeaders {
+    ///The ETag the client last saw; when the resource has changed since, the answer is 412.
+    #[serde(rename = "If-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for OrderUpdateHeaders {
+    const NAME: &'static str = "OrderUpdateHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `order_update` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct OrderUpdateReplyHeaders {
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    ///When the resource last changed (HTTP-date).
+    #[serde(rename = "Last-Modified")]
+    pub last_modified: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for OrderUpdateReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Last-Modified",
+            required: true,
+            description: "When the resource last changed (HTTP-date).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `order_update` answers on success (200).
+pub type OrderUpdateReply = crate::http::reply::Reply<
+    types::Order,
+    OrderUpdateReplyHeaders,
+    200,
+>;
 ///The query parameters of `product_list`.
 #[derive(
     ::std::fmt::Debug,
@@ -4864,6 +5346,20 @@ impl crate::http::extract::BodySchema for types::CustomerV2Patch {
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
 }
+impl crate::http::extract::BodySchema for types::OrderInput {
+    const NAME: &'static str = "OrderInput";
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+impl crate::http::extract::BodySchema for types::OrderStatusChange {
+    const NAME: &'static str = "OrderStatusChange";
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 impl crate::http::extract::BodySchema for types::ProductInput {
     const NAME: &'static str = "ProductInput";
     fn validator() -> &'static crate::validate::Validator {
@@ -5530,6 +6026,106 @@ pub mod operations {
         request_media_types: &[],
         file_parts: &[],
         response_media_types: &[],
+        max_body_bytes: None,
+    };
+    ///`GET /api/v1/orders` (`order_list`).
+    pub const ORDER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "order_list",
+        method: "GET",
+        path: "/api/v1/orders",
+        tag: "orders",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager, types::Role::Customer],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`POST /api/v1/orders` (`order_create`).
+    pub const ORDER_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "order_create",
+        method: "POST",
+        path: "/api/v1/orders",
+        tag: "orders",
+        success_status: 201u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager, types::Role::Customer],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`GET /api/v1/orders/{id}` (`order_get`).
+    pub const ORDER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "order_get",
+        method: "GET",
+        path: "/api/v1/orders/{id}",
+        tag: "orders",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager, types::Role::Customer],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["application/json"],
+        max_body_bytes: None,
+    };
+    ///`PATCH /api/v1/orders/{id}` (`order_update`).
+    pub const ORDER_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "order_update",
+        method: "PATCH",
+        path: "/api/v1/orders/{id}",
+        tag: "orders",
+        success_status: 200u16,
+        not_modified: false,
+        cache_control: None,
+        deprecation: None,
+        schemes: &[
+            crate::http::policy::Scheme::Bearer,
+            crate::http::policy::Scheme::ApiKey,
+        ],
+        roles: &[types::Role::Admin, types::Role::Manager, types::Role::Customer],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &["application/json"],
+        file_parts: &[],
+        response_media_types: &["application/json"],
         max_body_bytes: None,
     };
     ///`GET /api/v1/products` (`product_list`).
@@ -6215,6 +6811,10 @@ pub mod operations {
         &CUSTOMER_PHOTO_GET,
         &CUSTOMER_PHOTO_PUT,
         &CUSTOMER_PHOTO_DELETE,
+        &ORDER_LIST,
+        &ORDER_CREATE,
+        &ORDER_GET,
+        &ORDER_UPDATE,
         &PRODUCT_LIST,
         &PRODUCT_CREATE,
         &PRODUCT_GET,
@@ -6270,6 +6870,10 @@ pub mod operations {
             "customer_photo_get" => Some(&CUSTOMER_PHOTO_GET),
             "customer_photo_put" => Some(&CUSTOMER_PHOTO_PUT),
             "customer_photo_delete" => Some(&CUSTOMER_PHOTO_DELETE),
+            "order_list" => Some(&ORDER_LIST),
+            "order_create" => Some(&ORDER_CREATE),
+            "order_get" => Some(&ORDER_GET),
+            "order_update" => Some(&ORDER_UPDATE),
             "product_list" => Some(&PRODUCT_LIST),
             "product_create" => Some(&PRODUCT_CREATE),
             "product_get" => Some(&PRODUCT_GET),
@@ -6651,6 +7255,89 @@ from 2027-06-30 on.*/
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CustomerPhotoDeletePath>,
     ) -> Result<CustomerPhotoDeleteReply, crate::error::ApiError>;
+    /**List orders
+
+Orders in ascending `id` order. A customer sees only their own orders; staff (`admin`,
+`manager`) see everyone's. `status` keeps the orders in that state. Pass either `offset`
+(the response then has `total`) or the opaque `cursor` of a previous page; a cursor is
+only valid with the same `status` filter it was issued for.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/orders",
+    tags = ["orders"]}]
+    async fn order_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        query: crate::http::extract::QueryParams<OrderListQuery>,
+        headers: crate::http::extract::HeaderParams<OrderListHeaders>,
+    ) -> Result<OrderListReply, crate::error::ApiError>;
+    /**Place an order
+
+Places an order for the caller (it is theirs, whatever their role), in state `pending`.
+In one transaction the server checks every line's stock, takes the quantities from
+stock and records each line's `unit_price` (the product's price at that moment);
+`total` is the exact sum of `unit_price × quantity`. Either all of it happens or
+nothing does.
+
+* A product may appear in at most one line (to buy more, raise its `quantity`): a
+  repeated `product_id` is 422, naming the line (`items.2.product_id`).
+* A `product_id` that names no product is 422, naming the line.
+* Not enough stock for a line is 409; `detail` names the products and `errors` has one
+  entry per short line (`items.0.quantity`, with the stock left). Nothing changes.
+
+When two orders compete for the last units, exactly one gets them; the other gets 409.*/
+    #[endpoint{method = POST,
+    path = "/api/v1/orders",
+    tags = ["orders"]}]
+    async fn order_create(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::OrderInput>,
+    ) -> Result<OrderCreateReply, crate::error::ApiError>;
+    /**Get an order
+
+One order by `id`, with a strong `ETag` (`If-None-Match` gives 304). Staff may read any
+order; a customer reading another customer's order gets 404, exactly as for a missing
+one.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/orders/{id}",
+    tags = ["orders"]}]
+    async fn order_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<OrderGetPath>,
+        headers: crate::http::extract::HeaderParams<OrderGetHeaders>,
+    ) -> Result<OrderGetReply, crate::error::ApiError>;
+    /**Move an order to another state
+
+Changes `status` along the order's state machine:
+
+```
+pending ──► paid ──► shipped
+   │         │
+   └────┬────┘
+        ▼
+    cancelled
+```
+
+`pending → paid`, `paid → shipped`, and `pending → cancelled` or `paid → cancelled`.
+Any other move (`pending → shipped`, anything out of `shipped` or `cancelled`, a state
+to itself) is 409. Cancelling gives the order's quantities back to stock, in the same
+transaction as the change of state, once (a cancelled order cannot be cancelled again).
+
+Staff (`admin`, `manager`) may make any legal move on any order. A customer may only
+cancel their own `pending` order: any other legal move is 403, and another customer's
+order is 404, exactly as a missing one. `If-Match` with a stale `ETag` gives 412. The
+checks run in this order, on the locked order: 404, 412, 409, 403.*/
+    #[endpoint{method = PATCH,
+    path = "/api/v1/orders/{id}",
+    tags = ["orders"]}]
+    async fn order_update(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<OrderUpdatePath>,
+        headers: crate::http::extract::HeaderParams<OrderUpdateHeaders>,
+        body: crate::http::extract::JsonBody<types::OrderStatusChange>,
+    ) -> Result<OrderUpdateReply, crate::error::ApiError>;
     /**List products
 
 Filters combine with AND. `sort` orders by one field (prefix `-` for descending), with
@@ -7317,6 +8004,41 @@ pub trait OpsHandlers: Send + Sync + 'static {
         Output = Result<ReadyzReply, crate::error::ApiError>,
     > + Send;
 }
+///The operations tagged `orders`, implemented by hand in `src/http`.
+pub trait OrdersHandlers: Send + Sync + 'static {
+    ///`GET /api/v1/orders`: List orders
+    fn order_list(
+        cx: crate::http::Cx,
+        query: OrderListQuery,
+        headers: OrderListHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<OrderListReply, crate::error::ApiError>,
+    > + Send;
+    ///`POST /api/v1/orders`: Place an order
+    fn order_create(
+        cx: crate::http::Cx,
+        body: types::OrderInput,
+    ) -> impl ::std::future::Future<
+        Output = Result<OrderCreateReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /api/v1/orders/{id}`: Get an order
+    fn order_get(
+        cx: crate::http::Cx,
+        path: OrderGetPath,
+        headers: OrderGetHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<OrderGetReply, crate::error::ApiError>,
+    > + Send;
+    ///`PATCH /api/v1/orders/{id}`: Move an order to another state
+    fn order_update(
+        cx: crate::http::Cx,
+        path: OrderUpdatePath,
+        headers: OrderUpdateHeaders,
+        body: types::OrderStatusChange,
+    ) -> impl ::std::future::Future<
+        Output = Result<OrderUpdateReply, crate::error::ApiError>,
+    > + Send;
+}
 ///The operations tagged `products`, implemented by hand in `src/http`.
 pub trait ProductsHandlers: Send + Sync + 'static {
     ///`GET /api/v1/products`: List products
@@ -7428,7 +8150,7 @@ pub struct Glue<H>(::std::marker::PhantomData<fn() -> H>);
 impl<
     H: ApiKeysHandlers + AuthHandlers + CategoriesHandlers + CustomerPhotosHandlers
         + CustomerPhotosV2Handlers + CustomersHandlers + CustomersV2Handlers
-        + OpsHandlers + ProductsHandlers + TagsHandlers + UsersHandlers,
+        + OpsHandlers + OrdersHandlers + ProductsHandlers + TagsHandlers + UsersHandlers,
 > StorefrontApi for Glue<H> {
     type Context = crate::http::ServerState;
     async fn api_index(
@@ -8089,6 +8811,122 @@ impl<
                     <H as CustomerPhotosHandlers>::customer_photo_delete(
                             cx,
                             path.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn order_list(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        query: crate::http::extract::QueryParams<OrderListQuery>,
+        headers: crate::http::extract::HeaderParams<OrderListHeaders>,
+    ) -> Result<OrderListReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::ORDER_LIST,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::ORDER_LIST,
+                            keys,
+                        )
+                        .await?;
+                    <H as OrdersHandlers>::order_list(
+                            cx,
+                            query.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn order_create(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        body: crate::http::extract::JsonBody<types::OrderInput>,
+    ) -> Result<OrderCreateReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::ORDER_CREATE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::ORDER_CREATE,
+                            keys,
+                        )
+                        .await?;
+                    <H as OrdersHandlers>::order_create(cx, body.into_inner()).await
+                },
+            )
+            .await
+    }
+    async fn order_get(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<OrderGetPath>,
+        headers: crate::http::extract::HeaderParams<OrderGetHeaders>,
+    ) -> Result<OrderGetReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::ORDER_GET,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::ORDER_GET,
+                            keys,
+                        )
+                        .await?;
+                    <H as OrdersHandlers>::order_get(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn order_update(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<OrderUpdatePath>,
+        headers: crate::http::extract::HeaderParams<OrderUpdateHeaders>,
+        body: crate::http::extract::JsonBody<types::OrderStatusChange>,
+    ) -> Result<OrderUpdateReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::ORDER_UPDATE,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::ORDER_UPDATE,
+                            keys,
+                        )
+                        .await?;
+                    <H as OrdersHandlers>::order_update(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                            body.into_inner(),
                         )
                         .await
                 },

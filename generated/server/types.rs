@@ -750,6 +750,122 @@ impl ::std::str::FromStr for NewPassword {
         Ok(Self(value.to_string()))
     }
 }
+///`Order`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct Order {
+    pub created_at: Timestamp,
+    pub id: Id,
+    ///The lines, in the order they were placed; `unit_price` is the product's price when the order was placed.
+    pub items: ::std::vec::Vec<OrderLine>,
+    pub status: OrderStatus,
+    pub total: Total,
+    pub updated_at: Timestamp,
+    pub user_id: Id,
+}
+///`OrderInput`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    ///The lines of the order, 1 to 50; each product at most once.
+    pub items: ::std::vec::Vec<OrderLineInput>,
+}
+///`OrderLine`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct OrderLine {
+    pub product_id: Id,
+    pub quantity: Quantity,
+    pub unit_price: Price,
+}
+///`OrderLineInput`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderLineInput {
+    pub product_id: Id,
+    pub quantity: Quantity,
+}
+///`OrderPage`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+pub struct OrderPage {
+    pub items: ::std::vec::Vec<Order>,
+    pub links: PageLinks,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub next_cursor: ::std::option::Option<Cursor>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub prev_cursor: ::std::option::Option<Cursor>,
+    ///Number of matching items; present in `offset` mode.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub total: ::std::option::Option<i64>,
+}
+///Where an order is in its life: `pending` → `paid` → `shipped`, or `cancelled` (from `pending` or `paid`).
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+pub enum OrderStatus {
+    #[serde(rename = "pending")]
+    Pending,
+    #[serde(rename = "paid")]
+    Paid,
+    #[serde(rename = "shipped")]
+    Shipped,
+    #[serde(rename = "cancelled")]
+    Cancelled,
+}
+impl ::std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Pending => f.write_str("pending"),
+            Self::Paid => f.write_str("paid"),
+            Self::Shipped => f.write_str("shipped"),
+            Self::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+impl ::std::str::FromStr for OrderStatus {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "pending" => Ok(Self::Pending),
+            "paid" => Ok(Self::Paid),
+            "shipped" => Ok(Self::Shipped),
+            "cancelled" => Ok(Self::Cancelled),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for OrderStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for OrderStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+///`OrderStatusChange`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderStatusChange {
+    pub status: OrderStatus,
+}
 ///`PageLinks`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct PageLinks {
@@ -903,7 +1019,10 @@ pub struct Problem {
     ///What went wrong in this occurrence.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub detail: ::std::option::Option<::std::string::String>,
-    ///For 422, one entry per offending field; for a 409 on a value that must be unique, the field.
+    /**For 422, one entry per offending field. For a 409, the field whose value is taken
+(a unique email, phone or name), or each order line that stock cannot serve
+(`items.0.quantity`).
+*/
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub errors: ::std::vec::Vec<FieldError>,
     ///The request path.
@@ -1137,6 +1256,49 @@ impl ::std::convert::TryFrom<::std::string::String> for ProductSort {
 impl ::std::default::Default for ProductSort {
     fn default() -> Self {
         ProductSort::IdAsc
+    }
+}
+///How many units of the product.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct Quantity(pub ::std::num::NonZeroU64);
+impl ::std::ops::Deref for Quantity {
+    type Target = ::std::num::NonZeroU64;
+    fn deref(&self) -> &::std::num::NonZeroU64 {
+        &self.0
+    }
+}
+impl ::std::convert::From<Quantity> for ::std::num::NonZeroU64 {
+    fn from(value: Quantity) -> Self {
+        value.0
+    }
+}
+impl ::std::convert::From<::std::num::NonZeroU64> for Quantity {
+    fn from(value: ::std::num::NonZeroU64) -> Self {
+        Self(value)
+    }
+}
+impl ::std::fmt::Display for Quantity {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl ::std::str::FromStr for Quantity {
+    type Err = <::std::num::NonZeroU64 as ::std::str::FromStr>::Err;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Ok(Self(value.parse()?))
+    }
+}
+impl ::std::convert::TryFrom<&str> for Quantity {
+    type Error = <::std::num::NonZeroU64 as ::std::str::FromStr>::Err;
+    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<String> for Quantity {
+    type Error = <::std::num::NonZeroU64 as ::std::str::FromStr>::Err;
+    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
+        value.parse()
     }
 }
 ///`RefreshRequest`
@@ -1468,6 +1630,48 @@ impl ::std::convert::TryFrom<::std::string::String> for TokenPairTokenType {
         value: ::std::string::String,
     ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
+    }
+}
+///A non-negative amount with exactly two fraction digits, as a string (`"1040.00"`).
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd,
+    schemars::JsonSchema
+)]
+#[serde(transparent)]
+pub struct Total(pub ::std::string::String);
+impl ::std::ops::Deref for Total {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<Total> for ::std::string::String {
+    fn from(value: Total) -> Self {
+        value.0
+    }
+}
+impl ::std::convert::From<::std::string::String> for Total {
+    fn from(value: ::std::string::String) -> Self {
+        Self(value)
+    }
+}
+impl ::std::fmt::Display for Total {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl ::std::str::FromStr for Total {
+    type Err = ::std::convert::Infallible;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Ok(Self(value.to_string()))
     }
 }
 ///`User`

@@ -10,6 +10,7 @@
 mod accounts;
 mod catalog;
 mod customers;
+mod orders;
 
 use std::sync::Arc;
 

@@ -14,6 +14,7 @@ mod customers;
 mod docs;
 pub mod extract;
 mod ops;
+mod orders;
 mod page;
 mod photos;
 pub mod policy;

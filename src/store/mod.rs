@@ -196,9 +196,33 @@ pub trait AccountStore {
     async fn api_key_revoke(&self, id: Id, owner: Option<Id>) -> Result<(), Error>;
 }
 
+/// Orders: placing one takes stock, cancelling one gives it back, each in one transaction.
+#[async_trait]
+pub trait OrderStore {
+    /// Places an order for `user_id`, in one transaction: locks the lines' products (in id
+    /// order), checks that each exists (422 naming `items.<n>.product_id`) and has the stock
+    /// (409 naming every short `items.<n>.quantity`), takes the quantities from stock (bumping
+    /// each product's version), records each line's unit price and the exact total. On any
+    /// error nothing changes. `lines` name each product at most once.
+    async fn order_create(&self, user_id: Id, lines: &[OrderLine]) -> Result<Order, Error>;
+    /// A page of orders in id order, with their lines.
+    async fn orders(&self, filter: &OrderFilter, start: Start<Id>, limit: i64) -> Result<Page<Order>, Error>;
+    /// One order with its lines, whoever owns it (the application decides who may see it).
+    async fn order(&self, id: Id) -> Result<Order, Error>;
+    /// Moves an order to `status` once `check` passes for the locked order (its lines not
+    /// loaded); moving to `cancelled` gives the lines' quantities back to their products (those
+    /// that still exist) in the same transaction.
+    async fn order_set_status(
+        &self,
+        id: Id,
+        status: OrderStatus,
+        check: Check<'_, Order>,
+    ) -> Result<Order, Error>;
+}
+
 /// Everything the application keeps.
 #[async_trait]
-pub trait Store: CatalogStore + AccountStore + CustomerStore + Send + Sync + 'static {
+pub trait Store: CatalogStore + AccountStore + CustomerStore + OrderStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Whether the database answers a query (for `/readyz`).
     async fn ping(&self) -> Result<(), Error>;

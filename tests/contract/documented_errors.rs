@@ -48,6 +48,12 @@ const COVERED_ELSEWHERE: &[(&str, u16, &str)] = &[
     ("customer_photo_get", 304, PHOTO_304),
     ("customer_v2_photo_get", 304, PHOTO_304),
     ("customer_v2_photo_put", 400, PHOTO_UNREADABLE),
+    ("order_create", 409, "orders::order_create_returns_409_when_stock_is_insufficient_and_changes_nothing"),
+    // The demo catalog has no orders: these need one placed first.
+    ("order_get", 304, "orders::another_customers_order_is_404_exactly_like_a_missing_one"),
+    ("order_update", 403, "orders::a_customer_cancels_their_own_pending_order_once_and_may_do_nothing_else"),
+    ("order_update", 409, "orders::staff_move_orders_along_the_state_machine_and_illegal_moves_are_409"),
+    ("order_update", 412, "orders::staff_move_orders_along_the_state_machine_and_illegal_moves_are_409"),
 ];
 
 const TAKEN: &str = "customers::customer_create_and_update_return_409_naming_a_taken_email_or_phone";

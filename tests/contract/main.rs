@@ -18,6 +18,7 @@ mod hardening;
 mod logs;
 mod metrics;
 mod ops;
+mod orders;
 mod photos;
 mod policy;
 mod problems;

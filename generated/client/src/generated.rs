@@ -2237,6 +2237,367 @@ part's file name.
                 })
         }
     }
+    ///`Order`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct Order {
+        pub created_at: Timestamp,
+        pub id: Id,
+        ///The lines, in the order they were placed; `unit_price` is the product's price when the order was placed.
+        pub items: ::std::vec::Vec<OrderLine>,
+        pub status: OrderStatus,
+        pub total: Total,
+        pub updated_at: Timestamp,
+        pub user_id: Id,
+    }
+    impl Order {
+        pub fn builder() -> builder::Order {
+            Default::default()
+        }
+    }
+    ///`OrderGetIfModifiedSince`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct OrderGetIfModifiedSince(::std::string::String);
+    impl ::std::ops::Deref for OrderGetIfModifiedSince {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<OrderGetIfModifiedSince> for ::std::string::String {
+        fn from(value: OrderGetIfModifiedSince) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for OrderGetIfModifiedSince {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 64usize {
+                return Err("longer than 64 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for OrderGetIfModifiedSince {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for OrderGetIfModifiedSince {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderGetIfModifiedSince {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`OrderGetIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct OrderGetIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for OrderGetIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<OrderGetIfNoneMatch> for ::std::string::String {
+        fn from(value: OrderGetIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for OrderGetIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for OrderGetIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for OrderGetIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderGetIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`OrderInput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct OrderInput {
+        ///The lines of the order, 1 to 50; each product at most once.
+        pub items: ::std::vec::Vec<OrderLineInput>,
+    }
+    impl OrderInput {
+        pub fn builder() -> builder::OrderInput {
+            Default::default()
+        }
+    }
+    ///`OrderLine`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct OrderLine {
+        pub product_id: Id,
+        pub quantity: Quantity,
+        pub unit_price: Price,
+    }
+    impl OrderLine {
+        pub fn builder() -> builder::OrderLine {
+            Default::default()
+        }
+    }
+    ///`OrderLineInput`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct OrderLineInput {
+        pub product_id: Id,
+        pub quantity: Quantity,
+    }
+    impl OrderLineInput {
+        pub fn builder() -> builder::OrderLineInput {
+            Default::default()
+        }
+    }
+    ///`OrderListIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct OrderListIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for OrderListIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<OrderListIfNoneMatch> for ::std::string::String {
+        fn from(value: OrderListIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for OrderListIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for OrderListIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for OrderListIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderListIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`OrderPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct OrderPage {
+        pub items: ::std::vec::Vec<Order>,
+        pub links: PageLinks,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<Cursor>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prev_cursor: ::std::option::Option<Cursor>,
+        ///Number of matching items; present in `offset` mode.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total: ::std::option::Option<i64>,
+    }
+    impl OrderPage {
+        pub fn builder() -> builder::OrderPage {
+            Default::default()
+        }
+    }
+    ///Where an order is in its life: `pending` → `paid` → `shipped`, or `cancelled` (from `pending` or `paid`).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    pub enum OrderStatus {
+        #[serde(rename = "pending")]
+        Pending,
+        #[serde(rename = "paid")]
+        Paid,
+        #[serde(rename = "shipped")]
+        Shipped,
+        #[serde(rename = "cancelled")]
+        Cancelled,
+    }
+    impl ::std::fmt::Display for OrderStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Pending => f.write_str("pending"),
+                Self::Paid => f.write_str("paid"),
+                Self::Shipped => f.write_str("shipped"),
+                Self::Cancelled => f.write_str("cancelled"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for OrderStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "pending" => Ok(Self::Pending),
+                "paid" => Ok(Self::Paid),
+                "shipped" => Ok(Self::Shipped),
+                "cancelled" => Ok(Self::Cancelled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for OrderStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for OrderStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`OrderStatusChange`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
+    pub struct OrderStatusChange {
+        pub status: OrderStatus,
+    }
+    impl OrderStatusChange {
+        pub fn builder() -> builder::OrderStatusChange {
+            Default::default()
+        }
+    }
+    ///`OrderUpdateIfMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct OrderUpdateIfMatch(::std::string::String);
+    impl ::std::ops::Deref for OrderUpdateIfMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<OrderUpdateIfMatch> for ::std::string::String {
+        fn from(value: OrderUpdateIfMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for OrderUpdateIfMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for OrderUpdateIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for OrderUpdateIfMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderUpdateIfMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`PageLinks`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct PageLinks {
@@ -2455,7 +2816,10 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
         ///What went wrong in this occurrence.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub detail: ::std::option::Option<::std::string::String>,
-        ///For 422, one entry per offending field; for a 409 on a value that must be unique, the field.
+        /**For 422, one entry per offending field. For a 409, the field whose value is taken
+(a unique email, phone or name), or each order line that stock cannot serve
+(`items.0.quantity`).
+*/
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub errors: ::std::vec::Vec<FieldError>,
         ///The request path.
@@ -3121,6 +3485,49 @@ visible; stored in Unicode NFC.
                 })
         }
     }
+    ///How many units of the product.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(transparent)]
+    pub struct Quantity(pub ::std::num::NonZeroU64);
+    impl ::std::ops::Deref for Quantity {
+        type Target = ::std::num::NonZeroU64;
+        fn deref(&self) -> &::std::num::NonZeroU64 {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Quantity> for ::std::num::NonZeroU64 {
+        fn from(value: Quantity) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::num::NonZeroU64> for Quantity {
+        fn from(value: ::std::num::NonZeroU64) -> Self {
+            Self(value)
+        }
+    }
+    impl ::std::fmt::Display for Quantity {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl ::std::str::FromStr for Quantity {
+        type Err = <::std::num::NonZeroU64 as ::std::str::FromStr>::Err;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self(value.parse()?))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Quantity {
+        type Error = <::std::num::NonZeroU64 as ::std::str::FromStr>::Err;
+        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<String> for Quantity {
+        type Error = <::std::num::NonZeroU64 as ::std::str::FromStr>::Err;
+        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
+            value.parse()
+        }
+    }
     ///`RefreshRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
@@ -3694,6 +4101,62 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///A non-negative amount with exactly two fraction digits, as a string (`"1040.00"`).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct Total(::std::string::String);
+    impl ::std::ops::Deref for Total {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Total> for ::std::string::String {
+        fn from(value: Total) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for Total {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[0-9]{1,17}\\.[0-9]{2}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[0-9]{1,17}\\.[0-9]{2}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Total {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Total {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Total {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`User`
@@ -6024,6 +6487,474 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Order {
+            created_at: ::std::result::Result<super::Timestamp, ::std::string::String>,
+            id: ::std::result::Result<super::Id, ::std::string::String>,
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::OrderLine>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::OrderStatus, ::std::string::String>,
+            total: ::std::result::Result<super::Total, ::std::string::String>,
+            updated_at: ::std::result::Result<super::Timestamp, ::std::string::String>,
+            user_id: ::std::result::Result<super::Id, ::std::string::String>,
+        }
+        impl ::std::default::Default for Order {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    items: Err("no value supplied for items".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    total: Err("no value supplied for total".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    user_id: Err("no value supplied for user_id".to_string()),
+                }
+            }
+        }
+        impl Order {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Timestamp>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Id>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::OrderLine>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for items: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::OrderStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Total>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for total: {e}")
+                    });
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Timestamp>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated_at: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Id>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Order> for super::Order {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Order,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    id: value.id?,
+                    items: value.items?,
+                    status: value.status?,
+                    total: value.total?,
+                    updated_at: value.updated_at?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Order> for Order {
+            fn from(value: super::Order) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    id: Ok(value.id),
+                    items: Ok(value.items),
+                    status: Ok(value.status),
+                    total: Ok(value.total),
+                    updated_at: Ok(value.updated_at),
+                    user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OrderInput {
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::OrderLineInput>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OrderInput {
+            fn default() -> Self {
+                Self {
+                    items: Err("no value supplied for items".to_string()),
+                }
+            }
+        }
+        impl OrderInput {
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::OrderLineInput>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for items: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderInput> for super::OrderInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { items: value.items? })
+            }
+        }
+        impl ::std::convert::From<super::OrderInput> for OrderInput {
+            fn from(value: super::OrderInput) -> Self {
+                Self { items: Ok(value.items) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OrderLine {
+            product_id: ::std::result::Result<super::Id, ::std::string::String>,
+            quantity: ::std::result::Result<super::Quantity, ::std::string::String>,
+            unit_price: ::std::result::Result<super::Price, ::std::string::String>,
+        }
+        impl ::std::default::Default for OrderLine {
+            fn default() -> Self {
+                Self {
+                    product_id: Err("no value supplied for product_id".to_string()),
+                    quantity: Err("no value supplied for quantity".to_string()),
+                    unit_price: Err("no value supplied for unit_price".to_string()),
+                }
+            }
+        }
+        impl OrderLine {
+            pub fn product_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Id>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for product_id: {e}")
+                    });
+                self
+            }
+            pub fn quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Quantity>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.quantity = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for quantity: {e}")
+                    });
+                self
+            }
+            pub fn unit_price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Price>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unit_price = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for unit_price: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderLine> for super::OrderLine {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderLine,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    product_id: value.product_id?,
+                    quantity: value.quantity?,
+                    unit_price: value.unit_price?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OrderLine> for OrderLine {
+            fn from(value: super::OrderLine) -> Self {
+                Self {
+                    product_id: Ok(value.product_id),
+                    quantity: Ok(value.quantity),
+                    unit_price: Ok(value.unit_price),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OrderLineInput {
+            product_id: ::std::result::Result<super::Id, ::std::string::String>,
+            quantity: ::std::result::Result<super::Quantity, ::std::string::String>,
+        }
+        impl ::std::default::Default for OrderLineInput {
+            fn default() -> Self {
+                Self {
+                    product_id: Err("no value supplied for product_id".to_string()),
+                    quantity: Err("no value supplied for quantity".to_string()),
+                }
+            }
+        }
+        impl OrderLineInput {
+            pub fn product_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Id>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for product_id: {e}")
+                    });
+                self
+            }
+            pub fn quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Quantity>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.quantity = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for quantity: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderLineInput> for super::OrderLineInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderLineInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    product_id: value.product_id?,
+                    quantity: value.quantity?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OrderLineInput> for OrderLineInput {
+            fn from(value: super::OrderLineInput) -> Self {
+                Self {
+                    product_id: Ok(value.product_id),
+                    quantity: Ok(value.quantity),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OrderPage {
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::Order>,
+                ::std::string::String,
+            >,
+            links: ::std::result::Result<super::PageLinks, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<super::Cursor>,
+                ::std::string::String,
+            >,
+            prev_cursor: ::std::result::Result<
+                ::std::option::Option<super::Cursor>,
+                ::std::string::String,
+            >,
+            total: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for OrderPage {
+            fn default() -> Self {
+                Self {
+                    items: Err("no value supplied for items".to_string()),
+                    links: Err("no value supplied for links".to_string()),
+                    next_cursor: Ok(Default::default()),
+                    prev_cursor: Ok(Default::default()),
+                    total: Ok(Default::default()),
+                }
+            }
+        }
+        impl OrderPage {
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Order>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for items: {e}")
+                    });
+                self
+            }
+            pub fn links<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PageLinks>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.links = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for links: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Cursor>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                self
+            }
+            pub fn prev_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Cursor>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prev_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for prev_cursor: {e}")
+                    });
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for total: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderPage> for super::OrderPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    items: value.items?,
+                    links: value.links?,
+                    next_cursor: value.next_cursor?,
+                    prev_cursor: value.prev_cursor?,
+                    total: value.total?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OrderPage> for OrderPage {
+            fn from(value: super::OrderPage) -> Self {
+                Self {
+                    items: Ok(value.items),
+                    links: Ok(value.links),
+                    next_cursor: Ok(value.next_cursor),
+                    prev_cursor: Ok(value.prev_cursor),
+                    total: Ok(value.total),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OrderStatusChange {
+            status: ::std::result::Result<super::OrderStatus, ::std::string::String>,
+        }
+        impl ::std::default::Default for OrderStatusChange {
+            fn default() -> Self {
+                Self {
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl OrderStatusChange {
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::OrderStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OrderStatusChange> for super::OrderStatusChange {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OrderStatusChange,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { status: value.status? })
+            }
+        }
+        impl ::std::convert::From<super::OrderStatusChange> for OrderStatusChange {
+            fn from(value: super::OrderStatusChange) -> Self {
+                Self { status: Ok(value.status) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct PageLinks {
             first: ::std::result::Result<::std::string::String, ::std::string::String>,
             next: ::std::result::Result<
@@ -8255,6 +9186,127 @@ let response = client.customer_photo_delete()
 ```*/
     pub fn customer_photo_delete(&self) -> builder::CustomerPhotoDelete<'_> {
         builder::CustomerPhotoDelete::new(self)
+    }
+    /**List orders
+
+Orders in ascending `id` order. A customer sees only their own orders; staff (`admin`,
+`manager`) see everyone's. `status` keeps the orders in that state. Pass either `offset`
+(the response then has `total`) or the opaque `cursor` of a previous page; a cursor is
+only valid with the same `status` filter it was issued for.
+
+
+Sends a `GET` request to `/api/v1/orders`
+
+Arguments:
+- `cursor`: `next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+- `limit`: Page size.
+- `offset`: Items to skip. Not together with `cursor`.
+- `status`: Only orders in this state.
+- `if_none_match`: ETags the client holds; a match answers 304 without a body.
+```ignore
+let response = client.order_list()
+    .cursor(cursor)
+    .limit(limit)
+    .offset(offset)
+    .status(status)
+    .if_none_match(if_none_match)
+    .send()
+    .await;
+```*/
+    pub fn order_list(&self) -> builder::OrderList<'_> {
+        builder::OrderList::new(self)
+    }
+    /**Place an order
+
+Places an order for the caller (it is theirs, whatever their role), in state `pending`.
+In one transaction the server checks every line's stock, takes the quantities from
+stock and records each line's `unit_price` (the product's price at that moment);
+`total` is the exact sum of `unit_price × quantity`. Either all of it happens or
+nothing does.
+
+* A product may appear in at most one line (to buy more, raise its `quantity`): a
+  repeated `product_id` is 422, naming the line (`items.2.product_id`).
+* A `product_id` that names no product is 422, naming the line.
+* Not enough stock for a line is 409; `detail` names the products and `errors` has one
+  entry per short line (`items.0.quantity`, with the stock left). Nothing changes.
+
+When two orders compete for the last units, exactly one gets them; the other gets 409.
+
+
+Sends a `POST` request to `/api/v1/orders`
+
+```ignore
+let response = client.order_create()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn order_create(&self) -> builder::OrderCreate<'_> {
+        builder::OrderCreate::new(self)
+    }
+    /**Get an order
+
+One order by `id`, with a strong `ETag` (`If-None-Match` gives 304). Staff may read any
+order; a customer reading another customer's order gets 404, exactly as for a missing
+one.
+
+
+Sends a `GET` request to `/api/v1/orders/{id}`
+
+Arguments:
+- `id`: The resource's id.
+- `if_modified_since`: An HTTP-date; ignored when `If-None-Match` is present.
+- `if_none_match`: ETags the client holds; a match answers 304 without a body.
+```ignore
+let response = client.order_get()
+    .id(id)
+    .if_modified_since(if_modified_since)
+    .if_none_match(if_none_match)
+    .send()
+    .await;
+```*/
+    pub fn order_get(&self) -> builder::OrderGet<'_> {
+        builder::OrderGet::new(self)
+    }
+    /**Move an order to another state
+
+Changes `status` along the order's state machine:
+
+```
+pending ──► paid ──► shipped
+   │         │
+   └────┬────┘
+        ▼
+    cancelled
+```
+
+`pending → paid`, `paid → shipped`, and `pending → cancelled` or `paid → cancelled`.
+Any other move (`pending → shipped`, anything out of `shipped` or `cancelled`, a state
+to itself) is 409. Cancelling gives the order's quantities back to stock, in the same
+transaction as the change of state, once (a cancelled order cannot be cancelled again).
+
+Staff (`admin`, `manager`) may make any legal move on any order. A customer may only
+cancel their own `pending` order: any other legal move is 403, and another customer's
+order is 404, exactly as a missing one. `If-Match` with a stale `ETag` gives 412. The
+checks run in this order, on the locked order: 404, 412, 409, 403.
+
+
+Sends a `PATCH` request to `/api/v1/orders/{id}`
+
+Arguments:
+- `id`: The resource's id.
+- `if_match`: The ETag the client last saw; when the resource has changed since, the answer is 412.
+- `body`
+```ignore
+let response = client.order_update()
+    .id(id)
+    .if_match(if_match)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn order_update(&self) -> builder::OrderUpdate<'_> {
+        builder::OrderUpdate::new(self)
     }
     /**List products
 
@@ -12318,6 +13370,654 @@ pub mod builder {
                     )
                 }
                 410u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::order_list`]
+
+[`Client::order_list`]: super::Client::order_list*/
+    #[derive(Debug, Clone)]
+    pub struct OrderList<'a> {
+        client: &'a super::Client,
+        cursor: Result<Option<types::Cursor>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        offset: Result<Option<i64>, String>,
+        status: Result<Option<types::OrderStatus>, String>,
+        if_none_match: Result<Option<types::OrderListIfNoneMatch>, String>,
+    }
+    impl<'a> OrderList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                cursor: Ok(None),
+                limit: Ok(None),
+                offset: Ok(None),
+                status: Ok(None),
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Cursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for limit failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn offset<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.offset = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for offset failed".to_string());
+            self
+        }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderStatus>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `OrderStatus` for status failed".to_string()
+                });
+            self
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderListIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `OrderListIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/orders`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::OrderPage>, Error<types::Problem>> {
+            let Self { client, cursor, limit, offset, status, if_none_match } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let offset = offset.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/v1/orders", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("offset", &offset))
+                .query(&progenitor_client::QueryParam::new("status", &status))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "order_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::order_create`]
+
+[`Client::order_create`]: super::Client::order_create*/
+    #[derive(Debug, Clone)]
+    pub struct OrderCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::OrderInput, String>,
+    }
+    impl<'a> OrderCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderInput>,
+            <V as std::convert::TryInto<types::OrderInput>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `OrderInput` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::OrderInput,
+            ) -> types::builder::OrderInput,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/api/v1/orders`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::OrderInput::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/api/v1/orders", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "order_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::order_get`]
+
+[`Client::order_get`]: super::Client::order_get*/
+    #[derive(Debug, Clone)]
+    pub struct OrderGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+        if_modified_since: Result<Option<types::OrderGetIfModifiedSince>, String>,
+        if_none_match: Result<Option<types::OrderGetIfNoneMatch>, String>,
+    }
+    impl<'a> OrderGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                if_modified_since: Ok(None),
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn if_modified_since<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderGetIfModifiedSince>,
+        {
+            self.if_modified_since = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `OrderGetIfModifiedSince` for if_modified_since failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderGetIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `OrderGetIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/orders/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
+            let Self { client, id, if_modified_since, if_none_match } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let if_modified_since = if_modified_since.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/orders/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(3usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_modified_since {
+                header_map.append("If-Modified-Since", value.to_string().try_into()?);
+            }
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "order_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::order_update`]
+
+[`Client::order_update`]: super::Client::order_update*/
+    #[derive(Debug, Clone)]
+    pub struct OrderUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+        if_match: Result<Option<types::OrderUpdateIfMatch>, String>,
+        body: Result<types::builder::OrderStatusChange, String>,
+    }
+    impl<'a> OrderUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderUpdateIfMatch>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `OrderUpdateIfMatch` for if_match failed".to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderStatusChange>,
+            <V as std::convert::TryInto<
+                types::OrderStatusChange,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `OrderStatusChange` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::OrderStatusChange,
+            ) -> types::builder::OrderStatusChange,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/api/v1/orders/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
+            let Self { client, id, if_match, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::OrderStatusChange::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/orders/{}", client.baseurl, encode_path(& id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "order_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                415u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

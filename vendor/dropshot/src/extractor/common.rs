@@ -165,10 +165,15 @@ macro_rules! impl_rqextractor_for_tuple {
             request: hyper::Request<crate::Body>
         ) -> Result<( $($S,)+ X ), HttpError>
         {
-            futures::try_join!(
-                $($S::from_request(rqctx),)+
-                X::from_request(rqctx, request)
-            )
+            // One after another, in the order of the handler's arguments: a shared extractor
+            // that refuses the request (authentication, authorization) answers before the body
+            // is read, whatever the body's own extractor would have said.
+            #[allow(non_snake_case)]
+            {
+                $(let $S = $S::from_request(rqctx).await?;)+
+                let x = X::from_request(rqctx, request).await?;
+                Ok(($($S,)+ x))
+            }
         }
 
         fn metadata(_body_content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
