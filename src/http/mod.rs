@@ -12,6 +12,7 @@ mod catalog;
 pub mod conditional;
 mod docs;
 pub mod extract;
+pub mod fields;
 mod ops;
 mod page;
 pub mod policy;

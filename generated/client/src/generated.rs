@@ -991,6 +991,68 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
             Default::default()
         }
     }
+    ///Comma-separated member names, each of lower-case letters and `_`.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct Fieldset(::std::string::String);
+    impl ::std::ops::Deref for Fieldset {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Fieldset> for ::std::string::String {
+        fn from(value: Fieldset) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for Fieldset {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z_]+(,[a-z_]+)*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z_]+(,[a-z_]+)*$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Fieldset {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Fieldset {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Fieldset {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`Health`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
@@ -5818,6 +5880,16 @@ Sends a `GET` request to `/api/v1/products`
 Arguments:
 - `category_id`: Only products of this category.
 - `cursor`: `next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `in_stock`: `true`: only products with stock > 0; `false`: only sold-out products.
 - `limit`: Page size.
 - `max_price`: Only products costing at most this much.
@@ -5831,6 +5903,7 @@ Arguments:
 let response = client.product_list()
     .category_id(category_id)
     .cursor(cursor)
+    .fields(fields)
     .in_stock(in_stock)
     .limit(limit)
     .max_price(max_price)
@@ -5871,11 +5944,22 @@ Sends a `GET` request to `/api/v1/products/{id}`
 
 Arguments:
 - `id`: The resource's id.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `if_modified_since`: An HTTP-date; ignored when `If-None-Match` is present.
 - `if_none_match`: ETags the client holds; a match answers 304 without a body.
 ```ignore
 let response = client.product_get()
     .id(id)
+    .fields(fields)
     .if_modified_since(if_modified_since)
     .if_none_match(if_none_match)
     .send()
@@ -8229,6 +8313,7 @@ pub mod builder {
         client: &'a super::Client,
         category_id: Result<Option<types::Id>, String>,
         cursor: Result<Option<types::Cursor>, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         in_stock: Result<Option<bool>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         max_price: Result<Option<types::PriceFilter>, String>,
@@ -8245,6 +8330,7 @@ pub mod builder {
                 client: client,
                 category_id: Ok(None),
                 cursor: Ok(None),
+                fields: Ok(None),
                 in_stock: Ok(None),
                 limit: Ok(None),
                 max_price: Ok(None),
@@ -8274,6 +8360,16 @@ pub mod builder {
                 .try_into()
                 .map(Some)
                 .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn in_stock<V>(mut self, value: V) -> Self
@@ -8384,6 +8480,7 @@ pub mod builder {
                 client,
                 category_id,
                 cursor,
+                fields,
                 in_stock,
                 limit,
                 max_price,
@@ -8396,6 +8493,7 @@ pub mod builder {
             } = self;
             let category_id = category_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let in_stock = in_stock.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let max_price = max_price.map_err(Error::InvalidRequest)?;
@@ -8427,6 +8525,7 @@ pub mod builder {
                 )
                 .query(&progenitor_client::QueryParam::new("category_id", &category_id))
                 .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .query(&progenitor_client::QueryParam::new("in_stock", &in_stock))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("max_price", &max_price))
@@ -8635,6 +8734,7 @@ pub mod builder {
     pub struct ProductGet<'a> {
         client: &'a super::Client,
         id: Result<types::Id, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         if_modified_since: Result<Option<types::ProductGetIfModifiedSince>, String>,
         if_none_match: Result<Option<types::ProductGetIfNoneMatch>, String>,
     }
@@ -8643,6 +8743,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                fields: Ok(None),
                 if_modified_since: Ok(None),
                 if_none_match: Ok(None),
             }
@@ -8654,6 +8755,16 @@ pub mod builder {
             self.id = value
                 .try_into()
                 .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn if_modified_since<V>(mut self, value: V) -> Self
@@ -8686,8 +8797,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Product>, Error<types::Problem>> {
-            let Self { client, id, if_modified_since, if_none_match } = self;
+            let Self { client, id, fields, if_modified_since, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let if_modified_since = if_modified_since.map_err(Error::InvalidRequest)?;
             let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -8715,6 +8827,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
