@@ -734,7 +734,8 @@ fn read_fields(spec: &OpenAPI, document: &Value, op: &openapiv3::Operation) -> R
         .transpose()?
         .ok_or(RULE)?;
     let mut resource = schema::resolve(&schema, document)?;
-    let items = resource.pointer("/properties/items").map(|items| schema::resolve(items, document)).transpose()?;
+    let items =
+        resource.pointer("/properties/items").map(|items| schema::resolve(items, document)).transpose()?;
     let in_items = match items {
         Some(items) if items.get("type").and_then(Value::as_str) == Some("array") => {
             resource = schema::resolve(items.get("items").ok_or(RULE)?, document)?;

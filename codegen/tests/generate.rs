@@ -190,5 +190,8 @@ fn sparse_fieldsets_need_a_resource_with_members() {
         let fields = json!({"name": "fields", "in": "query", "schema": {"type": "string"}});
         login(spec)["parameters"] = json!([fields]);
     });
-    assert!(message.starts_with("POST /login: a `fields` parameter needs a JSON success response"), "{message}");
+    assert!(
+        message.starts_with("POST /login: a `fields` parameter needs a JSON success response"),
+        "{message}"
+    );
 }

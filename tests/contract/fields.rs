@@ -18,7 +18,12 @@ fn id(n: u64) -> NonZeroU64 {
 }
 
 /// Status, ETag and JSON body (`Null` when there is none) of a raw GET (or HEAD).
-async fn fetch(app: &TestApp, method: reqwest::Method, path: &str, if_none_match: Option<&str>) -> (u16, String, Value) {
+async fn fetch(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    if_none_match: Option<&str>,
+) -> (u16, String, Value) {
     let mut request = app.anonymous_http.request(method, app.url(path));
     if let Some(etag) = if_none_match {
         request = request.header("if-none-match", etag);
@@ -46,7 +51,8 @@ async fn product_get_with_fields_returns_only_those_members() {
     let ids = two_products(&app).await;
     // Raw HTTP: the generated client cannot decode a product without its required members.
     let (status, _, body) =
-        fetch(&app, reqwest::Method::GET, &format!("/api/v1/products/{}?fields=id,name,price", ids[0]), None).await;
+        fetch(&app, reqwest::Method::GET, &format!("/api/v1/products/{}?fields=id,name,price", ids[0]), None)
+            .await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"id": ids[0], "name": "Assam", "price": "4.50"}));
 }
@@ -72,7 +78,10 @@ async fn each_fieldset_has_its_own_etag_and_304_by_it() {
     let app = TestApp::spawn().await;
     let ids = two_products(&app).await;
     let get = |query: &str| format!("/api/v1/products/{}{query}", ids[0]);
-    for (path, other) in [(get(""), get("?fields=id,name")), ("/api/v1/products".into(), "/api/v1/products?fields=id,name".into())] {
+    for (path, other) in [
+        (get(""), get("?fields=id,name")),
+        ("/api/v1/products".into(), "/api/v1/products?fields=id,name".into()),
+    ] {
         let (_, full, _) = fetch(&app, reqwest::Method::GET, &path, None).await;
         let (_, sparse, _) = fetch(&app, reqwest::Method::GET, &other, None).await;
         assert!(sparse.starts_with('"') && !sparse.starts_with("W/"), "a strong ETag: {sparse}");
@@ -114,8 +123,12 @@ async fn fields_naming_an_unknown_or_empty_member_is_422_naming_the_parameter() 
     assert!(problem.errors[0].message.contains("`weight`"), "{problem:?}");
     // What the pattern refuses never reaches the server through the client: raw HTTP.
     for fields in ["", "id,,name", "id,", ",id", "Name", "id%20"] {
-        let response =
-            app.anonymous_http.get(app.url(&format!("/api/v1/products?fields={fields}"))).send().await.unwrap();
+        let response = app
+            .anonymous_http
+            .get(app.url(&format!("/api/v1/products?fields={fields}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 422, "fields={fields}");
         assert_eq!(response.headers()["content-type"], "application/problem+json");
         let problem: Value = response.json().await.unwrap();
