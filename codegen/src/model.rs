@@ -160,6 +160,14 @@ pub struct Policy {
     pub field_roles: Vec<(String, Vec<String>)>,
 }
 
+/// A `fields` query parameter (sparse fieldsets): the members a client may name.
+pub struct Fields {
+    /// The top-level properties of the response's resource schema, sorted.
+    pub members: Vec<String>,
+    /// Whether they are the members of each element of the response's `items` (a page).
+    pub in_items: bool,
+}
+
 pub struct Operation {
     pub id: String,
     pub method: String,
@@ -176,6 +184,8 @@ pub struct Operation {
     pub not_modified: bool,
     pub cache_control: Option<String>,
     pub policy: Policy,
+    /// Sparse fieldsets, when the operation declares a `fields` query parameter.
+    pub fields: Option<Fields>,
 }
 
 impl Operation {
@@ -265,8 +275,13 @@ fn read_operation(
         doc.push_str(description.trim_end());
     }
 
+    let fields = match params.iter().any(|p| p.location == Location::Query && p.name == "fields") {
+        true => Some(read_fields(spec, document, op)?),
+        false => None,
+    };
     let body_schema = body.as_ref().and_then(Body::json).map(|json| json.type_name.clone());
     Ok(Operation {
+        fields,
         deprecation: read_deprecation(op, path)?,
         policy: read_policy(spec, document, op, body_schema.as_deref())?,
         cache_control: cache_control(op.extensions.get("x-cache"))?,
@@ -696,6 +711,42 @@ fn read_param(
         default,
         schema: property,
     })
+}
+
+/// The members a `fields` parameter may name: the top-level properties of the success
+/// response's schema or, for a page (an object whose `items` is an array), of its items' schema.
+fn read_fields(spec: &OpenAPI, document: &Value, op: &openapiv3::Operation) -> Result<Fields, String> {
+    const RULE: &str = "a `fields` parameter needs a JSON success response whose schema (or whose \
+                        `items` array's item schema) is an object with properties";
+    let response = op
+        .responses
+        .responses
+        .iter()
+        .find(|(code, _)| matches!(code, StatusCode::Code(200..=299)))
+        .map(|(_, response)| resolve_response(spec, response))
+        .transpose()?
+        .ok_or(RULE)?;
+    let schema = response
+        .content
+        .get("application/json")
+        .and_then(|media| media.schema.as_ref())
+        .map(json_of)
+        .transpose()?
+        .ok_or(RULE)?;
+    let mut resource = schema::resolve(&schema, document)?;
+    let items =
+        resource.pointer("/properties/items").map(|items| schema::resolve(items, document)).transpose()?;
+    let in_items = match items {
+        Some(items) if items.get("type").and_then(Value::as_str) == Some("array") => {
+            resource = schema::resolve(items.get("items").ok_or(RULE)?, document)?;
+            true
+        }
+        _ => false,
+    };
+    let properties = resource.get("properties").and_then(Value::as_object).filter(|p| !p.is_empty());
+    let mut members: Vec<String> = properties.ok_or(RULE)?.keys().cloned().collect();
+    members.sort();
+    Ok(Fields { members, in_items })
 }
 
 fn read_success(

@@ -299,6 +299,10 @@ fn meta(op: &Operation) -> TokenStream {
         SuccessBody::None => Vec::new(),
     };
     let max_body_bytes = option(op.max_body_bytes.map(Literal::u64_unsuffixed));
+    let fields = option(op.fields.as_ref().map(|f| {
+        let (members, in_items) = (&f.members, f.in_items);
+        quote!(crate::http::fields::Members { names: &[#(#members),*], in_items: #in_items })
+    }));
     let doc = format!("`{} {}` (`{}`).", op.method, op.path, op.id);
     quote! {
         #[doc = #doc]
@@ -322,6 +326,7 @@ fn meta(op: &Operation) -> TokenStream {
             file_parts: &[#(#files),*],
             response_media_types: &[#(#response_media),*],
             max_body_bytes: #max_body_bytes,
+            fields: #fields,
         };
     }
 }
@@ -394,6 +399,11 @@ fn glue_method(op: &Operation, args: &Arguments) -> TokenStream {
     let field_check = (!op.policy.field_roles.is_empty()).then(|| {
         quote! { crate::http::policy::check_fields(&cx, &*body)?; }
     });
+    // Sparse fieldsets are the glue's: the handler serves the whole resource, the reply sends
+    // the members asked for.
+    let fieldset = op.fields.is_some().then(|| {
+        quote! { crate::http::fields::select(&operations::#meta, &query.fields)?; }
+    });
     quote! {
         async fn #fn_name(
             rqctx: dropshot::RequestContext<Self::Context>,
@@ -404,6 +414,7 @@ fn glue_method(op: &Operation, args: &Arguments) -> TokenStream {
                 let keys = crate::http::policy::BodyKeys { username: #username, refresh_token: #refresh_token };
                 let cx = crate::http::policy::enter(rqctx, admission, &operations::#meta, keys).await?;
                 #field_check
+                #fieldset
                 #call
             })
             .await

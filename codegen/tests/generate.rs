@@ -183,3 +183,15 @@ fn limits_keyed_by_the_body_need_the_field_they_key_by() {
     let message = refused(|spec| login(spec)["x-failure-limit"] = json!({"class": "x"}));
     assert!(message.contains("x-failure-limit must be {class, key, distinct}"), "{message}");
 }
+
+#[test]
+fn sparse_fieldsets_need_a_resource_with_members() {
+    let message = refused(|spec| {
+        let fields = json!({"name": "fields", "in": "query", "schema": {"type": "string"}});
+        login(spec)["parameters"] = json!([fields]);
+    });
+    assert!(
+        message.starts_with("POST /login: a `fields` parameter needs a JSON success response"),
+        "{message}"
+    );
+}

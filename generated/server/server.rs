@@ -2831,6 +2831,18 @@ pub struct ProductListQuery {
     ///
     #[serde(rename = "sort", default = "product_list_query_defaults::sort")]
     pub sort: types::ProductSort,
+    /**Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+*/
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<types::Fieldset>,
 }
 mod product_list_query_defaults {
     #[allow(unused_imports)]
@@ -2896,6 +2908,11 @@ impl crate::http::extract::ParamSet for ProductListQuery {
             name: "sort",
             kind: crate::http::extract::ParamKind::String,
             default: Some("\"id\""),
+        },
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
         },
     ];
     fn validator() -> &'static crate::validate::Validator {
@@ -3091,6 +3108,42 @@ impl crate::http::extract::ParamSet for ProductGetPath {
         crate::http::extract::ParamSpec {
             name: "id",
             kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The query parameters of `product_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ProductGetQuery {
+    /**Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+*/
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<types::Fieldset>,
+}
+impl crate::http::extract::ParamSet for ProductGetQuery {
+    const NAME: &'static str = "ProductGetQuery";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
             default: None,
         },
     ];
@@ -5419,6 +5472,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/api-keys` (`api_key_list`).
     pub const API_KEY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5444,6 +5498,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`POST /api/v1/api-keys` (`api_key_create`).
     pub const API_KEY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5466,6 +5521,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/api-keys/{id}` (`api_key_get`).
     pub const API_KEY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5491,6 +5547,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`DELETE /api/v1/api-keys/{id}` (`api_key_delete`).
     pub const API_KEY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5516,6 +5573,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
     };
     ///`POST /api/v1/auth/login` (`auth_login`).
     pub const AUTH_LOGIN: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5544,6 +5602,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`POST /api/v1/auth/logout` (`auth_logout`).
     pub const AUTH_LOGOUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5566,6 +5625,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
     };
     ///`POST /api/v1/auth/refresh` (`auth_refresh`).
     pub const AUTH_REFRESH: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5588,6 +5648,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`POST /api/v1/auth/register` (`auth_register`).
     pub const AUTH_REGISTER: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5610,6 +5671,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/categories` (`category_list`).
     pub const CATEGORY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5632,6 +5694,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`POST /api/v1/categories` (`category_create`).
     pub const CATEGORY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5657,6 +5720,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/categories/{id}` (`category_get`).
     pub const CATEGORY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5679,6 +5743,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`PUT /api/v1/categories/{id}` (`category_replace`).
     pub const CATEGORY_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5704,6 +5769,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`DELETE /api/v1/categories/{id}` (`category_delete`).
     pub const CATEGORY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5729,6 +5795,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
     };
     ///`PATCH /api/v1/categories/{id}` (`category_update`).
     pub const CATEGORY_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5754,6 +5821,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/customers` (`customer_list`).
     pub const CUSTOMER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6149,6 +6217,20 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &[
+                "category_id",
+                "created_at",
+                "description",
+                "id",
+                "name",
+                "price",
+                "stock",
+                "tags",
+                "updated_at",
+            ],
+            in_items: true,
+        }),
     };
     ///`POST /api/v1/products` (`product_create`).
     pub const PRODUCT_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6174,6 +6256,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/products/{id}` (`product_get`).
     pub const PRODUCT_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6196,6 +6279,20 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &[
+                "category_id",
+                "created_at",
+                "description",
+                "id",
+                "name",
+                "price",
+                "stock",
+                "tags",
+                "updated_at",
+            ],
+            in_items: false,
+        }),
     };
     ///`PUT /api/v1/products/{id}` (`product_replace`).
     pub const PRODUCT_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6221,6 +6318,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`DELETE /api/v1/products/{id}` (`product_delete`).
     pub const PRODUCT_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6246,6 +6344,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
     };
     ///`PATCH /api/v1/products/{id}` (`product_update`).
     pub const PRODUCT_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6271,6 +6370,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/tags` (`tag_list`).
     pub const TAG_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6293,6 +6393,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/tags/{id}` (`tag_get`).
     pub const TAG_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6315,6 +6416,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/users` (`user_list`).
     pub const USER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6340,6 +6442,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v1/users/{id}` (`user_get`).
     pub const USER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6365,6 +6468,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`DELETE /api/v1/users/{id}` (`user_delete`).
     pub const USER_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6390,6 +6494,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
     };
     ///`PATCH /api/v1/users/{id}` (`user_update`).
     pub const USER_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6415,6 +6520,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /api/v2/customers` (`customer_v2_list`).
     pub const CUSTOMER_V2_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6674,6 +6780,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["text/html"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /docs/assets/{name}` (`docs_asset`).
     pub const DOCS_ASSET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6696,6 +6803,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["text/css", "text/javascript"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /healthz` (`healthz`).
     pub const HEALTHZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6718,6 +6826,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /metrics` (`metrics`).
     pub const METRICS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6740,6 +6849,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["text/plain"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /problems/{name}` (`problem_type`).
     pub const PROBLEM_TYPE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6762,6 +6872,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json", "text/html"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /readyz` (`readyz`).
     pub const READYZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6784,6 +6895,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
@@ -7375,6 +7487,7 @@ One product by `id`, with its tags, a strong `ETag` (`If-None-Match` gives 304) 
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductGetPath>,
+        query: crate::http::extract::QueryParams<ProductGetQuery>,
         headers: crate::http::extract::HeaderParams<ProductGetHeaders>,
     ) -> Result<ProductGetReply, crate::error::ApiError>;
     /**Replace a product
@@ -8060,6 +8173,7 @@ pub trait ProductsHandlers: Send + Sync + 'static {
     fn product_get(
         cx: crate::http::Cx,
         path: ProductGetPath,
+        query: ProductGetQuery,
         headers: ProductGetHeaders,
     ) -> impl ::std::future::Future<
         Output = Result<ProductGetReply, crate::error::ApiError>,
@@ -8953,6 +9067,10 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(
+                        &operations::PRODUCT_LIST,
+                        &query.fields,
+                    )?;
                     <H as ProductsHandlers>::product_list(
                             cx,
                             query.into_inner(),
@@ -8991,6 +9109,7 @@ impl<
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ProductGetPath>,
+        query: crate::http::extract::QueryParams<ProductGetQuery>,
         headers: crate::http::extract::HeaderParams<ProductGetHeaders>,
     ) -> Result<ProductGetReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -9007,9 +9126,14 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(
+                        &operations::PRODUCT_GET,
+                        &query.fields,
+                    )?;
                     <H as ProductsHandlers>::product_get(
                             cx,
                             path.into_inner(),
+                            query.into_inner(),
                             headers.into_inner(),
                         )
                         .await

@@ -14,6 +14,7 @@ use http::{HeaderName, HeaderValue};
 use slog::Logger;
 
 use crate::error::ApiError;
+use crate::http::fields::Fieldset;
 use crate::http::policy::OperationMeta;
 
 tokio::task_local! {
@@ -43,6 +44,8 @@ pub struct Answer {
     pub problem: bool,
     /// An extractor's error on its way through dropshot (see `ApiError::into_extractor_error`).
     stashed: Option<ApiError>,
+    /// The sparse fieldset the answer's body is to have (`fields`; see `crate::http::fields`).
+    fieldset: Option<Fieldset>,
 }
 
 impl Answer {
@@ -114,6 +117,19 @@ impl Scope {
         }
         answer.headers.extend(headers);
         answer.problem = true;
+    }
+
+    pub fn set_fieldset(&self, fieldset: Fieldset) {
+        self.answer.borrow_mut().fieldset = Some(fieldset);
+    }
+
+    /// Calls `f` with the answer's fieldset, when it has one.
+    pub fn fieldset<R>(&self, f: impl FnOnce(&Fieldset) -> R) -> Option<R> {
+        self.answer.borrow().fieldset.as_ref().map(f)
+    }
+
+    pub fn take_fieldset(&self) -> Option<Fieldset> {
+        self.answer.borrow_mut().fieldset.take()
     }
 
     pub fn stash(&self, error: ApiError) {

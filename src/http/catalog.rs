@@ -180,6 +180,8 @@ impl ProductsHandlers for Server {
     async fn product_get(
         cx: Cx,
         path: ProductGetPath,
+        // `fields` only, which the glue applies to the reply.
+        _query: ProductGetQuery,
         headers: ProductGetHeaders,
     ) -> Result<ProductGetReply, ApiError> {
         let row = cx.app.product_get(&cx.actor, db_id(path.id)?).await?;

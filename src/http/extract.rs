@@ -169,6 +169,13 @@ impl<T> QueryParams<T> {
     }
 }
 
+impl<T> std::ops::Deref for QueryParams<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 #[async_trait]
 impl<T: ParamSet> SharedExtractor for QueryParams<T> {
     async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {

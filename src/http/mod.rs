@@ -13,6 +13,7 @@ pub mod conditional;
 mod customers;
 mod docs;
 pub mod extract;
+pub mod fields;
 mod ops;
 mod orders;
 mod page;

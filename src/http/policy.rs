@@ -125,6 +125,8 @@ pub struct OperationMeta {
     pub response_media_types: &'static [&'static str],
     /// The largest request body, when not the server's default (`x-max-body-bytes`).
     pub max_body_bytes: Option<u64>,
+    /// The members a sparse fieldset may name, when the operation takes `fields`.
+    pub fields: Option<crate::http::fields::Members>,
 }
 
 impl OperationMeta {

@@ -3,8 +3,10 @@
 //! [`Reply`] is a JSON body with the status and the response headers the spec declares for an
 //! operation (`H`, a generated struct, only describes them to dropshot; replies set the values
 //! by name). It can also answer 304 Not Modified, which dropshot's own response types cannot,
-//! and compute a strong ETag from the body it serializes (for lists). [`BinaryReply`] is the
-//! same for bytes in a declared media type (`image/png`, `text/csv`), [`NoContent`] for none.
+//! and compute a strong ETag from the body it serializes (for lists). With a sparse fieldset
+//! (`fields`, see [`crate::http::fields`]) it sends the members asked for, under their own ETag.
+//! [`BinaryReply`] is the same for bytes in a declared media type (`image/png`, `text/csv`),
+//! [`NoContent`] for none.
 //!
 //! Headers that the spec's policies add (`Cache-Control` from `x-cache`, `RateLimit-*`,
 //! `Deprecation`) do not pass through here: the glue hands them to the request's scope.
@@ -21,7 +23,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::http::conditional;
+use crate::http::{conditional, fields};
 
 /// A response header an operation declares.
 #[derive(Debug)]
@@ -171,6 +173,9 @@ impl<T, H: HeaderSet, const STATUS: u16> Reply<T, H, STATUS> {
         modified: Option<chrono::DateTime<chrono::Utc>>,
         body: impl FnOnce() -> Result<T, crate::error::Error>,
     ) -> Result<Self, crate::error::Error> {
+        // With `fields`, the representation is the fieldset's, and so is its ETag.
+        let sparse = fields::etag_of(etag);
+        let etag = sparse.as_deref().unwrap_or(etag);
         let reply =
             if conditions.unchanged(etag, modified) { Self::not_modified() } else { Self::new(body()?) };
         let reply = reply.etag(etag);
@@ -198,7 +203,15 @@ where
         let Some(body) = self.body else {
             return headers.into_response::<H>(StatusCode::NOT_MODIFIED, Body::empty());
         };
-        let json = serde_json::to_vec(&body).map_err(|e| HttpError::for_internal_error(e.to_string()))?;
+        let internal = |e: serde_json::Error| HttpError::for_internal_error(e.to_string());
+        let json = match fields::take() {
+            None => serde_json::to_vec(&body).map_err(internal)?,
+            Some(fieldset) => {
+                let mut value = serde_json::to_value(&body).map_err(internal)?;
+                fieldset.apply(&mut value);
+                serde_json::to_vec(&value).map_err(internal)?
+            }
+        };
         if let Some(if_none_match) = self.etag_from_body {
             let etag = format!("\"{}\"", conditional::digest(&json));
             let unchanged = if_none_match.is_some_and(|header| conditional::none_match(&header, &etag));

@@ -13,6 +13,7 @@ mod docs;
 mod documented_errors;
 mod drift;
 mod edge;
+mod fields;
 mod generated_code;
 mod hardening;
 mod logs;

@@ -2067,6 +2067,68 @@ part's file name.
             Default::default()
         }
     }
+    ///Comma-separated member names, each of lower-case letters and `_`.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct Fieldset(::std::string::String);
+    impl ::std::ops::Deref for Fieldset {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Fieldset> for ::std::string::String {
+        fn from(value: Fieldset) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for Fieldset {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 512usize {
+                return Err("longer than 512 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z_]+(,[a-z_]+)*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z_]+(,[a-z_]+)*$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Fieldset {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Fieldset {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Fieldset {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`Health`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     #[serde(deny_unknown_fields)]
@@ -9321,6 +9383,16 @@ Sends a `GET` request to `/api/v1/products`
 Arguments:
 - `category_id`: Only products of this category.
 - `cursor`: `next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `in_stock`: `true`: only products with stock > 0; `false`: only sold-out products.
 - `limit`: Page size.
 - `max_price`: Only products costing at most this much.
@@ -9334,6 +9406,7 @@ Arguments:
 let response = client.product_list()
     .category_id(category_id)
     .cursor(cursor)
+    .fields(fields)
     .in_stock(in_stock)
     .limit(limit)
     .max_price(max_price)
@@ -9374,11 +9447,22 @@ Sends a `GET` request to `/api/v1/products/{id}`
 
 Arguments:
 - `id`: The resource's id.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `if_modified_since`: An HTTP-date; ignored when `If-None-Match` is present.
 - `if_none_match`: ETags the client holds; a match answers 304 without a body.
 ```ignore
 let response = client.product_get()
     .id(id)
+    .fields(fields)
     .if_modified_since(if_modified_since)
     .if_none_match(if_none_match)
     .send()
@@ -14057,6 +14141,7 @@ pub mod builder {
         client: &'a super::Client,
         category_id: Result<Option<types::Id>, String>,
         cursor: Result<Option<types::Cursor>, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         in_stock: Result<Option<bool>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         max_price: Result<Option<types::PriceFilter>, String>,
@@ -14073,6 +14158,7 @@ pub mod builder {
                 client: client,
                 category_id: Ok(None),
                 cursor: Ok(None),
+                fields: Ok(None),
                 in_stock: Ok(None),
                 limit: Ok(None),
                 max_price: Ok(None),
@@ -14102,6 +14188,16 @@ pub mod builder {
                 .try_into()
                 .map(Some)
                 .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn in_stock<V>(mut self, value: V) -> Self
@@ -14212,6 +14308,7 @@ pub mod builder {
                 client,
                 category_id,
                 cursor,
+                fields,
                 in_stock,
                 limit,
                 max_price,
@@ -14224,6 +14321,7 @@ pub mod builder {
             } = self;
             let category_id = category_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let in_stock = in_stock.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let max_price = max_price.map_err(Error::InvalidRequest)?;
@@ -14255,6 +14353,7 @@ pub mod builder {
                 )
                 .query(&progenitor_client::QueryParam::new("category_id", &category_id))
                 .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .query(&progenitor_client::QueryParam::new("in_stock", &in_stock))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("max_price", &max_price))
@@ -14463,6 +14562,7 @@ pub mod builder {
     pub struct ProductGet<'a> {
         client: &'a super::Client,
         id: Result<types::Id, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         if_modified_since: Result<Option<types::ProductGetIfModifiedSince>, String>,
         if_none_match: Result<Option<types::ProductGetIfNoneMatch>, String>,
     }
@@ -14471,6 +14571,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                fields: Ok(None),
                 if_modified_since: Ok(None),
                 if_none_match: Ok(None),
             }
@@ -14482,6 +14583,16 @@ pub mod builder {
             self.id = value
                 .try_into()
                 .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn if_modified_since<V>(mut self, value: V) -> Self
@@ -14514,8 +14625,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Product>, Error<types::Problem>> {
-            let Self { client, id, if_modified_since, if_none_match } = self;
+            let Self { client, id, fields, if_modified_since, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let if_modified_since = if_modified_since.map_err(Error::InvalidRequest)?;
             let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -14543,6 +14655,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {

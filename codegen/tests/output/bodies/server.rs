@@ -203,6 +203,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /exports/{id}.csv` (`export_download`).
     pub const EXPORT_DOWNLOAD: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -225,6 +226,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["text/csv"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`POST /v1/people` (`person_create`).
     pub const PERSON_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -257,6 +259,7 @@ pub mod operations {
         ],
         response_media_types: &["application/json"],
         max_body_bytes: Some(2200000),
+        fields: None,
     };
     ///`GET /v1/people/{id}/photo` (`person_photo_get`).
     pub const PERSON_PHOTO_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -279,6 +282,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["image/jpeg", "image/png"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`PUT /v1/people/{id}/photo` (`person_photo_put`).
     pub const PERSON_PHOTO_PUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -301,6 +305,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: Some(2097152),
+        fields: None,
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[

@@ -19,6 +19,62 @@ pub mod types {
             Default::default()
         }
     }
+    ///`ItemGetFields`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ItemGetFields(::std::string::String);
+    impl ::std::ops::Deref for ItemGetFields {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ItemGetFields> for ::std::string::String {
+        fn from(value: ItemGetFields) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ItemGetFields {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z_]+(,[a-z_]+)*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z_]+(,[a-z_]+)*$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ItemGetFields {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ItemGetFields {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ItemGetFields {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ItemGetIfNoneMatch`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -130,6 +186,62 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for ItemInputName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ItemListFields`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ItemListFields(::std::string::String);
+    impl ::std::ops::Deref for ItemListFields {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ItemListFields> for ::std::string::String {
+        fn from(value: ItemListFields) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ItemListFields {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[a-z_]+(,[a-z_]+)*$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[a-z_]+(,[a-z_]+)*$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ItemListFields {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ItemListFields {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ItemListFields {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -638,6 +750,7 @@ impl Client {
 
 ```ignore
 let response = client.item_list()
+    .fields(fields)
     .limit(limit)
     .sort(sort)
     .send()
@@ -662,6 +775,7 @@ let response = client.item_create()
 ```ignore
 let response = client.item_get()
     .id(id)
+    .fields(fields)
     .if_none_match(if_none_match)
     .send()
     .await;
@@ -707,6 +821,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ItemList<'a> {
         client: &'a super::Client,
+        fields: Result<Option<types::ItemListFields>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         sort: Result<Option<types::Sort>, String>,
     }
@@ -714,9 +829,22 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                fields: Ok(None),
                 limit: Ok(None),
                 sort: Ok(None),
             }
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ItemListFields>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ItemListFields` for fields failed".to_string()
+                });
+            self
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
@@ -743,7 +871,8 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/items`
         pub async fn send(self) -> Result<ResponseValue<types::ItemPage>, Error<()>> {
-            let Self { client, limit, sort } = self;
+            let Self { client, fields, limit, sort } = self;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let sort = sort.map_err(Error::InvalidRequest)?;
             let url = format!("{}/items", client.baseurl,);
@@ -763,6 +892,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("sort", &sort))
                 .headers(header_map)
@@ -861,6 +991,7 @@ pub mod builder {
     pub struct ItemGet<'a> {
         client: &'a super::Client,
         id: Result<::std::num::NonZeroU64, String>,
+        fields: Result<Option<types::ItemGetFields>, String>,
         if_none_match: Result<Option<types::ItemGetIfNoneMatch>, String>,
     }
     impl<'a> ItemGet<'a> {
@@ -868,6 +999,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                fields: Ok(None),
                 if_none_match: Ok(None),
             }
         }
@@ -880,6 +1012,18 @@ pub mod builder {
                 .map_err(|_| {
                     "conversion to `:: std :: num :: NonZeroU64` for id failed"
                         .to_string()
+                });
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ItemGetFields>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ItemGetFields` for fields failed".to_string()
                 });
             self
         }
@@ -898,8 +1042,9 @@ pub mod builder {
         }
         ///Sends a `GET` request to `/items/{id}`
         pub async fn send(self) -> Result<ResponseValue<types::Item>, Error<()>> {
-            let Self { client, id, if_none_match } = self;
+            let Self { client, id, fields, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/items/{}", client.baseurl, encode_path(& id.to_string()),
@@ -923,6 +1068,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {

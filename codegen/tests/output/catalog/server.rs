@@ -19,6 +19,9 @@ pub struct ItemListQuery {
     ///
     #[serde(rename = "sort", default = "item_list_query_defaults::sort")]
     pub sort: types::Sort,
+    ///
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<::std::string::String>,
 }
 mod item_list_query_defaults {
     #[allow(unused_imports)]
@@ -44,6 +47,11 @@ impl crate::http::extract::ParamSet for ItemListQuery {
             name: "sort",
             kind: crate::http::extract::ParamKind::String,
             default: Some("\"name\""),
+        },
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
         },
     ];
     fn validator() -> &'static crate::validate::Validator {
@@ -104,6 +112,33 @@ impl crate::http::extract::ParamSet for ItemGetPath {
         crate::http::extract::ParamSpec {
             name: "id",
             kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The query parameters of `item_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ItemGetQuery {
+    ///
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for ItemGetQuery {
+    const NAME: &'static str = "ItemGetQuery";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
             default: None,
         },
     ];
@@ -224,6 +259,10 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &["id", "name"],
+            in_items: true,
+        }),
     };
     ///`POST /items` (`item_create`).
     pub const ITEM_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -246,6 +285,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
     };
     ///`GET /items/{id}` (`item_get`).
     pub const ITEM_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -268,6 +308,10 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &["id", "name"],
+            in_items: false,
+        }),
     };
     ///`POST /login` (`session_login`).
     pub const SESSION_LOGIN: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -296,6 +340,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
     };
     ///`POST /refresh` (`session_refresh`).
     pub const SESSION_REFRESH: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -318,6 +363,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
@@ -369,6 +415,7 @@ pub trait StorefrontApi {
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ItemGetPath>,
+        query: crate::http::extract::QueryParams<ItemGetQuery>,
         headers: crate::http::extract::HeaderParams<ItemGetHeaders>,
     ) -> Result<ItemGetReply, crate::error::ApiError>;
     ///
@@ -410,6 +457,7 @@ pub trait ItemsHandlers: Send + Sync + 'static {
     fn item_get(
         cx: crate::http::Cx,
         path: ItemGetPath,
+        query: ItemGetQuery,
         headers: ItemGetHeaders,
     ) -> impl ::std::future::Future<
         Output = Result<ItemGetReply, crate::error::ApiError>,
@@ -456,6 +504,7 @@ impl<H: ItemsHandlers + SessionsHandlers> StorefrontApi for Glue<H> {
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(&operations::ITEM_LIST, &query.fields)?;
                     <H as ItemsHandlers>::item_list(cx, query.into_inner()).await
                 },
             )
@@ -489,6 +538,7 @@ impl<H: ItemsHandlers + SessionsHandlers> StorefrontApi for Glue<H> {
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<ItemGetPath>,
+        query: crate::http::extract::QueryParams<ItemGetQuery>,
         headers: crate::http::extract::HeaderParams<ItemGetHeaders>,
     ) -> Result<ItemGetReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -505,9 +555,11 @@ impl<H: ItemsHandlers + SessionsHandlers> StorefrontApi for Glue<H> {
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(&operations::ITEM_GET, &query.fields)?;
                     <H as ItemsHandlers>::item_get(
                             cx,
                             path.into_inner(),
+                            query.into_inner(),
                             headers.into_inner(),
                         )
                         .await
