@@ -71,12 +71,57 @@ pub type ApiKeyListReply = crate::http::reply::Reply<
     ApiKeyListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `api_key_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ApiKeyCreateIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for ApiKeyCreateIdempotency {
+    const NAME: &'static str = "ApiKeyCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `api_key_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ApiKeyCreateReplyHeaders {
     ///`no-store`: the response holds secrets.
     #[serde(rename = "Cache-Control")]
     pub cache_control: ::std::string::String,
+    ///`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.
+    #[serde(rename = "Idempotent-Replayed", skip_serializing_if = "Option::is_none")]
+    pub idempotent_replayed: ::std::option::Option<::std::string::String>,
     ///URL of the created resource.
     #[serde(rename = "Location")]
     pub location: ::std::string::String,
@@ -105,6 +150,11 @@ impl crate::http::reply::HeaderSet for ApiKeyCreateReplyHeaders {
             name: "Cache-Control",
             required: true,
             description: "`no-store`: the response holds secrets.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Idempotent-Replayed",
+            required: false,
+            description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
         },
         crate::http::reply::HeaderSpec {
             name: "Location",
@@ -442,9 +492,54 @@ pub type AuthRefreshReply = crate::http::reply::Reply<
     AuthRefreshReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `auth_register`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct AuthRegisterIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for AuthRegisterIdempotency {
+    const NAME: &'static str = "AuthRegisterIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `auth_register` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct AuthRegisterReplyHeaders {
+    ///`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.
+    #[serde(rename = "Idempotent-Replayed", skip_serializing_if = "Option::is_none")]
+    pub idempotent_replayed: ::std::option::Option<::std::string::String>,
     ///URL of the created resource.
     #[serde(rename = "Location")]
     pub location: ::std::string::String,
@@ -469,6 +564,11 @@ unreachable), since the request is then let through uncounted rather than refuse
 }
 impl crate::http::reply::HeaderSet for AuthRegisterReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Idempotent-Replayed",
+            required: false,
+            description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
+        },
         crate::http::reply::HeaderSpec {
             name: "Location",
             required: true,
@@ -654,12 +754,57 @@ pub type CategoryListReply = crate::http::reply::Reply<
     CategoryListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `category_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CategoryCreateIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CategoryCreateIdempotency {
+    const NAME: &'static str = "CategoryCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `category_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CategoryCreateReplyHeaders {
     ///Strong entity tag of the representation.
     #[serde(rename = "ETag")]
     pub e_tag: ::std::string::String,
+    ///`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.
+    #[serde(rename = "Idempotent-Replayed", skip_serializing_if = "Option::is_none")]
+    pub idempotent_replayed: ::std::option::Option<::std::string::String>,
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
@@ -691,6 +836,11 @@ impl crate::http::reply::HeaderSet for CategoryCreateReplyHeaders {
             name: "ETag",
             required: true,
             description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Idempotent-Replayed",
+            required: false,
+            description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
         },
         crate::http::reply::HeaderSpec {
             name: "Last-Modified",
@@ -1405,12 +1555,57 @@ pub type ProductListReply = crate::http::reply::Reply<
     ProductListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `product_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ProductCreateIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for ProductCreateIdempotency {
+    const NAME: &'static str = "ProductCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `product_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ProductCreateReplyHeaders {
     ///Strong entity tag of the representation.
     #[serde(rename = "ETag")]
     pub e_tag: ::std::string::String,
+    ///`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.
+    #[serde(rename = "Idempotent-Replayed", skip_serializing_if = "Option::is_none")]
+    pub idempotent_replayed: ::std::option::Option<::std::string::String>,
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
@@ -1442,6 +1637,11 @@ impl crate::http::reply::HeaderSet for ProductCreateReplyHeaders {
             name: "ETag",
             required: true,
             description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Idempotent-Replayed",
+            required: false,
+            description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
         },
         crate::http::reply::HeaderSpec {
             name: "Last-Modified",
@@ -2811,6 +3011,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /api/v1/api-keys` (`api_key_list`).
     pub const API_KEY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -2836,6 +3037,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`POST /api/v1/api-keys` (`api_key_create`).
     pub const API_KEY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -2858,6 +3060,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: true,
     };
     ///`GET /api/v1/api-keys/{id}` (`api_key_get`).
     pub const API_KEY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -2883,6 +3086,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/api-keys/{id}` (`api_key_delete`).
     pub const API_KEY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -2908,6 +3112,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`POST /api/v1/auth/login` (`auth_login`).
     pub const AUTH_LOGIN: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -2936,6 +3141,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`POST /api/v1/auth/logout` (`auth_logout`).
     pub const AUTH_LOGOUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -2958,6 +3164,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`POST /api/v1/auth/refresh` (`auth_refresh`).
     pub const AUTH_REFRESH: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -2980,6 +3187,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`POST /api/v1/auth/register` (`auth_register`).
     pub const AUTH_REGISTER: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3002,6 +3210,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: true,
     };
     ///`GET /api/v1/categories` (`category_list`).
     pub const CATEGORY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3024,6 +3233,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`POST /api/v1/categories` (`category_create`).
     pub const CATEGORY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3049,6 +3259,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: true,
     };
     ///`GET /api/v1/categories/{id}` (`category_get`).
     pub const CATEGORY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3071,6 +3282,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`PUT /api/v1/categories/{id}` (`category_replace`).
     pub const CATEGORY_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3096,6 +3308,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/categories/{id}` (`category_delete`).
     pub const CATEGORY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3121,6 +3334,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`PATCH /api/v1/categories/{id}` (`category_update`).
     pub const CATEGORY_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3146,6 +3360,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /api/v1/products` (`product_list`).
     pub const PRODUCT_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3168,6 +3383,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`POST /api/v1/products` (`product_create`).
     pub const PRODUCT_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3193,6 +3409,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: true,
     };
     ///`GET /api/v1/products/{id}` (`product_get`).
     pub const PRODUCT_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3215,6 +3432,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`PUT /api/v1/products/{id}` (`product_replace`).
     pub const PRODUCT_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3240,6 +3458,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/products/{id}` (`product_delete`).
     pub const PRODUCT_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3265,6 +3484,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`PATCH /api/v1/products/{id}` (`product_update`).
     pub const PRODUCT_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3290,6 +3510,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /api/v1/tags` (`tag_list`).
     pub const TAG_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3312,6 +3533,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /api/v1/tags/{id}` (`tag_get`).
     pub const TAG_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3334,6 +3556,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /api/v1/users` (`user_list`).
     pub const USER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3359,6 +3582,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /api/v1/users/{id}` (`user_get`).
     pub const USER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3384,6 +3608,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/users/{id}` (`user_delete`).
     pub const USER_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3409,6 +3634,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`PATCH /api/v1/users/{id}` (`user_update`).
     pub const USER_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3434,6 +3660,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /docs` (`docs`).
     pub const DOCS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3456,6 +3683,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["text/html"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /docs/assets/{name}` (`docs_asset`).
     pub const DOCS_ASSET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3478,6 +3706,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["text/css", "text/javascript"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /healthz` (`healthz`).
     pub const HEALTHZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3500,6 +3729,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /metrics` (`metrics`).
     pub const METRICS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3522,6 +3752,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["text/plain"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /problems/{name}` (`problem_type`).
     pub const PROBLEM_TYPE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3544,6 +3775,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json", "text/html"],
         max_body_bytes: None,
+        idempotent: false,
     };
     ///`GET /readyz` (`readyz`).
     pub const READYZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -3566,6 +3798,7 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        idempotent: false,
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
@@ -3680,6 +3913,7 @@ Creating keys needs a logged-in user (a bearer token), not a key. An account may
     async fn api_key_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ApiKeyCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ApiKeyInput>,
     ) -> Result<ApiKeyCreateReply, crate::error::ApiError>;
     /**Get one of the caller's API keys
@@ -3762,6 +3996,7 @@ the schema does not list. The password needs 8 characters, an upper-case letter 
     async fn auth_register(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<AuthRegisterIdempotency>,
         body: crate::http::extract::JsonBody<types::Registration>,
     ) -> Result<AuthRegisterReply, crate::error::ApiError>;
     /**List categories
@@ -3787,6 +4022,7 @@ A new category with a unique name (409 when the name is taken); answers 201 with
     async fn category_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<CategoryCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryCreateReply, crate::error::ApiError>;
     /**Get a category
@@ -3864,6 +4100,7 @@ existing category (422 otherwise).*/
     async fn product_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ProductCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductCreateReply, crate::error::ApiError>;
     /**Get a product
@@ -4384,6 +4621,7 @@ impl<
     async fn api_key_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ApiKeyCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ApiKeyInput>,
     ) -> Result<ApiKeyCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -4398,6 +4636,12 @@ impl<
                             admission,
                             &operations::API_KEY_CREATE,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as ApiKeysHandlers>::api_key_create(cx, body.into_inner()).await
@@ -4532,6 +4776,7 @@ impl<
     async fn auth_register(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<AuthRegisterIdempotency>,
         body: crate::http::extract::JsonBody<types::Registration>,
     ) -> Result<AuthRegisterReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -4546,6 +4791,12 @@ impl<
                             admission,
                             &operations::AUTH_REGISTER,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as AuthHandlers>::auth_register(cx, body.into_inner()).await
@@ -4586,6 +4837,7 @@ impl<
     async fn category_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<CategoryCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -4600,6 +4852,12 @@ impl<
                             admission,
                             &operations::CATEGORY_CREATE,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as CategoriesHandlers>::category_create(cx, body.into_inner())
@@ -4765,6 +5023,7 @@ impl<
     async fn product_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ProductCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -4779,6 +5038,12 @@ impl<
                             admission,
                             &operations::PRODUCT_CREATE,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as ProductsHandlers>::product_create(cx, body.into_inner()).await

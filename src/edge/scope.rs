@@ -14,6 +14,7 @@ use http::{HeaderName, HeaderValue};
 use slog::Logger;
 
 use crate::error::ApiError;
+use crate::http::idempotency::Pending;
 use crate::http::policy::OperationMeta;
 
 tokio::task_local! {
@@ -28,6 +29,8 @@ pub struct Scope {
     accept: Option<HeaderValue>,
     log: Logger,
     answer: RefCell<Answer>,
+    /// The request's idempotency key, claimed or to be replayed (`crate::http::idempotency`).
+    idempotency: RefCell<Option<Pending>>,
 }
 
 /// What the layers below the edge learned for the answer.
@@ -60,7 +63,15 @@ impl Scope {
         accept: Option<HeaderValue>,
         log: Logger,
     ) -> Scope {
-        Scope { request_id, client, path, accept, log, answer: RefCell::new(Answer::default()) }
+        Scope {
+            request_id,
+            client,
+            path,
+            accept,
+            log,
+            answer: RefCell::new(Answer::default()),
+            idempotency: RefCell::new(None),
+        }
     }
 
     /// The request's `Accept` header (for the few operations that negotiate their media type).
@@ -114,6 +125,15 @@ impl Scope {
         }
         answer.headers.extend(headers);
         answer.problem = true;
+    }
+
+    pub fn set_idempotency(&self, pending: Pending) {
+        *self.idempotency.borrow_mut() = Some(pending);
+    }
+
+    /// What the request holds of an idempotency key (the edge settles it once dropshot answered).
+    pub fn take_idempotency(&self) -> Option<Pending> {
+        self.idempotency.borrow_mut().take()
     }
 
     pub fn stash(&self, error: ApiError) {

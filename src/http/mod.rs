@@ -12,6 +12,7 @@ mod catalog;
 pub mod conditional;
 mod docs;
 pub mod extract;
+pub mod idempotency;
 mod ops;
 mod page;
 pub mod policy;
@@ -30,6 +31,8 @@ pub struct ServerState {
     pub app: Arc<App>,
     pub limiter: Arc<crate::ratelimit::Limiter>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Idempotency keys: their store and lifetime.
+    pub idempotency: Arc<idempotency::Keys>,
     pub log: slog::Logger,
 }
 
@@ -43,6 +46,7 @@ pub struct Cx {
     /// Where a failure (401) is counted, for operations with `x-failure-limit`.
     pub failures: Option<policy::Failures>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub idempotency: Arc<idempotency::Keys>,
 }
 
 impl Cx {

@@ -125,6 +125,9 @@ pub struct OperationMeta {
     pub response_media_types: &'static [&'static str],
     /// The largest request body, when not the server's default (`x-max-body-bytes`).
     pub max_body_bytes: Option<u64>,
+    /// The operation declares `Idempotency-Key` (every `POST` that creates something must): a
+    /// retry with the same key gets the first answer (`crate::http::idempotency`).
+    pub idempotent: bool,
 }
 
 impl OperationMeta {
@@ -425,6 +428,7 @@ pub async fn enter(
         op,
         failures,
         metrics: Arc::clone(&state.metrics),
+        idempotency: Arc::clone(&state.idempotency),
     })
 }
 

@@ -14,6 +14,7 @@ mod drift;
 mod edge;
 mod generated_code;
 mod hardening;
+mod idempotency;
 mod logs;
 mod metrics;
 mod ops;

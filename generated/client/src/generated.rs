@@ -54,6 +54,68 @@ pub mod types {
             Default::default()
         }
     }
+    ///`ApiKeyCreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ApiKeyCreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for ApiKeyCreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ApiKeyCreateIdempotencyKey> for ::std::string::String {
+        fn from(value: ApiKeyCreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ApiKeyCreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ApiKeyCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ApiKeyCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ApiKeyCreateIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ApiKeyCreated`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiKeyCreated {
@@ -163,6 +225,68 @@ leading or trailing white space, and something visible; stored in Unicode NFC.
                 })
         }
     }
+    ///`AuthRegisterIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct AuthRegisterIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for AuthRegisterIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AuthRegisterIdempotencyKey> for ::std::string::String {
+        fn from(value: AuthRegisterIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for AuthRegisterIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AuthRegisterIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AuthRegisterIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AuthRegisterIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`Category`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Category {
@@ -177,6 +301,69 @@ leading or trailing white space, and something visible; stored in Unicode NFC.
     impl Category {
         pub fn builder() -> builder::Category {
             Default::default()
+        }
+    }
+    ///`CategoryCreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CategoryCreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CategoryCreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CategoryCreateIdempotencyKey> for ::std::string::String {
+        fn from(value: CategoryCreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CategoryCreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CategoryCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CategoryCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CategoryCreateIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`CategoryDeleteIfMatch`
@@ -1425,6 +1612,68 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
     impl Product {
         pub fn builder() -> builder::Product {
             Default::default()
+        }
+    }
+    ///`ProductCreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ProductCreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for ProductCreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProductCreateIdempotencyKey> for ::std::string::String {
+        fn from(value: ProductCreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ProductCreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProductCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProductCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProductCreateIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`ProductDeleteIfMatch`
@@ -5556,8 +5805,23 @@ Creating keys needs a logged-in user (a bearer token), not a key. An account may
 
 Sends a `POST` request to `/api/v1/api-keys`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.api_key_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -5671,8 +5935,23 @@ the schema does not list. The password needs 8 characters, an upper-case letter 
 
 Sends a `POST` request to `/api/v1/auth/register`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.auth_register()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -5714,8 +5993,23 @@ A new category with a unique name (409 when the name is taken); answers 201 with
 
 Sends a `POST` request to `/api/v1/categories`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.category_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -5854,8 +6148,23 @@ existing category (422 otherwise).
 
 Sends a `POST` request to `/api/v1/products`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.product_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -6328,14 +6637,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ApiKeyCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::ApiKeyCreateIdempotencyKey>, String>,
         body: Result<types::builder::ApiKeyInput, String>,
     }
     impl<'a> ApiKeyCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiKeyCreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ApiKeyCreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -6363,12 +6687,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ApiKeyCreated>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::ApiKeyInput::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/api-keys", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6376,6 +6701,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7087,14 +7415,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct AuthRegister<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::AuthRegisterIdempotencyKey>, String>,
         body: Result<types::builder::Registration, String>,
     }
     impl<'a> AuthRegister<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AuthRegisterIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `AuthRegisterIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -7122,14 +7465,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::User>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::Registration::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/auth/register", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7137,6 +7481,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7395,14 +7742,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CategoryCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::CategoryCreateIdempotencyKey>, String>,
         body: Result<types::builder::CategoryInput, String>,
     }
     impl<'a> CategoryCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CategoryCreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CategoryCreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -7430,14 +7792,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Category>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::CategoryInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/categories", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7445,6 +7808,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -8491,14 +8857,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ProductCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::ProductCreateIdempotencyKey>, String>,
         body: Result<types::builder::ProductInput, String>,
     }
     impl<'a> ProductCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ProductCreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ProductCreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -8526,14 +8907,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Product>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::ProductInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/products", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -8541,6 +8923,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client

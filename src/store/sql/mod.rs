@@ -8,6 +8,7 @@
 
 mod accounts;
 mod catalog;
+mod idempotency;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
