@@ -190,7 +190,10 @@ pub async fn claim(cx: &Cx, key: Option<&str>, body: &impl Fingerprint) -> Resul
     let Some(key) = key else { return Ok(()) };
     if !valid_key(key) {
         // The spec's pattern has refused it already; this guards the store.
-        return Err(ApiError::new(Kind::ValidationFailed, "Idempotency-Key: 1 to 255 printable ASCII characters"));
+        return Err(ApiError::new(
+            Kind::ValidationFailed,
+            "Idempotency-Key: 1 to 255 printable ASCII characters",
+        ));
     }
     let keys = Arc::clone(&cx.idempotency);
     let log = scope::with(|scope| scope.log().clone());

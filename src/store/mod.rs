@@ -209,7 +209,12 @@ pub trait IdempotencyStore {
     /// request died with its server (`locked_until` passed), is claimed anew.
     async fn idempotency_claim(&self, claim: KeyClaim<'_>) -> Result<KeyState, Error>;
     /// Stores the answer of the request that holds the claim.
-    async fn idempotency_complete(&self, key_hash: &str, claim: &str, answer: &StoredAnswer) -> Result<(), Error>;
+    async fn idempotency_complete(
+        &self,
+        key_hash: &str,
+        claim: &str,
+        answer: &StoredAnswer,
+    ) -> Result<(), Error>;
     /// Releases a claim: the request failed, and a retry runs anew.
     async fn idempotency_release(&self, key_hash: &str, claim: &str) -> Result<(), Error>;
     /// Forgets the keys that expired by `now`; how many.

@@ -80,11 +80,13 @@ async fn a_retried_create_gets_the_first_answer_byte_for_byte_and_creates_one_ro
         .client
         .product_create()
         .idempotency_key("create-tea-2")
-        .body(serde_json::from_value::<storefront_client::types::ProductInput>(product_body(
-            category.id.0.get(),
-            "Tata Tea Premium",
-        ))
-        .unwrap())
+        .body(
+            serde_json::from_value::<storefront_client::types::ProductInput>(product_body(
+                category.id.0.get(),
+                "Tata Tea Premium",
+            ))
+            .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -199,7 +201,8 @@ async fn keys_expire_after_the_configured_time_and_are_purged() {
     // Expired: the same key runs as a new request (the name is free again once the first
     // product is gone).
     clock.advance(Duration::from_secs(2));
-    let first_id: u64 = serde_json::from_slice::<serde_json::Value>(&first.body).unwrap()["id"].as_u64().unwrap();
+    let first_id: u64 =
+        serde_json::from_slice::<serde_json::Value>(&first.body).unwrap()["id"].as_u64().unwrap();
     app.client.product_delete().id(NonZeroU64::new(first_id).unwrap()).send().await.unwrap();
     let (again, replayed) = post(&app.http, &url, "k-ttl", &body).await;
     assert_eq!((again.status, replayed), (201, false));

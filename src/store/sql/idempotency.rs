@@ -65,7 +65,12 @@ impl IdempotencyStore for SqlStore {
         Ok(KeyState::Running)
     }
 
-    async fn idempotency_complete(&self, key_hash: &str, claim: &str, answer: &StoredAnswer) -> Result<(), Error> {
+    async fn idempotency_complete(
+        &self,
+        key_hash: &str,
+        claim: &str,
+        answer: &StoredAnswer,
+    ) -> Result<(), Error> {
         let headers = serde_json::to_string(&answer.headers).map_err(Error::internal)?;
         sqlx::query(
             "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 \
