@@ -84,6 +84,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(60..=31_536_000))]
     pub refresh_token_ttl_secs: u64,
 
+    /// How long an `Idempotency-Key` and the first answer to its request are kept, in seconds;
+    /// a key reused later runs as a new request.
+    #[arg(long, env = "STOREFRONT_IDEMPOTENCY_TTL_SECS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(60..=2_592_000))]
+    pub idempotency_ttl_secs: u64,
+
     /// Password checks (argon2id, 19 MiB each) that run at once; 0 for one per core.
     #[arg(long, env = "STOREFRONT_PASSWORD_WORKERS", default_value_t = 0,
           value_parser = clap::value_parser!(u16).range(0..=256))]

@@ -156,8 +156,20 @@ pub async fn start_with_clock(config: Config, log: Logger, clock: Clock) -> Resu
         )
         .map_err(|e| format!("setting up the metrics: {e}"))?,
     );
-    let state =
-        ServerState { app: Arc::clone(&app), limiter, metrics: Arc::clone(&metrics), log: log.clone() };
+    let idempotency = Arc::new(http::idempotency::Keys::new(
+        app.store_handle(),
+        app.clock().clone(),
+        Duration::from_secs(config.idempotency_ttl_secs),
+        // A claim outlives any request that is still running (the time limit, and the grace).
+        config.request_timeout() + config.shutdown_grace() + Duration::from_secs(60),
+    ));
+    let state = ServerState {
+        app: Arc::clone(&app),
+        limiter,
+        metrics: Arc::clone(&metrics),
+        idempotency,
+        log: log.clone(),
+    };
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await

@@ -186,6 +186,9 @@ pub struct Operation {
     pub policy: Policy,
     /// Sparse fieldsets, when the operation declares a `fields` query parameter.
     pub fields: Option<Fields>,
+    /// Whether the operation declares the `Idempotency-Key` header: a retry with the same key
+    /// gets the first answer. Required of every `POST` that creates something (201/202).
+    pub idempotent: bool,
 }
 
 impl Operation {
@@ -193,8 +196,23 @@ impl Operation {
         self.id.to_pascal_case()
     }
 
+    /// The parameters at `location` the handler gets (`Idempotency-Key` is the glue's).
     pub fn params_at(&self, location: Location) -> Vec<&Param> {
-        self.params.iter().filter(|p| p.location == location).collect()
+        self.params.iter().filter(|p| p.location == location && !p.is_idempotency_key()).collect()
+    }
+
+    /// The `Idempotency-Key` header parameter, when the operation declares it.
+    pub fn idempotency_key(&self) -> Option<&Param> {
+        self.params.iter().find(|p| p.is_idempotency_key())
+    }
+}
+
+/// The header that makes a retried `POST` safe (see `Operation::idempotent`).
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+impl Param {
+    pub fn is_idempotency_key(&self) -> bool {
+        self.location == Location::Header && self.name.eq_ignore_ascii_case(IDEMPOTENCY_KEY)
     }
 }
 
@@ -279,6 +297,8 @@ fn read_operation(
         true => Some(read_fields(spec, document, op)?),
         false => None,
     };
+    let idempotent = read_idempotency(&id, method, &params, success.status)?;
+
     let body_schema = body.as_ref().and_then(Body::json).map(|json| json.type_name.clone());
     Ok(Operation {
         fields,
@@ -295,7 +315,30 @@ fn read_operation(
         max_body_bytes,
         success,
         not_modified,
+        idempotent,
     })
+}
+
+/// Whether the operation takes `Idempotency-Key`: every `POST` that creates something (a 201 or
+/// 202 answer) must, so that a client can retry it safely; no other method may (`PUT` and
+/// `DELETE` are idempotent already, reads change nothing). The header is a string.
+fn read_idempotency(id: &str, method: &str, params: &[Param], status: u16) -> Result<bool, String> {
+    let declared = params.iter().find(|p| p.is_idempotency_key());
+    let creates = method.eq_ignore_ascii_case("post") && matches!(status, 201 | 202);
+    match declared {
+        None if creates => Err(format!(
+            "{id} creates something (POST answering {status}) but does not declare the {IDEMPOTENCY_KEY} \
+             header; add `- $ref: \"#/components/parameters/IdempotencyKey\"` to its parameters"
+        )),
+        None => Ok(false),
+        Some(_) if !method.eq_ignore_ascii_case("post") => {
+            Err(format!("{id}: the {IDEMPOTENCY_KEY} header is for POST operations only"))
+        }
+        Some(p) if p.kind != Kind::String || p.required => {
+            Err(format!("{id}: the {IDEMPOTENCY_KEY} header must be an optional string"))
+        }
+        Some(_) => Ok(true),
+    }
 }
 
 /// Path-level parameters, overridden by operation-level ones of the same name and location.

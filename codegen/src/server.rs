@@ -54,11 +54,20 @@ pub fn emit(operations: &[Operation], document: &Value) -> Result<Server, String
             if params.is_empty() {
                 continue;
             }
-            let (item, schema) = param_struct(op, location, &params, document)?;
             let name = format_ident!("{}{}", op.pascal(), location.suffix());
+            let what = format!("{} parameters", location.suffix().to_lowercase());
+            let (item, schema) = param_struct(op, &name, &what, &params, document)?;
             schemas.insert(name.to_string(), schema);
             items.push(item);
             args.params(location, &name);
+        }
+        if let Some(key) = op.idempotency_key() {
+            // Its own extractor: the glue reads it, the handler never sees it.
+            let name = format_ident!("{}Idempotency", op.pascal());
+            let (item, schema) = param_struct(op, &name, "`Idempotency-Key` header", &[key], document)?;
+            schemas.insert(name.to_string(), schema);
+            items.push(item);
+            args.idempotency(&name);
         }
         if let Some(body) = &op.body {
             args.body(body);
@@ -157,6 +166,8 @@ struct Arguments {
     handler: Vec<TokenStream>,
     /// `path.into_inner()`
     forward: Vec<TokenStream>,
+    /// The `Idempotency-Key` header's extractor, when the operation declares it.
+    idempotency: Option<TokenStream>,
 }
 
 impl Arguments {
@@ -169,6 +180,11 @@ impl Arguments {
         self.extractors.push(quote!(#arg: #extractor<#name>));
         self.handler.push(quote!(#arg: #name));
         self.forward.push(quote!(#arg.into_inner()));
+    }
+
+    fn idempotency(&mut self, name: &proc_macro2::Ident) {
+        self.extractors.push(quote!(idempotency: crate::http::extract::HeaderParams<#name>));
+        self.idempotency = Some(quote!(idempotency.into_inner().idempotency_key));
     }
 
     fn body(&mut self, body: &Body) {
@@ -303,6 +319,7 @@ fn meta(op: &Operation) -> TokenStream {
         let (members, in_items) = (&f.members, f.in_items);
         quote!(crate::http::fields::Members { names: &[#(#members),*], in_items: #in_items })
     }));
+    let idempotent = op.idempotent;
     let doc = format!("`{} {}` (`{}`).", op.method, op.path, op.id);
     quote! {
         #[doc = #doc]
@@ -327,6 +344,7 @@ fn meta(op: &Operation) -> TokenStream {
             response_media_types: &[#(#response_media),*],
             max_body_bytes: #max_body_bytes,
             fields: #fields,
+            idempotent: #idempotent,
         };
     }
 }
@@ -404,6 +422,11 @@ fn glue_method(op: &Operation, args: &Arguments) -> TokenStream {
     let fieldset = op.fields.is_some().then(|| {
         quote! { crate::http::fields::select(&operations::#meta, &query.fields)?; }
     });
+    // Last before the handler: a key is claimed only for a request that will run.
+    let idempotency = args.idempotency.as_ref().map(|key| {
+        let body = if op.body.is_some() { quote!(&body) } else { quote!(&()) };
+        quote! { crate::http::idempotency::claim(&cx, #key.as_deref(), #body).await?; }
+    });
     quote! {
         async fn #fn_name(
             rqctx: dropshot::RequestContext<Self::Context>,
@@ -415,6 +438,7 @@ fn glue_method(op: &Operation, args: &Arguments) -> TokenStream {
                 let cx = crate::http::policy::enter(rqctx, admission, &operations::#meta, keys).await?;
                 #field_check
                 #fieldset
+                #idempotency
                 #call
             })
             .await
@@ -440,11 +464,11 @@ fn handler_method(op: &Operation, args: &Arguments) -> TokenStream {
 /// A parameter struct and the JSON Schema its (text-coerced) values are validated against.
 fn param_struct(
     op: &Operation,
-    location: Location,
+    name: &proc_macro2::Ident,
+    what: &str,
     params: &[&Param],
     document: &Value,
 ) -> Result<(TokenStream, Value), String> {
-    let name = format_ident!("{}{}", op.pascal(), location.suffix());
     let name_str = name.to_string();
     let defaults_mod = format_ident!("{}_defaults", name_str.to_snake_case());
     let mut fields = Vec::new();
@@ -510,7 +534,7 @@ fn param_struct(
             }
         }
     });
-    let doc = format!("The {} parameters of `{}`.", location.suffix().to_lowercase(), op.id);
+    let doc = format!("The {what} of `{}`.", op.id);
     let item = quote! {
         #[doc = #doc]
         #[derive(

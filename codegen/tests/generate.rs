@@ -195,3 +195,24 @@ fn sparse_fieldsets_need_a_resource_with_members() {
         "{message}"
     );
 }
+
+#[test]
+fn a_creating_post_without_an_idempotency_key_is_refused_by_name() {
+    let message = refused(|spec| {
+        post(spec).as_object_mut().unwrap().remove("parameters");
+    });
+    assert_eq!(
+        message,
+        "POST /items: item_create creates something (POST answering 201) but does not declare the \
+         Idempotency-Key header; add `- $ref: \"#/components/parameters/IdempotencyKey\"` to its parameters"
+    );
+    let message = refused(|spec| {
+        let get = spec.pointer_mut("/paths/~1items/get/parameters").unwrap().as_array_mut().unwrap();
+        get.push(json!({"$ref": "#/components/parameters/IdempotencyKey"}));
+    });
+    assert_eq!(message, "GET /items: item_list: the Idempotency-Key header is for POST operations only");
+    let message = refused(|spec| {
+        spec["components"]["parameters"]["IdempotencyKey"]["required"] = json!(true);
+    });
+    assert_eq!(message, "POST /items: item_create: the Idempotency-Key header must be an optional string");
+}

@@ -71,12 +71,57 @@ pub type ApiKeyListReply = crate::http::reply::Reply<
     ApiKeyListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `api_key_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ApiKeyCreateIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for ApiKeyCreateIdempotency {
+    const NAME: &'static str = "ApiKeyCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `api_key_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ApiKeyCreateReplyHeaders {
     ///`no-store`: the response holds secrets.
     #[serde(rename = "Cache-Control")]
     pub cache_control: ::std::string::String,
+    ///`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.
+    #[serde(rename = "Idempotent-Replayed", skip_serializing_if = "Option::is_none")]
+    pub idempotent_replayed: ::std::option::Option<::std::string::String>,
     ///URL of the created resource.
     #[serde(rename = "Location")]
     pub location: ::std::string::String,
@@ -105,6 +150,11 @@ impl crate::http::reply::HeaderSet for ApiKeyCreateReplyHeaders {
             name: "Cache-Control",
             required: true,
             description: "`no-store`: the response holds secrets.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Idempotent-Replayed",
+            required: false,
+            description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
         },
         crate::http::reply::HeaderSpec {
             name: "Location",
@@ -442,9 +492,54 @@ pub type AuthRefreshReply = crate::http::reply::Reply<
     AuthRefreshReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `auth_register`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct AuthRegisterIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for AuthRegisterIdempotency {
+    const NAME: &'static str = "AuthRegisterIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `auth_register` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct AuthRegisterReplyHeaders {
+    ///`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.
+    #[serde(rename = "Idempotent-Replayed", skip_serializing_if = "Option::is_none")]
+    pub idempotent_replayed: ::std::option::Option<::std::string::String>,
     ///URL of the created resource.
     #[serde(rename = "Location")]
     pub location: ::std::string::String,
@@ -469,6 +564,11 @@ unreachable), since the request is then let through uncounted rather than refuse
 }
 impl crate::http::reply::HeaderSet for AuthRegisterReplyHeaders {
     const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Idempotent-Replayed",
+            required: false,
+            description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
+        },
         crate::http::reply::HeaderSpec {
             name: "Location",
             required: true,
@@ -654,12 +754,57 @@ pub type CategoryListReply = crate::http::reply::Reply<
     CategoryListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `category_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CategoryCreateIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CategoryCreateIdempotency {
+    const NAME: &'static str = "CategoryCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `category_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CategoryCreateReplyHeaders {
     ///Strong entity tag of the representation.
     #[serde(rename = "ETag")]
     pub e_tag: ::std::string::String,
+    ///`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.
+    #[serde(rename = "Idempotent-Replayed", skip_serializing_if = "Option::is_none")]
+    pub idempotent_replayed: ::std::option::Option<::std::string::String>,
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
@@ -691,6 +836,11 @@ impl crate::http::reply::HeaderSet for CategoryCreateReplyHeaders {
             name: "ETag",
             required: true,
             description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Idempotent-Replayed",
+            required: false,
+            description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
         },
         crate::http::reply::HeaderSpec {
             name: "Last-Modified",
@@ -1205,6 +1355,18 @@ pub type CategoryUpdateReply = crate::http::reply::Reply<
     ::schemars::JsonSchema
 )]
 pub struct CustomerListQuery {
+    /**Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+*/
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<types::Fieldset>,
     ///Page size.
     #[serde(rename = "limit", default = "customer_list_query_defaults::limit")]
     pub limit: ::std::num::NonZeroU64,
@@ -1232,6 +1394,11 @@ mod customer_list_query_defaults {
 impl crate::http::extract::ParamSet for CustomerListQuery {
     const NAME: &'static str = "CustomerListQuery";
     const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
         crate::http::extract::ParamSpec {
             name: "limit",
             kind: crate::http::extract::ParamKind::Integer,
@@ -1377,6 +1544,48 @@ pub type CustomerListReply = crate::http::reply::Reply<
     CustomerListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `customer_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerCreateIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerCreateIdempotency {
+    const NAME: &'static str = "CustomerCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `customer_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CustomerCreateReplyHeaders {
@@ -1483,6 +1692,42 @@ impl crate::http::extract::ParamSet for CustomerGetPath {
         crate::http::extract::ParamSpec {
             name: "id",
             kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The query parameters of `customer_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerGetQuery {
+    /**Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+*/
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<types::Fieldset>,
+}
+impl crate::http::extract::ParamSet for CustomerGetQuery {
+    const NAME: &'static str = "CustomerGetQuery";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
             default: None,
         },
     ];
@@ -2319,6 +2564,18 @@ pub type CustomerPhotoDeleteReply = crate::http::reply::NoContent<
     ::schemars::JsonSchema
 )]
 pub struct OrderListQuery {
+    /**Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+*/
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<types::Fieldset>,
     ///Page size.
     #[serde(rename = "limit", default = "order_list_query_defaults::limit")]
     pub limit: ::std::num::NonZeroU64,
@@ -2343,6 +2600,11 @@ mod order_list_query_defaults {
 impl crate::http::extract::ParamSet for OrderListQuery {
     const NAME: &'static str = "OrderListQuery";
     const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
         crate::http::extract::ParamSpec {
             name: "limit",
             kind: crate::http::extract::ParamKind::Integer,
@@ -2467,6 +2729,48 @@ pub type OrderListReply = crate::http::reply::Reply<
     OrderListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `order_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct OrderCreateIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for OrderCreateIdempotency {
+    const NAME: &'static str = "OrderCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `order_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct OrderCreateReplyHeaders {
@@ -2557,6 +2861,42 @@ impl crate::http::extract::ParamSet for OrderGetPath {
         crate::http::extract::ParamSpec {
             name: "id",
             kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The query parameters of `order_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct OrderGetQuery {
+    /**Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+*/
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<types::Fieldset>,
+}
+impl crate::http::extract::ParamSet for OrderGetQuery {
+    const NAME: &'static str = "OrderGetQuery";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
             default: None,
         },
     ];
@@ -3018,12 +3358,57 @@ pub type ProductListReply = crate::http::reply::Reply<
     ProductListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `product_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ProductCreateIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for ProductCreateIdempotency {
+    const NAME: &'static str = "ProductCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `product_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ProductCreateReplyHeaders {
     ///Strong entity tag of the representation.
     #[serde(rename = "ETag")]
     pub e_tag: ::std::string::String,
+    ///`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.
+    #[serde(rename = "Idempotent-Replayed", skip_serializing_if = "Option::is_none")]
+    pub idempotent_replayed: ::std::option::Option<::std::string::String>,
     ///When the resource last changed (HTTP-date).
     #[serde(rename = "Last-Modified")]
     pub last_modified: ::std::string::String,
@@ -3055,6 +3440,11 @@ impl crate::http::reply::HeaderSet for ProductCreateReplyHeaders {
             name: "ETag",
             required: true,
             description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Idempotent-Replayed",
+            required: false,
+            description: "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.",
         },
         crate::http::reply::HeaderSpec {
             name: "Last-Modified",
@@ -4273,6 +4663,18 @@ pub type UserUpdateReply = crate::http::reply::Reply<
     ::schemars::JsonSchema
 )]
 pub struct CustomerV2ListQuery {
+    /**Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+*/
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<types::Fieldset>,
     ///Page size.
     #[serde(rename = "limit", default = "customer_v2_list_query_defaults::limit")]
     pub limit: ::std::num::NonZeroU64,
@@ -4300,6 +4702,11 @@ mod customer_v2_list_query_defaults {
 impl crate::http::extract::ParamSet for CustomerV2ListQuery {
     const NAME: &'static str = "CustomerV2ListQuery";
     const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
         crate::http::extract::ParamSpec {
             name: "limit",
             kind: crate::http::extract::ParamKind::Integer,
@@ -4429,6 +4836,48 @@ pub type CustomerV2ListReply = crate::http::reply::Reply<
     CustomerV2ListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `customer_v2_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2CreateIdempotency {
+    /**Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+*/
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerV2CreateIdempotency {
+    const NAME: &'static str = "CustomerV2CreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `customer_v2_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct CustomerV2CreateReplyHeaders {
@@ -4519,6 +4968,42 @@ impl crate::http::extract::ParamSet for CustomerV2GetPath {
         crate::http::extract::ParamSpec {
             name: "id",
             kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The query parameters of `customer_v2_get`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2GetQuery {
+    /**Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+*/
+    #[serde(rename = "fields", default, skip_serializing_if = "Option::is_none")]
+    pub fields: ::std::option::Option<types::Fieldset>,
+}
+impl crate::http::extract::ParamSet for CustomerV2GetQuery {
+    const NAME: &'static str = "CustomerV2GetQuery";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "fields",
+            kind: crate::http::extract::ParamKind::String,
             default: None,
         },
     ];
@@ -5473,6 +5958,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /api/v1/api-keys` (`api_key_list`).
     pub const API_KEY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5499,6 +5985,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`POST /api/v1/api-keys` (`api_key_create`).
     pub const API_KEY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5522,6 +6009,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: true,
     };
     ///`GET /api/v1/api-keys/{id}` (`api_key_get`).
     pub const API_KEY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5548,6 +6036,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/api-keys/{id}` (`api_key_delete`).
     pub const API_KEY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5574,6 +6063,7 @@ pub mod operations {
         response_media_types: &[],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`POST /api/v1/auth/login` (`auth_login`).
     pub const AUTH_LOGIN: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5603,6 +6093,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`POST /api/v1/auth/logout` (`auth_logout`).
     pub const AUTH_LOGOUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5626,6 +6117,7 @@ pub mod operations {
         response_media_types: &[],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`POST /api/v1/auth/refresh` (`auth_refresh`).
     pub const AUTH_REFRESH: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5649,6 +6141,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`POST /api/v1/auth/register` (`auth_register`).
     pub const AUTH_REGISTER: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5672,6 +6165,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: true,
     };
     ///`GET /api/v1/categories` (`category_list`).
     pub const CATEGORY_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5695,6 +6189,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`POST /api/v1/categories` (`category_create`).
     pub const CATEGORY_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5721,6 +6216,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: true,
     };
     ///`GET /api/v1/categories/{id}` (`category_get`).
     pub const CATEGORY_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5744,6 +6240,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`PUT /api/v1/categories/{id}` (`category_replace`).
     pub const CATEGORY_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5770,6 +6267,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/categories/{id}` (`category_delete`).
     pub const CATEGORY_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5796,6 +6294,7 @@ pub mod operations {
         response_media_types: &[],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`PATCH /api/v1/categories/{id}` (`category_update`).
     pub const CATEGORY_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5822,6 +6321,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /api/v1/customers` (`customer_list`).
     pub const CUSTOMER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5851,6 +6351,20 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &[
+                "city",
+                "created_at",
+                "email",
+                "id",
+                "name",
+                "phone",
+                "photo_url",
+                "updated_at",
+            ],
+            in_items: true,
+        }),
+        idempotent: false,
     };
     ///`POST /api/v1/customers` (`customer_create`).
     pub const CUSTOMER_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5886,6 +6400,8 @@ pub mod operations {
         ],
         response_media_types: &["application/json"],
         max_body_bytes: Some(2200000),
+        fields: None,
+        idempotent: true,
     };
     ///`GET /api/v1/customers/{id}` (`customer_get`).
     pub const CUSTOMER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5915,6 +6431,20 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &[
+                "city",
+                "created_at",
+                "email",
+                "id",
+                "name",
+                "phone",
+                "photo_url",
+                "updated_at",
+            ],
+            in_items: false,
+        }),
+        idempotent: false,
     };
     ///`PUT /api/v1/customers/{id}` (`customer_replace`).
     pub const CUSTOMER_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5944,6 +6474,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/customers/{id}` (`customer_delete`).
     pub const CUSTOMER_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -5973,6 +6505,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`PATCH /api/v1/customers/{id}` (`customer_update`).
     pub const CUSTOMER_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6002,6 +6536,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`GET /api/v1/customers/{id}/photo` (`customer_photo_get`).
     pub const CUSTOMER_PHOTO_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6031,6 +6567,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["image/gif", "image/jpeg", "image/png", "image/webp"],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`PUT /api/v1/customers/{id}/photo` (`customer_photo_put`).
     pub const CUSTOMER_PHOTO_PUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6066,6 +6604,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: Some(2097152),
+        fields: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/customers/{id}/photo` (`customer_photo_delete`).
     pub const CUSTOMER_PHOTO_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6095,6 +6635,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`GET /api/v1/orders` (`order_list`).
     pub const ORDER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6120,6 +6662,19 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &[
+                "created_at",
+                "id",
+                "items",
+                "status",
+                "total",
+                "updated_at",
+                "user_id",
+            ],
+            in_items: true,
+        }),
+        idempotent: false,
     };
     ///`POST /api/v1/orders` (`order_create`).
     pub const ORDER_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6145,6 +6700,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
+        idempotent: true,
     };
     ///`GET /api/v1/orders/{id}` (`order_get`).
     pub const ORDER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6170,6 +6727,11 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &["product_id", "quantity", "unit_price"],
+            in_items: true,
+        }),
+        idempotent: false,
     };
     ///`PATCH /api/v1/orders/{id}` (`order_update`).
     pub const ORDER_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6195,6 +6757,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`GET /api/v1/products` (`product_list`).
     pub const PRODUCT_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6231,6 +6795,7 @@ pub mod operations {
             ],
             in_items: true,
         }),
+        idempotent: false,
     };
     ///`POST /api/v1/products` (`product_create`).
     pub const PRODUCT_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6257,6 +6822,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: true,
     };
     ///`GET /api/v1/products/{id}` (`product_get`).
     pub const PRODUCT_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6293,6 +6859,7 @@ pub mod operations {
             ],
             in_items: false,
         }),
+        idempotent: false,
     };
     ///`PUT /api/v1/products/{id}` (`product_replace`).
     pub const PRODUCT_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6319,6 +6886,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/products/{id}` (`product_delete`).
     pub const PRODUCT_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6345,6 +6913,7 @@ pub mod operations {
         response_media_types: &[],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`PATCH /api/v1/products/{id}` (`product_update`).
     pub const PRODUCT_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6371,6 +6940,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /api/v1/tags` (`tag_list`).
     pub const TAG_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6394,6 +6964,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /api/v1/tags/{id}` (`tag_get`).
     pub const TAG_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6417,6 +6988,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /api/v1/users` (`user_list`).
     pub const USER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6443,6 +7015,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /api/v1/users/{id}` (`user_get`).
     pub const USER_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6469,6 +7042,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`DELETE /api/v1/users/{id}` (`user_delete`).
     pub const USER_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6495,6 +7069,7 @@ pub mod operations {
         response_media_types: &[],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`PATCH /api/v1/users/{id}` (`user_update`).
     pub const USER_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6521,6 +7096,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /api/v2/customers` (`customer_v2_list`).
     pub const CUSTOMER_V2_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6546,6 +7122,19 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &[
+                "created_at",
+                "email",
+                "id",
+                "location",
+                "name",
+                "photo_url",
+                "updated_at",
+            ],
+            in_items: true,
+        }),
+        idempotent: false,
     };
     ///`POST /api/v2/customers` (`customer_v2_create`).
     pub const CUSTOMER_V2_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6577,6 +7166,8 @@ pub mod operations {
         ],
         response_media_types: &["application/json"],
         max_body_bytes: Some(2200000),
+        fields: None,
+        idempotent: true,
     };
     ///`GET /api/v2/customers/{id}` (`customer_v2_get`).
     pub const CUSTOMER_V2_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6602,6 +7193,19 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: Some(crate::http::fields::Members {
+            names: &[
+                "created_at",
+                "email",
+                "id",
+                "location",
+                "name",
+                "photo_url",
+                "updated_at",
+            ],
+            in_items: false,
+        }),
+        idempotent: false,
     };
     ///`PUT /api/v2/customers/{id}` (`customer_v2_replace`).
     pub const CUSTOMER_V2_REPLACE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6627,6 +7231,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`DELETE /api/v2/customers/{id}` (`customer_v2_delete`).
     pub const CUSTOMER_V2_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6652,6 +7258,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`PATCH /api/v2/customers/{id}` (`customer_v2_update`).
     pub const CUSTOMER_V2_UPDATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6677,6 +7285,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`GET /api/v2/customers/{id}/photo` (`customer_v2_photo_get`).
     pub const CUSTOMER_V2_PHOTO_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6702,6 +7312,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["image/gif", "image/jpeg", "image/png", "image/webp"],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`PUT /api/v2/customers/{id}/photo` (`customer_v2_photo_put`).
     pub const CUSTOMER_V2_PHOTO_PUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6733,6 +7345,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &["application/json"],
         max_body_bytes: Some(2097152),
+        fields: None,
+        idempotent: false,
     };
     ///`DELETE /api/v2/customers/{id}/photo` (`customer_v2_photo_delete`).
     pub const CUSTOMER_V2_PHOTO_DELETE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6758,6 +7372,8 @@ pub mod operations {
         file_parts: &[],
         response_media_types: &[],
         max_body_bytes: None,
+        fields: None,
+        idempotent: false,
     };
     ///`GET /docs` (`docs`).
     pub const DOCS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6781,6 +7397,7 @@ pub mod operations {
         response_media_types: &["text/html"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /docs/assets/{name}` (`docs_asset`).
     pub const DOCS_ASSET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6804,6 +7421,7 @@ pub mod operations {
         response_media_types: &["text/css", "text/javascript"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /healthz` (`healthz`).
     pub const HEALTHZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6827,6 +7445,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /metrics` (`metrics`).
     pub const METRICS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6850,6 +7469,7 @@ pub mod operations {
         response_media_types: &["text/plain"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /problems/{name}` (`problem_type`).
     pub const PROBLEM_TYPE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6873,6 +7493,7 @@ pub mod operations {
         response_media_types: &["application/json", "text/html"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`GET /readyz` (`readyz`).
     pub const READYZ: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -6896,6 +7517,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
@@ -7054,6 +7676,7 @@ Creating keys needs a logged-in user (a bearer token), not a key. An account may
     async fn api_key_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ApiKeyCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ApiKeyInput>,
     ) -> Result<ApiKeyCreateReply, crate::error::ApiError>;
     /**Get one of the caller's API keys
@@ -7136,6 +7759,7 @@ the schema does not list. The password needs 8 characters, an upper-case letter 
     async fn auth_register(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<AuthRegisterIdempotency>,
         body: crate::http::extract::JsonBody<types::Registration>,
     ) -> Result<AuthRegisterReply, crate::error::ApiError>;
     /**List categories
@@ -7161,6 +7785,7 @@ A new category with a unique name (409 when the name is taken); answers 201 with
     async fn category_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<CategoryCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryCreateReply, crate::error::ApiError>;
     /**Get a category
@@ -7249,6 +7874,7 @@ create stores nothing.*/
     async fn customer_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<CustomerCreateIdempotency>,
         body: crate::http::extract::JsonOrForm<types::CustomerInput>,
     ) -> Result<CustomerCreateReply, crate::error::ApiError>;
     /**Get a customer
@@ -7265,6 +7891,7 @@ Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CustomerGetPath>,
+        query: crate::http::extract::QueryParams<CustomerGetQuery>,
         headers: crate::http::extract::HeaderParams<CustomerGetHeaders>,
     ) -> Result<CustomerGetReply, crate::error::ApiError>;
     /**Replace a customer
@@ -7403,6 +8030,7 @@ When two orders compete for the last units, exactly one gets them; the other get
     async fn order_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<OrderCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::OrderInput>,
     ) -> Result<OrderCreateReply, crate::error::ApiError>;
     /**Get an order
@@ -7417,6 +8045,7 @@ one.*/
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<OrderGetPath>,
+        query: crate::http::extract::QueryParams<OrderGetQuery>,
         headers: crate::http::extract::HeaderParams<OrderGetHeaders>,
     ) -> Result<OrderGetReply, crate::error::ApiError>;
     /**Move an order to another state
@@ -7475,6 +8104,7 @@ existing category (422 otherwise).*/
     async fn product_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ProductCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductCreateReply, crate::error::ApiError>;
     /**Get a product
@@ -7632,6 +8262,7 @@ create stores nothing.*/
     async fn customer_v2_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<CustomerV2CreateIdempotency>,
         body: crate::http::extract::JsonOrForm<types::CustomerV2Input>,
     ) -> Result<CustomerV2CreateReply, crate::error::ApiError>;
     /**Get a customer
@@ -7645,6 +8276,7 @@ Staff only. One customer by `id`, with a strong `ETag` (`If-None-Match` gives 30
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CustomerV2GetPath>,
+        query: crate::http::extract::QueryParams<CustomerV2GetQuery>,
         headers: crate::http::extract::HeaderParams<CustomerV2GetHeaders>,
     ) -> Result<CustomerV2GetReply, crate::error::ApiError>;
     /**Replace a customer
@@ -7987,6 +8619,7 @@ pub trait CustomersHandlers: Send + Sync + 'static {
     fn customer_get(
         cx: crate::http::Cx,
         path: CustomerGetPath,
+        query: CustomerGetQuery,
         headers: CustomerGetHeaders,
     ) -> impl ::std::future::Future<
         Output = Result<CustomerGetReply, crate::error::ApiError>,
@@ -8039,6 +8672,7 @@ pub trait CustomersV2Handlers: Send + Sync + 'static {
     fn customer_v2_get(
         cx: crate::http::Cx,
         path: CustomerV2GetPath,
+        query: CustomerV2GetQuery,
         headers: CustomerV2GetHeaders,
     ) -> impl ::std::future::Future<
         Output = Result<CustomerV2GetReply, crate::error::ApiError>,
@@ -8138,6 +8772,7 @@ pub trait OrdersHandlers: Send + Sync + 'static {
     fn order_get(
         cx: crate::http::Cx,
         path: OrderGetPath,
+        query: OrderGetQuery,
         headers: OrderGetHeaders,
     ) -> impl ::std::future::Future<
         Output = Result<OrderGetReply, crate::error::ApiError>,
@@ -8316,6 +8951,7 @@ impl<
     async fn api_key_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ApiKeyCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ApiKeyInput>,
     ) -> Result<ApiKeyCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -8330,6 +8966,12 @@ impl<
                             admission,
                             &operations::API_KEY_CREATE,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as ApiKeysHandlers>::api_key_create(cx, body.into_inner()).await
@@ -8464,6 +9106,7 @@ impl<
     async fn auth_register(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<AuthRegisterIdempotency>,
         body: crate::http::extract::JsonBody<types::Registration>,
     ) -> Result<AuthRegisterReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -8478,6 +9121,12 @@ impl<
                             admission,
                             &operations::AUTH_REGISTER,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as AuthHandlers>::auth_register(cx, body.into_inner()).await
@@ -8518,6 +9167,7 @@ impl<
     async fn category_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<CategoryCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::CategoryInput>,
     ) -> Result<CategoryCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -8532,6 +9182,12 @@ impl<
                             admission,
                             &operations::CATEGORY_CREATE,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as CategoriesHandlers>::category_create(cx, body.into_inner())
@@ -8684,6 +9340,10 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(
+                        &operations::CUSTOMER_LIST,
+                        &query.fields,
+                    )?;
                     <H as CustomersHandlers>::customer_list(
                             cx,
                             query.into_inner(),
@@ -8697,6 +9357,7 @@ impl<
     async fn customer_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<CustomerCreateIdempotency>,
         body: crate::http::extract::JsonOrForm<types::CustomerInput>,
     ) -> Result<CustomerCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -8713,6 +9374,12 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
+                        )
+                        .await?;
                     <H as CustomersHandlers>::customer_create(cx, body.into_inner())
                         .await
                 },
@@ -8723,6 +9390,7 @@ impl<
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CustomerGetPath>,
+        query: crate::http::extract::QueryParams<CustomerGetQuery>,
         headers: crate::http::extract::HeaderParams<CustomerGetHeaders>,
     ) -> Result<CustomerGetReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -8739,9 +9407,14 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(
+                        &operations::CUSTOMER_GET,
+                        &query.fields,
+                    )?;
                     <H as CustomersHandlers>::customer_get(
                             cx,
                             path.into_inner(),
+                            query.into_inner(),
                             headers.into_inner(),
                         )
                         .await
@@ -8951,6 +9624,7 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(&operations::ORDER_LIST, &query.fields)?;
                     <H as OrdersHandlers>::order_list(
                             cx,
                             query.into_inner(),
@@ -8964,6 +9638,7 @@ impl<
     async fn order_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<OrderCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::OrderInput>,
     ) -> Result<OrderCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -8980,6 +9655,12 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
+                        )
+                        .await?;
                     <H as OrdersHandlers>::order_create(cx, body.into_inner()).await
                 },
             )
@@ -8989,6 +9670,7 @@ impl<
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<OrderGetPath>,
+        query: crate::http::extract::QueryParams<OrderGetQuery>,
         headers: crate::http::extract::HeaderParams<OrderGetHeaders>,
     ) -> Result<OrderGetReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -9005,9 +9687,11 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(&operations::ORDER_GET, &query.fields)?;
                     <H as OrdersHandlers>::order_get(
                             cx,
                             path.into_inner(),
+                            query.into_inner(),
                             headers.into_inner(),
                         )
                         .await
@@ -9084,6 +9768,7 @@ impl<
     async fn product_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ProductCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ProductInput>,
     ) -> Result<ProductCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -9098,6 +9783,12 @@ impl<
                             admission,
                             &operations::PRODUCT_CREATE,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as ProductsHandlers>::product_create(cx, body.into_inner()).await
@@ -9426,6 +10117,10 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(
+                        &operations::CUSTOMER_V2_LIST,
+                        &query.fields,
+                    )?;
                     <H as CustomersV2Handlers>::customer_v2_list(
                             cx,
                             query.into_inner(),
@@ -9439,6 +10134,7 @@ impl<
     async fn customer_v2_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<CustomerV2CreateIdempotency>,
         body: crate::http::extract::JsonOrForm<types::CustomerV2Input>,
     ) -> Result<CustomerV2CreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -9455,6 +10151,12 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
+                        )
+                        .await?;
                     <H as CustomersV2Handlers>::customer_v2_create(cx, body.into_inner())
                         .await
                 },
@@ -9465,6 +10167,7 @@ impl<
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CustomerV2GetPath>,
+        query: crate::http::extract::QueryParams<CustomerV2GetQuery>,
         headers: crate::http::extract::HeaderParams<CustomerV2GetHeaders>,
     ) -> Result<CustomerV2GetReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -9481,9 +10184,14 @@ impl<
                             keys,
                         )
                         .await?;
+                    crate::http::fields::select(
+                        &operations::CUSTOMER_V2_GET,
+                        &query.fields,
+                    )?;
                     <H as CustomersV2Handlers>::customer_v2_get(
                             cx,
                             path.into_inner(),
+                            query.into_inner(),
                             headers.into_inner(),
                         )
                         .await

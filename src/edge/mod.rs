@@ -310,9 +310,28 @@ impl Edge {
         }
 
         let accept = request.headers().get(header::ACCEPT).cloned();
+        let gzip = accepts_gzip(request.headers());
         let scope =
             Scope::new(request_id.to_string(), client, path.to_string(), accept, self.config.log.clone());
-        let work = scope.run(self.handler.handle_with_request_id(request, peer, request_id.to_string()));
+        let handled = scope.run(self.handler.handle_with_request_id(request, peer, request_id.to_string()));
+        let log = self.config.log.clone();
+        // An idempotency key is settled in the same task as the request (a write runs to the end
+        // even when its client has gone): its answer kept, or the key released.
+        let work = async move {
+            let (result, scope) = handled.await;
+            let result = match (scope.take_idempotency(), result) {
+                (Some(pending), Ok(response)) => {
+                    Ok(crate::http::idempotency::settle(pending, response, gzip, &log).await)
+                }
+                (Some(pending), Err(error)) => {
+                    let failed = empty(StatusCode::INTERNAL_SERVER_ERROR);
+                    let _ = crate::http::idempotency::settle(pending, failed, gzip, &log).await;
+                    Err(error)
+                }
+                (None, result) => result,
+            };
+            (result, scope)
+        };
         let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
         let timeout = self.config.request_timeout;
         let outcome = if safe {

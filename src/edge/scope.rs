@@ -15,6 +15,7 @@ use slog::Logger;
 
 use crate::error::ApiError;
 use crate::http::fields::Fieldset;
+use crate::http::idempotency::Pending;
 use crate::http::policy::OperationMeta;
 
 tokio::task_local! {
@@ -29,6 +30,8 @@ pub struct Scope {
     accept: Option<HeaderValue>,
     log: Logger,
     answer: RefCell<Answer>,
+    /// The request's idempotency key, claimed or to be replayed (`crate::http::idempotency`).
+    idempotency: RefCell<Option<Pending>>,
 }
 
 /// What the layers below the edge learned for the answer.
@@ -63,7 +66,15 @@ impl Scope {
         accept: Option<HeaderValue>,
         log: Logger,
     ) -> Scope {
-        Scope { request_id, client, path, accept, log, answer: RefCell::new(Answer::default()) }
+        Scope {
+            request_id,
+            client,
+            path,
+            accept,
+            log,
+            answer: RefCell::new(Answer::default()),
+            idempotency: RefCell::new(None),
+        }
     }
 
     /// The request's `Accept` header (for the few operations that negotiate their media type).
@@ -130,6 +141,15 @@ impl Scope {
 
     pub fn take_fieldset(&self) -> Option<Fieldset> {
         self.answer.borrow_mut().fieldset.take()
+    }
+
+    pub fn set_idempotency(&self, pending: Pending) {
+        *self.idempotency.borrow_mut() = Some(pending);
+    }
+
+    /// What the request holds of an idempotency key (the edge settles it once dropshot answered).
+    pub fn take_idempotency(&self) -> Option<Pending> {
+        self.idempotency.borrow_mut().take()
     }
 
     pub fn stash(&self, error: ApiError) {

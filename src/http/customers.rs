@@ -70,6 +70,7 @@ impl CustomersHandlers for Server {
     async fn customer_get(
         cx: Cx,
         path: CustomerGetPath,
+        _query: CustomerGetQuery,
         headers: CustomerGetHeaders,
     ) -> Result<CustomerGetReply, ApiError> {
         let row = cx.app.customer_get(&cx.actor, db_id(path.id)?).await?;
@@ -179,6 +180,7 @@ impl CustomersV2Handlers for Server {
     async fn customer_v2_get(
         cx: Cx,
         path: CustomerV2GetPath,
+        _query: CustomerV2GetQuery,
         headers: CustomerV2GetHeaders,
     ) -> Result<CustomerV2GetReply, ApiError> {
         let row = cx.app.customer_get(&cx.actor, db_id(path.id)?).await?;

@@ -337,6 +337,10 @@ impl BinaryBody {
     pub fn into_inner(self) -> Upload {
         self.0
     }
+
+    pub fn get(&self) -> &Upload {
+        &self.0
+    }
 }
 
 #[async_trait]
@@ -390,6 +394,10 @@ pub struct JsonOrForm<T>(Form<T>);
 impl<T> JsonOrForm<T> {
     pub fn into_inner(self) -> Form<T> {
         self.0
+    }
+
+    pub fn get(&self) -> &Form<T> {
+        &self.0
     }
 }
 

@@ -14,6 +14,7 @@ mod customers;
 mod docs;
 pub mod extract;
 pub mod fields;
+pub mod idempotency;
 mod ops;
 mod orders;
 mod page;
@@ -34,6 +35,8 @@ pub struct ServerState {
     pub app: Arc<App>,
     pub limiter: Arc<crate::ratelimit::Limiter>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Idempotency keys: their store and lifetime.
+    pub idempotency: Arc<idempotency::Keys>,
     pub log: slog::Logger,
 }
 
@@ -47,6 +50,7 @@ pub struct Cx {
     /// Where a failure (401) is counted, for operations with `x-failure-limit`.
     pub failures: Option<policy::Failures>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub idempotency: Arc<idempotency::Keys>,
 }
 
 impl Cx {

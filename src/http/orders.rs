@@ -57,6 +57,7 @@ impl OrdersHandlers for Server {
     async fn order_get(
         cx: Cx,
         path: OrderGetPath,
+        _query: OrderGetQuery,
         headers: OrderGetHeaders,
     ) -> Result<OrderGetReply, ApiError> {
         let row = cx.app.order_get(&cx.actor, db_id(path.id)?).await?;

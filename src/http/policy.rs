@@ -127,6 +127,9 @@ pub struct OperationMeta {
     pub max_body_bytes: Option<u64>,
     /// The members a sparse fieldset may name, when the operation takes `fields`.
     pub fields: Option<crate::http::fields::Members>,
+    /// The operation declares `Idempotency-Key` (every `POST` that creates something must): a
+    /// retry with the same key gets the first answer (`crate::http::idempotency`).
+    pub idempotent: bool,
 }
 
 impl OperationMeta {
@@ -427,6 +430,7 @@ pub async fn enter(
         op,
         failures,
         metrics: Arc::clone(&state.metrics),
+        idempotency: Arc::clone(&state.idempotency),
     })
 }
 

@@ -220,9 +220,70 @@ pub trait OrderStore {
     ) -> Result<Order, Error>;
 }
 
+/// A stored answer to a request sent with `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    /// The headers that describe the answer (`Location`, `ETag`, `Content-Type`…), in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A new claim on an idempotency key.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyClaim<'a> {
+    /// The key, hashed with the caller's scope (the client's text is not kept).
+    pub key_hash: &'a str,
+    /// What the request is: operation, path and body, hashed. A retry must match it.
+    pub fingerprint: &'a str,
+    /// A random token: only the request that holds the claim completes or releases it.
+    pub claim: &'a str,
+    /// Now, in microseconds since the epoch (the server's clock).
+    pub now: i64,
+    /// Until when the claim holds while its request runs (then it is taken to have died).
+    pub locked_until: i64,
+    /// When the key expires.
+    pub expires_at: i64,
+}
+
+/// Who holds an idempotency key, as a request tries to claim it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    /// Nobody did (or the key had expired): the request now holds it and runs.
+    Claimed,
+    /// A request with the same key and another fingerprint holds it.
+    Mismatch,
+    /// The first request with this key is still running.
+    Running,
+    /// The first request finished: its answer.
+    Done(StoredAnswer),
+}
+
+/// Idempotency keys: the first answer of a `POST` sent with `Idempotency-Key`, kept so that a
+/// retry (to any instance on the same database) gets the same answer.
+#[async_trait]
+pub trait IdempotencyStore {
+    /// Claims a key for a request, unless another holds it; an expired key, or one whose
+    /// request died with its server (`locked_until` passed), is claimed anew.
+    async fn idempotency_claim(&self, claim: KeyClaim<'_>) -> Result<KeyState, Error>;
+    /// Stores the answer of the request that holds the claim.
+    async fn idempotency_complete(
+        &self,
+        key_hash: &str,
+        claim: &str,
+        answer: &StoredAnswer,
+    ) -> Result<(), Error>;
+    /// Releases a claim: the request failed, and a retry runs anew.
+    async fn idempotency_release(&self, key_hash: &str, claim: &str) -> Result<(), Error>;
+    /// Forgets the keys that expired by `now`; how many.
+    async fn idempotency_purge(&self, now: i64) -> Result<u64, Error>;
+}
+
 /// Everything the application keeps.
 #[async_trait]
-pub trait Store: CatalogStore + AccountStore + CustomerStore + OrderStore + Send + Sync + 'static {
+pub trait Store:
+    CatalogStore + AccountStore + CustomerStore + OrderStore + IdempotencyStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     /// Whether the database answers a query (for `/readyz`).
     async fn ping(&self) -> Result<(), Error>;

@@ -16,6 +16,7 @@ mod edge;
 mod fields;
 mod generated_code;
 mod hardening;
+mod idempotency;
 mod logs;
 mod metrics;
 mod ops;

@@ -54,6 +54,68 @@ pub mod types {
             Default::default()
         }
     }
+    ///`ApiKeyCreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ApiKeyCreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for ApiKeyCreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ApiKeyCreateIdempotencyKey> for ::std::string::String {
+        fn from(value: ApiKeyCreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ApiKeyCreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ApiKeyCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ApiKeyCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ApiKeyCreateIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ApiKeyCreated`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiKeyCreated {
@@ -163,6 +225,68 @@ leading or trailing white space, and something visible; stored in Unicode NFC.
                 })
         }
     }
+    ///`AuthRegisterIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct AuthRegisterIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for AuthRegisterIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AuthRegisterIdempotencyKey> for ::std::string::String {
+        fn from(value: AuthRegisterIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for AuthRegisterIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AuthRegisterIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AuthRegisterIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AuthRegisterIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`Category`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Category {
@@ -177,6 +301,69 @@ leading or trailing white space, and something visible; stored in Unicode NFC.
     impl Category {
         pub fn builder() -> builder::Category {
             Default::default()
+        }
+    }
+    ///`CategoryCreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CategoryCreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CategoryCreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CategoryCreateIdempotencyKey> for ::std::string::String {
+        fn from(value: CategoryCreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CategoryCreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CategoryCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CategoryCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CategoryCreateIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`CategoryDeleteIfMatch`
@@ -894,6 +1081,69 @@ NFC. The list filter matches it whole, ignoring case.
                 })
         }
     }
+    ///`CustomerCreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CustomerCreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CustomerCreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CustomerCreateIdempotencyKey> for ::std::string::String {
+        fn from(value: CustomerCreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CustomerCreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CustomerCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CustomerCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CustomerCreateIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`CustomerDeleteIfMatch`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1430,6 +1680,69 @@ white space, and something visible; stored in Unicode NFC.
     impl CustomerV2 {
         pub fn builder() -> builder::CustomerV2 {
             Default::default()
+        }
+    }
+    ///`CustomerV2CreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CustomerV2CreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CustomerV2CreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CustomerV2CreateIdempotencyKey> for ::std::string::String {
+        fn from(value: CustomerV2CreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CustomerV2CreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CustomerV2CreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CustomerV2CreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CustomerV2CreateIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`CustomerV2DeleteIfMatch`
@@ -2316,6 +2629,68 @@ part's file name.
             Default::default()
         }
     }
+    ///`OrderCreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct OrderCreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for OrderCreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<OrderCreateIdempotencyKey> for ::std::string::String {
+        fn from(value: OrderCreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for OrderCreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for OrderCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for OrderCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for OrderCreateIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`OrderGetIfModifiedSince`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -2995,6 +3370,68 @@ as a string: `"19.99"`, `"5"`, `"0.5"`.
     impl Product {
         pub fn builder() -> builder::Product {
             Default::default()
+        }
+    }
+    ///`ProductCreateIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ProductCreateIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for ProductCreateIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProductCreateIdempotencyKey> for ::std::string::String {
+        fn from(value: ProductCreateIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ProductCreateIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[\\x20-\\x7E]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[\\x20-\\x7E]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProductCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProductCreateIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProductCreateIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`ProductDeleteIfMatch`
@@ -8777,8 +9214,23 @@ Creating keys needs a logged-in user (a bearer token), not a key. An account may
 
 Sends a `POST` request to `/api/v1/api-keys`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.api_key_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -8892,8 +9344,23 @@ the schema does not list. The password needs 8 characters, an upper-case letter 
 
 Sends a `POST` request to `/api/v1/auth/register`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.auth_register()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -8935,8 +9402,23 @@ A new category with a unique name (409 when the name is taken); answers 201 with
 
 Sends a `POST` request to `/api/v1/categories`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.category_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -9041,6 +9523,16 @@ Sends a `GET` request to `/api/v1/customers`
 Arguments:
 - `city`: Only customers in this city (the whole name, ignoring case).
 - `cursor`: `next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `limit`: Page size.
 - `offset`: Items to skip. Not together with `cursor`.
 - `q`: Case-insensitive substring of the customer's name.
@@ -9049,6 +9541,7 @@ Arguments:
 let response = client.customer_list()
     .city(city)
     .cursor(cursor)
+    .fields(fields)
     .limit(limit)
     .offset(offset)
     .q(q)
@@ -9073,8 +9566,23 @@ create stores nothing.
 
 Sends a `POST` request to `/api/v1/customers`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.customer_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -9094,11 +9602,22 @@ Sends a `GET` request to `/api/v1/customers/{id}`
 
 Arguments:
 - `id`: The resource's id.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `if_modified_since`: An HTTP-date; ignored when `If-None-Match` is present.
 - `if_none_match`: ETags the client holds; a match answers 304 without a body.
 ```ignore
 let response = client.customer_get()
     .id(id)
+    .fields(fields)
     .if_modified_since(if_modified_since)
     .if_none_match(if_none_match)
     .send()
@@ -9261,6 +9780,16 @@ Sends a `GET` request to `/api/v1/orders`
 
 Arguments:
 - `cursor`: `next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `limit`: Page size.
 - `offset`: Items to skip. Not together with `cursor`.
 - `status`: Only orders in this state.
@@ -9268,6 +9797,7 @@ Arguments:
 ```ignore
 let response = client.order_list()
     .cursor(cursor)
+    .fields(fields)
     .limit(limit)
     .offset(offset)
     .status(status)
@@ -9297,8 +9827,23 @@ When two orders compete for the last units, exactly one gets them; the other get
 
 Sends a `POST` request to `/api/v1/orders`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.order_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -9317,11 +9862,22 @@ Sends a `GET` request to `/api/v1/orders/{id}`
 
 Arguments:
 - `id`: The resource's id.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `if_modified_since`: An HTTP-date; ignored when `If-None-Match` is present.
 - `if_none_match`: ETags the client holds; a match answers 304 without a body.
 ```ignore
 let response = client.order_get()
     .id(id)
+    .fields(fields)
     .if_modified_since(if_modified_since)
     .if_none_match(if_none_match)
     .send()
@@ -9430,8 +9986,23 @@ existing category (422 otherwise).
 
 Sends a `POST` request to `/api/v1/products`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.product_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -9671,6 +10242,16 @@ Sends a `GET` request to `/api/v2/customers`
 
 Arguments:
 - `cursor`: `next_cursor` or `prev_cursor` of a previous page. Not together with `offset`.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `limit`: Page size.
 - `location`: Only customers in this location (the whole name, ignoring case).
 - `offset`: Items to skip. Not together with `cursor`.
@@ -9679,6 +10260,7 @@ Arguments:
 ```ignore
 let response = client.customer_v2_list()
     .cursor(cursor)
+    .fields(fields)
     .limit(limit)
     .location(location)
     .offset(offset)
@@ -9702,8 +10284,23 @@ create stores nothing.
 
 Sends a `POST` request to `/api/v2/customers`
 
+Arguments:
+- `idempotency_key`: Makes a retry safe: a unique value per intended request (a UUID, say), sent again,
+unchanged, with every retry of it. The first request with a key runs; while it runs, a
+retry gets 409 (with `Retry-After`); once it has succeeded, a retry gets its answer
+again — the same status, `Location`, `ETag`, `Last-Modified`, `Content-Type` and body,
+byte for byte, marked `Idempotent-Replayed: true` — and nothing is done twice. The same
+key with another request (another operation, path or body) is 422. A first request that
+fails (4xx or 5xx) does not keep its key: a corrected retry with the same key runs anew.
+Keys are per caller (a user and their API keys share theirs; anonymous callers share
+one space, where the body must match too) and are kept 24 hours (the server's
+`idempotency_ttl_secs`); an expired key runs as a new request. Answers are kept in the
+database, so a retry to another instance gets the same answer.
+
+- `body`
 ```ignore
 let response = client.customer_v2_create()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -9721,11 +10318,22 @@ Sends a `GET` request to `/api/v2/customers/{id}`
 
 Arguments:
 - `id`: The resource's id.
+- `fields`: Sparse fieldset: the comma-separated top-level members of the resource to return
+(`fields=id,name,price`); the others are left out. On a list, it applies to every item
+of `items`; the page's own members (`items`, `total`, `links`, cursors) are always
+there. Members are the property names of the resource's schema: an unknown one is
+refused (422, naming it); a member named twice counts once; an empty member
+(`id,,name`) does not match the pattern (422). The response's `ETag` is the
+representation's: each fieldset has its own, and `If-None-Match` with it answers 304.
+The response schema stays the full one, whose required members a sparse answer may
+lack: the typed Rust client cannot decode such an answer; read it as plain JSON.
+
 - `if_modified_since`: An HTTP-date; ignored when `If-None-Match` is present.
 - `if_none_match`: ETags the client holds; a match answers 304 without a body.
 ```ignore
 let response = client.customer_v2_get()
     .id(id)
+    .fields(fields)
     .if_modified_since(if_modified_since)
     .if_none_match(if_none_match)
     .send()
@@ -10120,14 +10728,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ApiKeyCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::ApiKeyCreateIdempotencyKey>, String>,
         body: Result<types::builder::ApiKeyInput, String>,
     }
     impl<'a> ApiKeyCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ApiKeyCreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ApiKeyCreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -10155,12 +10778,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::ApiKeyCreated>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::ApiKeyInput::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/api-keys", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -10168,6 +10792,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -10879,14 +11506,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct AuthRegister<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::AuthRegisterIdempotencyKey>, String>,
         body: Result<types::builder::Registration, String>,
     }
     impl<'a> AuthRegister<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AuthRegisterIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `AuthRegisterIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -10914,14 +11556,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::User>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::Registration::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/auth/register", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -10929,6 +11572,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -11187,14 +11833,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CategoryCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::CategoryCreateIdempotencyKey>, String>,
         body: Result<types::builder::CategoryInput, String>,
     }
     impl<'a> CategoryCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CategoryCreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CategoryCreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -11222,14 +11883,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Category>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::CategoryInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/categories", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -11237,6 +11899,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -12021,6 +12686,7 @@ pub mod builder {
         client: &'a super::Client,
         city: Result<Option<types::CustomerCity>, String>,
         cursor: Result<Option<types::Cursor>, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         offset: Result<Option<i64>, String>,
         q: Result<Option<types::SearchText>, String>,
@@ -12032,6 +12698,7 @@ pub mod builder {
                 client: client,
                 city: Ok(None),
                 cursor: Ok(None),
+                fields: Ok(None),
                 limit: Ok(None),
                 offset: Ok(None),
                 q: Ok(None),
@@ -12056,6 +12723,16 @@ pub mod builder {
                 .try_into()
                 .map(Some)
                 .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self
@@ -12108,9 +12785,10 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CustomerPage>, Error<types::Problem>> {
-            let Self { client, city, cursor, limit, offset, q, if_none_match } = self;
+            let Self { client, city, cursor, fields, limit, offset, q, if_none_match } = self;
             let city = city.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
             let q = q.map_err(Error::InvalidRequest)?;
@@ -12137,6 +12815,7 @@ pub mod builder {
                 )
                 .query(&progenitor_client::QueryParam::new("city", &city))
                 .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("offset", &offset))
                 .query(&progenitor_client::QueryParam::new("q", &q))
@@ -12210,14 +12889,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CustomerCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::CustomerCreateIdempotencyKey>, String>,
         body: Result<types::builder::CustomerInput, String>,
     }
     impl<'a> CustomerCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerCreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CustomerCreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -12245,14 +12939,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::CustomerInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/customers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -12260,6 +12955,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -12368,6 +13066,7 @@ pub mod builder {
     pub struct CustomerGet<'a> {
         client: &'a super::Client,
         id: Result<types::Id, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         if_modified_since: Result<Option<types::CustomerGetIfModifiedSince>, String>,
         if_none_match: Result<Option<types::CustomerGetIfNoneMatch>, String>,
     }
@@ -12376,6 +13075,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                fields: Ok(None),
                 if_modified_since: Ok(None),
                 if_none_match: Ok(None),
             }
@@ -12387,6 +13087,16 @@ pub mod builder {
             self.id = value
                 .try_into()
                 .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn if_modified_since<V>(mut self, value: V) -> Self
@@ -12419,8 +13129,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Customer>, Error<types::Problem>> {
-            let Self { client, id, if_modified_since, if_none_match } = self;
+            let Self { client, id, fields, if_modified_since, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let if_modified_since = if_modified_since.map_err(Error::InvalidRequest)?;
             let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -12448,6 +13159,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
@@ -13492,6 +14204,7 @@ pub mod builder {
     pub struct OrderList<'a> {
         client: &'a super::Client,
         cursor: Result<Option<types::Cursor>, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         offset: Result<Option<i64>, String>,
         status: Result<Option<types::OrderStatus>, String>,
@@ -13502,6 +14215,7 @@ pub mod builder {
             Self {
                 client: client,
                 cursor: Ok(None),
+                fields: Ok(None),
                 limit: Ok(None),
                 offset: Ok(None),
                 status: Ok(None),
@@ -13516,6 +14230,16 @@ pub mod builder {
                 .try_into()
                 .map(Some)
                 .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self
@@ -13570,8 +14294,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::OrderPage>, Error<types::Problem>> {
-            let Self { client, cursor, limit, offset, status, if_none_match } = self;
+            let Self { client, cursor, fields, limit, offset, status, if_none_match } = self;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
             let status = status.map_err(Error::InvalidRequest)?;
@@ -13597,6 +14322,7 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("offset", &offset))
                 .query(&progenitor_client::QueryParam::new("status", &status))
@@ -13656,14 +14382,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct OrderCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::OrderCreateIdempotencyKey>, String>,
         body: Result<types::builder::OrderInput, String>,
     }
     impl<'a> OrderCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::OrderCreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `OrderCreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -13691,12 +14432,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::OrderInput::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/orders", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -13704,6 +14446,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -13798,6 +14543,7 @@ pub mod builder {
     pub struct OrderGet<'a> {
         client: &'a super::Client,
         id: Result<types::Id, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         if_modified_since: Result<Option<types::OrderGetIfModifiedSince>, String>,
         if_none_match: Result<Option<types::OrderGetIfNoneMatch>, String>,
     }
@@ -13806,6 +14552,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                fields: Ok(None),
                 if_modified_since: Ok(None),
                 if_none_match: Ok(None),
             }
@@ -13817,6 +14564,16 @@ pub mod builder {
             self.id = value
                 .try_into()
                 .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn if_modified_since<V>(mut self, value: V) -> Self
@@ -13849,8 +14606,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
-            let Self { client, id, if_modified_since, if_none_match } = self;
+            let Self { client, id, fields, if_modified_since, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let if_modified_since = if_modified_since.map_err(Error::InvalidRequest)?;
             let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -13878,6 +14636,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
@@ -14418,14 +15177,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ProductCreate<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::ProductCreateIdempotencyKey>, String>,
         body: Result<types::builder::ProductInput, String>,
     }
     impl<'a> ProductCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ProductCreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `ProductCreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -14453,14 +15227,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Product>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::ProductInput::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/products", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -14468,6 +15243,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16089,6 +16867,7 @@ pub mod builder {
     pub struct CustomerV2List<'a> {
         client: &'a super::Client,
         cursor: Result<Option<types::Cursor>, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         location: Result<Option<types::CustomerCity>, String>,
         offset: Result<Option<i64>, String>,
@@ -16100,6 +16879,7 @@ pub mod builder {
             Self {
                 client: client,
                 cursor: Ok(None),
+                fields: Ok(None),
                 limit: Ok(None),
                 location: Ok(None),
                 offset: Ok(None),
@@ -16115,6 +16895,16 @@ pub mod builder {
                 .try_into()
                 .map(Some)
                 .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self
@@ -16179,8 +16969,18 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CustomerV2Page>, Error<types::Problem>> {
-            let Self { client, cursor, limit, location, offset, q, if_none_match } = self;
+            let Self {
+                client,
+                cursor,
+                fields,
+                limit,
+                location,
+                offset,
+                q,
+                if_none_match,
+            } = self;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let location = location.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
@@ -16207,6 +17007,7 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("location", &location))
                 .query(&progenitor_client::QueryParam::new("offset", &offset))
@@ -16274,14 +17075,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CustomerV2Create<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::CustomerV2CreateIdempotencyKey>, String>,
         body: Result<types::builder::CustomerV2Input, String>,
     }
     impl<'a> CustomerV2Create<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerV2CreateIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CustomerV2CreateIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -16311,14 +17127,15 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CustomerV2>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::CustomerV2Input::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v2/customers", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -16326,6 +17143,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -16427,6 +17247,7 @@ pub mod builder {
     pub struct CustomerV2Get<'a> {
         client: &'a super::Client,
         id: Result<types::Id, String>,
+        fields: Result<Option<types::Fieldset>, String>,
         if_modified_since: Result<Option<types::CustomerV2GetIfModifiedSince>, String>,
         if_none_match: Result<Option<types::CustomerV2GetIfNoneMatch>, String>,
     }
@@ -16435,6 +17256,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                fields: Ok(None),
                 if_modified_since: Ok(None),
                 if_none_match: Ok(None),
             }
@@ -16446,6 +17268,16 @@ pub mod builder {
             self.id = value
                 .try_into()
                 .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn fields<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Fieldset>,
+        {
+            self.fields = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Fieldset` for fields failed".to_string());
             self
         }
         pub fn if_modified_since<V>(mut self, value: V) -> Self
@@ -16478,8 +17310,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::CustomerV2>, Error<types::Problem>> {
-            let Self { client, id, if_modified_since, if_none_match } = self;
+            let Self { client, id, fields, if_modified_since, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let fields = fields.map_err(Error::InvalidRequest)?;
             let if_modified_since = if_modified_since.map_err(Error::InvalidRequest)?;
             let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
@@ -16507,6 +17340,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("fields", &fields))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {

@@ -9,6 +9,7 @@
 mod accounts;
 mod catalog;
 mod customers;
+mod idempotency;
 mod orders;
 
 use std::sync::atomic::{AtomicBool, Ordering};

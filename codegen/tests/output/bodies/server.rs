@@ -4,6 +4,37 @@
 use super::types;
 /// The version of the spec (`info.version`).
 pub const API_VERSION: &str = "1.0.0";
+///The `Idempotency-Key` header of `export_start`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ExportStartIdempotency {
+    ///A retry with the same key gets the first answer.
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for ExportStartIdempotency {
+    const NAME: &'static str = "ExportStartIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `export_start` declares for its 202 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ExportStartReplyHeaders {
@@ -64,6 +95,37 @@ pub type ExportDownloadReply = crate::http::reply::BinaryReply<
     ExportDownloadReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `person_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct PersonCreateIdempotency {
+    ///A retry with the same key gets the first answer.
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for PersonCreateIdempotency {
+    const NAME: &'static str = "PersonCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `person_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct PersonCreateReplyHeaders {
@@ -204,6 +266,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: true,
     };
     ///`GET /exports/{id}.csv` (`export_download`).
     pub const EXPORT_DOWNLOAD: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -227,6 +290,7 @@ pub mod operations {
         response_media_types: &["text/csv"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`POST /v1/people` (`person_create`).
     pub const PERSON_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -260,6 +324,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: Some(2200000),
         fields: None,
+        idempotent: true,
     };
     ///`GET /v1/people/{id}/photo` (`person_photo_get`).
     pub const PERSON_PHOTO_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -283,6 +348,7 @@ pub mod operations {
         response_media_types: &["image/jpeg", "image/png"],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`PUT /v1/people/{id}/photo` (`person_photo_put`).
     pub const PERSON_PHOTO_PUT: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -306,6 +372,7 @@ pub mod operations {
         response_media_types: &[],
         max_body_bytes: Some(2097152),
         fields: None,
+        idempotent: false,
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
@@ -338,6 +405,7 @@ pub trait StorefrontApi {
     async fn export_start(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ExportStartIdempotency>,
     ) -> Result<ExportStartReply, crate::error::ApiError>;
     ///
     #[endpoint{method = GET,
@@ -357,6 +425,7 @@ pub trait StorefrontApi {
     async fn person_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<PersonCreateIdempotency>,
         body: crate::http::extract::JsonOrForm<types::PersonInput>,
     ) -> Result<PersonCreateReply, crate::error::ApiError>;
     ///
@@ -429,6 +498,7 @@ impl<H: ExportsHandlers + PeopleHandlers> StorefrontApi for Glue<H> {
     async fn export_start(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ExportStartIdempotency>,
     ) -> Result<ExportStartReply, crate::error::ApiError> {
         crate::http::policy::finish(
                 &operations::EXPORT_START,
@@ -442,6 +512,12 @@ impl<H: ExportsHandlers + PeopleHandlers> StorefrontApi for Glue<H> {
                             admission,
                             &operations::EXPORT_START,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &(),
                         )
                         .await?;
                     <H as ExportsHandlers>::export_start(cx).await
@@ -476,6 +552,7 @@ impl<H: ExportsHandlers + PeopleHandlers> StorefrontApi for Glue<H> {
     async fn person_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<PersonCreateIdempotency>,
         body: crate::http::extract::JsonOrForm<types::PersonInput>,
     ) -> Result<PersonCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -490,6 +567,12 @@ impl<H: ExportsHandlers + PeopleHandlers> StorefrontApi for Glue<H> {
                             admission,
                             &operations::PERSON_CREATE,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as PeopleHandlers>::person_create(cx, body.into_inner()).await

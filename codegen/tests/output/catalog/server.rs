@@ -71,6 +71,37 @@ pub type ItemListReply = crate::http::reply::Reply<
     ItemListReplyHeaders,
     200,
 >;
+///The `Idempotency-Key` header of `item_create`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct ItemCreateIdempotency {
+    ///A retry with the same key gets the first answer.
+    #[serde(
+        rename = "Idempotency-Key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idempotency_key: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for ItemCreateIdempotency {
+    const NAME: &'static str = "ItemCreateIdempotency";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "Idempotency-Key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
 ///The headers `item_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct ItemCreateReplyHeaders {
@@ -263,6 +294,7 @@ pub mod operations {
             names: &["id", "name"],
             in_items: true,
         }),
+        idempotent: false,
     };
     ///`POST /items` (`item_create`).
     pub const ITEM_CREATE: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -286,6 +318,7 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: None,
+        idempotent: true,
     };
     ///`GET /items/{id}` (`item_get`).
     pub const ITEM_GET: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -312,6 +345,7 @@ pub mod operations {
             names: &["id", "name"],
             in_items: false,
         }),
+        idempotent: false,
     };
     ///`POST /login` (`session_login`).
     pub const SESSION_LOGIN: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -341,6 +375,7 @@ pub mod operations {
         response_media_types: &[],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     ///`POST /refresh` (`session_refresh`).
     pub const SESSION_REFRESH: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
@@ -364,6 +399,7 @@ pub mod operations {
         response_media_types: &[],
         max_body_bytes: None,
         fields: None,
+        idempotent: false,
     };
     /// Every operation of the spec, in the spec's order.
     pub const ALL: &[&crate::http::policy::OperationMeta] = &[
@@ -405,6 +441,7 @@ pub trait StorefrontApi {
     async fn item_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ItemCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ItemInput>,
     ) -> Result<ItemCreateReply, crate::error::ApiError>;
     ///
@@ -513,6 +550,7 @@ impl<H: ItemsHandlers + SessionsHandlers> StorefrontApi for Glue<H> {
     async fn item_create(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
+        idempotency: crate::http::extract::HeaderParams<ItemCreateIdempotency>,
         body: crate::http::extract::JsonBody<types::ItemInput>,
     ) -> Result<ItemCreateReply, crate::error::ApiError> {
         crate::http::policy::finish(
@@ -527,6 +565,12 @@ impl<H: ItemsHandlers + SessionsHandlers> StorefrontApi for Glue<H> {
                             admission,
                             &operations::ITEM_CREATE,
                             keys,
+                        )
+                        .await?;
+                    crate::http::idempotency::claim(
+                            &cx,
+                            idempotency.into_inner().idempotency_key.as_deref(),
+                            &body,
                         )
                         .await?;
                     <H as ItemsHandlers>::item_create(cx, body.into_inner()).await
