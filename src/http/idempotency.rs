@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lc_rs::aead;
 use bytes::Bytes;
 use dropshot::Body;
 use http::header::{self, HeaderName, HeaderValue};
@@ -92,7 +93,7 @@ impl Keys {
 #[derive(Debug)]
 pub enum Pending {
     /// The request holds the key: its answer is to be stored (or the key released).
-    Claimed { keys: Arc<Keys>, key_hash: String, claim: String },
+    Claimed { keys: Arc<Keys>, key_hash: String, claim: String, seal: Seal },
     /// The key's first answer, to be sent in place of this request's.
     Replay(StoredAnswer),
 }
@@ -167,6 +168,66 @@ pub fn key_hash(caller: &str, key: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The key that seals a stored answer's body (AES-256-GCM): derived from the caller's scope and
+/// the client's key, neither of which the database holds (it keeps [`key_hash`], another hash).
+/// A dump of the table alone reveals no body — the secret of a created API key included; only a
+/// retry with the same key by the same caller opens it.
+pub struct Seal([u8; 32]);
+
+impl std::fmt::Debug for Seal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seal(..)")
+    }
+}
+
+impl Seal {
+    pub fn new(caller: &str, key: &str) -> Seal {
+        let mut hasher = Sha256::new();
+        feed_part(&mut hasher, b"storefront idempotency seal v1");
+        feed_part(&mut hasher, caller.as_bytes());
+        feed_part(&mut hasher, key.as_bytes());
+        Seal(hasher.finalize().into())
+    }
+
+    fn key(&self) -> aead::LessSafeKey {
+        let unbound = aead::UnboundKey::new(&aead::AES_256_GCM, &self.0).expect("a 32-byte AES-256 key");
+        aead::LessSafeKey::new(unbound)
+    }
+
+    /// A random nonce, then the ciphertext and its tag.
+    pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>, ApiError> {
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| {
+            ApiError::internal(Kind::Internal, Kind::Internal.title(), format!("random nonce: {e}"))
+        })?;
+        let mut sealed = plain.to_vec();
+        self.key()
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::empty(),
+                &mut sealed,
+            )
+            .map_err(|_| {
+                ApiError::internal(Kind::Internal, Kind::Internal.title(), "sealing an answer failed")
+            })?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// The plain body; `None` when it was not sealed with this key (or was altered).
+    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < aead::NONCE_LEN {
+            return None;
+        }
+        let (nonce, rest) = sealed.split_at(aead::NONCE_LEN);
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut buffer = rest.to_vec();
+        let plain = self.key().open_in_place(nonce, aead::Aad::empty(), &mut buffer).ok()?;
+        Some(plain.to_vec())
+    }
+}
+
 /// The fingerprint of a request: its operation, its path and its body.
 pub fn fingerprint(operation: &str, path: &str, body: &impl Fingerprint) -> String {
     let mut hasher = Sha256::new();
@@ -199,7 +260,9 @@ pub async fn claim(cx: &Cx, key: Option<&str>, body: &impl Fingerprint) -> Resul
     let log = scope::with(|scope| scope.log().clone());
     keys.purge(log.as_ref()).await;
     let path = cx.path();
-    let key_hash = key_hash(&caller_scope(cx), key);
+    let caller = caller_scope(cx);
+    let key_hash = key_hash(&caller, key);
+    let seal = Seal::new(&caller, key);
     let fingerprint = fingerprint(cx.op.id, &path, body);
     let claim = uuid::Uuid::new_v4().simple().to_string();
     let now = keys.clock.now().timestamp_micros();
@@ -217,7 +280,7 @@ pub async fn claim(cx: &Cx, key: Option<&str>, body: &impl Fingerprint) -> Resul
         .await?;
     match state {
         KeyState::Claimed => {
-            scope::with(|scope| scope.set_idempotency(Pending::Claimed { keys, key_hash, claim }));
+            scope::with(|scope| scope.set_idempotency(Pending::Claimed { keys, key_hash, claim, seal }));
             Ok(())
         }
         KeyState::Mismatch => Err(ApiError::new(
@@ -230,7 +293,15 @@ pub async fn claim(cx: &Cx, key: Option<&str>, body: &impl Fingerprint) -> Resul
             "the first request with this Idempotency-Key is still running; retry when it has finished",
         )
         .with_header(header::RETRY_AFTER, "1")),
-        KeyState::Done(answer) => {
+        KeyState::Done(mut answer) => {
+            // Stored sealed (see [`Seal`]); what does not open was not sealed for this caller's key.
+            answer.body = seal.open(&answer.body).ok_or_else(|| {
+                ApiError::internal(
+                    Kind::Internal,
+                    Kind::Internal.title(),
+                    "a stored idempotent answer does not open with its key",
+                )
+            })?;
             scope::with(|scope| scope.set_idempotency(Pending::Replay(answer)));
             // Dropshot's answer to this error is never sent: the edge replays the stored one.
             Err(ApiError::new(Kind::Conflict, "replayed"))
@@ -248,7 +319,7 @@ pub async fn settle(
 ) -> Response<Body> {
     match pending {
         Pending::Replay(answer) => replay(answer, accepts_gzip),
-        Pending::Claimed { keys, key_hash, claim } => {
+        Pending::Claimed { keys, key_hash, claim, seal } => {
             if response.status().as_u16() >= 400 {
                 if let Err(e) = keys.store.idempotency_release(&key_hash, &claim).await {
                     warn!(log, "releasing an idempotency key failed"; "error" => e.to_string());
@@ -266,6 +337,14 @@ pub async fn settle(
                     return failed;
                 }
             };
+            let sealed = match seal.seal(&bytes) {
+                Ok(sealed) => sealed,
+                Err(e) => {
+                    warn!(log, "sealing an answer to keep for its idempotency key failed"; "error" => e.to_string());
+                    let _ = keys.store.idempotency_release(&key_hash, &claim).await;
+                    return Response::from_parts(parts, Body::from(bytes));
+                }
+            };
             let answer = StoredAnswer {
                 status: parts.status.as_u16(),
                 headers: KEPT_HEADERS
@@ -273,7 +352,7 @@ pub async fn settle(
                     .flat_map(|name| parts.headers.get_all(name).iter().map(move |v| (name, v)))
                     .filter_map(|(name, v)| Some((name.as_str().to_string(), v.to_str().ok()?.to_string())))
                     .collect(),
-                body: bytes.to_vec(),
+                body: sealed,
             };
             if let Err(e) = keys.store.idempotency_complete(&key_hash, &claim, &answer).await {
                 // The work is done: the client gets its answer. A retry will find the key running
@@ -330,6 +409,20 @@ mod tests {
         assert!(!valid_key(&"k".repeat(256)));
         assert!(!valid_key("tab\there"));
         assert!(!valid_key("é"));
+    }
+
+    #[test]
+    fn stored_bodies_open_only_with_the_callers_key() {
+        let seal = Seal::new("user:1", "k");
+        let sealed = seal.seal(b"{\"secret\":\"sk_live\"}").unwrap();
+        assert!(!sealed.windows(7).any(|w| w == b"sk_live"), "the stored body is not plain text");
+        assert_eq!(seal.open(&sealed).as_deref(), Some(&b"{\"secret\":\"sk_live\"}"[..]));
+        assert_eq!(Seal::new("user:2", "k").open(&sealed), None);
+        assert_eq!(Seal::new("user:1", "k2").open(&sealed), None);
+        let mut altered = sealed.clone();
+        *altered.last_mut().unwrap() ^= 1;
+        assert_eq!(seal.open(&altered), None);
+        assert_eq!(seal.open(b"short"), None);
     }
 
     #[test]
