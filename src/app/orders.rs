@@ -86,7 +86,8 @@ impl App {
                     order.status
                 )));
             }
-            if !staff && !(order.status == OrderStatus::Pending && status == OrderStatus::Cancelled) {
+            let own_pending_cancel = order.status == OrderStatus::Pending && status == OrderStatus::Cancelled;
+            if !staff && !own_pending_cancel {
                 return Err(Error::Forbidden("a customer may only cancel their own pending order".into()));
             }
             Ok(())

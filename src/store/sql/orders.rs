@@ -150,7 +150,7 @@ impl OrderStore for SqlStore {
         let rows = async {
             let mut connection = self.reader().await?;
             let mut orders: Vec<Order> = page.query_as().fetch_all(&mut *connection).await?;
-            with_items(&mut *connection, &mut orders).await?;
+            with_items(&mut connection, &mut orders).await?;
             Ok::<_, Error>(orders)
         };
         let (mut items, total) = tokio::try_join!(rows, total)?;
@@ -174,7 +174,7 @@ impl OrderStore for SqlStore {
             .await?
             .ok_or(Error::NotFound("order"))?;
         let mut orders = vec![order];
-        with_items(&mut *connection, &mut orders).await?;
+        with_items(&mut connection, &mut orders).await?;
         Ok(orders.remove(0))
     }
 
@@ -263,7 +263,7 @@ async fn reread(tx: &mut Tx, id: Id) -> Result<Order, Error> {
         .await?
         .ok_or(Error::NotFound("order"))?;
     let mut orders = vec![order];
-    with_items(&mut **tx, &mut orders).await?;
+    with_items(tx, &mut orders).await?;
     Ok(orders.remove(0))
 }
 
