@@ -8052,7 +8052,7 @@ one.*/
 
 Changes `status` along the order's state machine:
 
-```
+```text
 pending ──► paid ──► shipped
    │         │
    └────┬────┘

@@ -9890,7 +9890,7 @@ let response = client.order_get()
 
 Changes `status` along the order's state machine:
 
-```
+```text
 pending ──► paid ──► shipped
    │         │
    └────┬────┘
