@@ -780,7 +780,12 @@ fn read_fields(spec: &OpenAPI, document: &Value, op: &openapiv3::Operation) -> R
     let items =
         resource.pointer("/properties/items").map(|items| schema::resolve(items, document)).transpose()?;
     let in_items = match items {
-        Some(items) if items.get("type").and_then(Value::as_str) == Some("array") => {
+        // A page is an envelope of `items` without an `id`; a resource may have an `items`
+        // member of its own (an order's lines), whose members are not the fieldset's.
+        Some(items)
+            if items.get("type").and_then(Value::as_str) == Some("array")
+                && resource.pointer("/properties/id").is_none() =>
+        {
             resource = schema::resolve(items.get("items").ok_or(RULE)?, document)?;
             true
         }

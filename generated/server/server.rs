@@ -6728,8 +6728,16 @@ pub mod operations {
         response_media_types: &["application/json"],
         max_body_bytes: None,
         fields: Some(crate::http::fields::Members {
-            names: &["product_id", "quantity", "unit_price"],
-            in_items: true,
+            names: &[
+                "created_at",
+                "id",
+                "items",
+                "status",
+                "total",
+                "updated_at",
+                "user_id",
+            ],
+            in_items: false,
         }),
         idempotent: false,
     };
