@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{locked, Sql, SqlStore, Tx};
+use super::{locked, page_of, Sql, SqlStore, Tx};
 use crate::domain::*;
 use crate::error::Error;
 use crate::store::{next_update, now_micros, violation, CustomerStore, Violation};
@@ -24,20 +24,7 @@ impl CustomerStore for SqlStore {
     ) -> Result<Page<Customer>, Error> {
         let mut page = Sql::new(concat!("SELECT ", customer_columns!(), " FROM customers"));
         push_filter(&mut page, filter);
-        match start {
-            Start::Offset(_) => {}
-            Start::After(id) => {
-                page.and().push("id > ").bind(id);
-            }
-            Start::Before(id) => {
-                page.and().push("id < ").bind(id);
-            }
-        }
-        let direction = if matches!(start, Start::Before(_)) { "DESC" } else { "ASC" };
-        page.push(&format!(" ORDER BY id {direction} LIMIT ")).bind(limit + 1);
-        if let Start::Offset(offset) = start {
-            page.push(" OFFSET ").bind(offset);
-        }
+        page.page_by_id(&start, limit);
         let total = async {
             match start {
                 Start::Offset(_) => {
@@ -52,17 +39,8 @@ impl CustomerStore for SqlStore {
         let rows = async {
             Ok::<_, Error>(page.query_as::<Customer>().fetch_all(&mut *self.reader().await?).await?)
         };
-        let (mut items, total) = tokio::try_join!(rows, total)?;
-        let overflow = items.len() as i64 > limit;
-        items.truncate(usize::try_from(limit).unwrap_or(0));
-        Ok(match start {
-            Start::Offset(offset) => Page { items, total, more_after: overflow, more_before: offset > 0 },
-            Start::After(_) => Page { items, total: None, more_after: overflow, more_before: true },
-            Start::Before(_) => {
-                items.reverse();
-                Page { items, total: None, more_after: true, more_before: overflow }
-            }
-        })
+        let (items, total) = tokio::try_join!(rows, total)?;
+        Ok(page_of(items, total, start, limit))
     }
 
     async fn customer(&self, id: Id) -> Result<Customer, Error> {

@@ -274,34 +274,33 @@ where
     T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
 {
     let mut sql = Sql::new(&format!("SELECT {columns} FROM {table}"));
-    match start {
-        Start::Offset(offset) => {
-            sql.push(" ORDER BY id LIMIT ").bind(limit + 1).push(" OFFSET ").bind(offset);
-        }
-        Start::After(id) => {
-            sql.push(" WHERE id > ").bind(id).push(" ORDER BY id LIMIT ").bind(limit + 1);
-        }
-        Start::Before(id) => {
-            sql.push(" WHERE id < ").bind(id).push(" ORDER BY id DESC LIMIT ").bind(limit + 1);
-        }
-    }
-    let mut items: Vec<T> = sql.query_as().fetch_all(&mut *store.reader().await?).await?;
+    sql.page_by_id(&start, limit);
+    let items: Vec<T> = sql.query_as().fetch_all(&mut *store.reader().await?).await?;
+    let total = match start {
+        // Audited: `table` is a name from the code, never from a request.
+        Start::Offset(_) => Some(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&mut *store.reader().await?)
+                .await?,
+        ),
+        _ => None,
+    };
+    Ok(page_of(items, total, start, limit))
+}
+
+/// The page that the rows a [`Sql::page_by_id`] query fetched make (`limit + 1` of them at most,
+/// newest first for `Before`): in id order, with whether there are more on either side.
+fn page_of<T>(mut items: Vec<T>, total: Option<i64>, start: Start<Id>, limit: i64) -> Page<T> {
     let overflow = items.len() as i64 > limit;
     items.truncate(usize::try_from(limit).unwrap_or(0));
-    Ok(match start {
-        Start::Offset(offset) => {
-            // Audited: `table` is a name from the code, never from a request.
-            let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                .fetch_one(&mut *store.reader().await?)
-                .await?;
-            Page { items, total: Some(total), more_after: overflow, more_before: offset > 0 }
-        }
+    match start {
+        Start::Offset(offset) => Page { items, total, more_after: overflow, more_before: offset > 0 },
         Start::After(_) => Page { items, total: None, more_after: overflow, more_before: true },
         Start::Before(_) => {
             items.reverse();
             Page { items, total: None, more_after: true, more_before: overflow }
         }
-    })
+    }
 }
 
 /// A value bound to a placeholder.
@@ -347,6 +346,22 @@ impl Sql {
 
     /// Starts a condition: ` WHERE ` the first time, ` AND ` after. (No `WHERE 1 = 1`: SQLite
     /// then counts row by row instead of reading the smallest index.)
+    /// The rest of a list in id order, after its filters: the keyset condition or the offset,
+    /// and one row more than `limit`, to tell whether there is a next page ([`page_of`]).
+    fn page_by_id(&mut self, start: &Start<Id>, limit: i64) -> &mut Self {
+        match start {
+            Start::Offset(offset) => {
+                self.push(" ORDER BY id LIMIT ").bind(limit + 1).push(" OFFSET ").bind(*offset)
+            }
+            Start::After(id) => {
+                self.and().push("id > ").bind(*id).push(" ORDER BY id LIMIT ").bind(limit + 1)
+            }
+            Start::Before(id) => {
+                self.and().push("id < ").bind(*id).push(" ORDER BY id DESC LIMIT ").bind(limit + 1)
+            }
+        }
+    }
+
     fn and(&mut self) -> &mut Self {
         self.text.push_str(if self.filtered { " AND " } else { " WHERE " });
         self.filtered = true;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{locked, Db, Sql, SqlStore, Tx};
+use super::{locked, page_of, Db, Sql, SqlStore, Tx};
 use crate::api::types::FieldError;
 use crate::domain::*;
 use crate::error::Error;
@@ -125,17 +125,7 @@ impl OrderStore for SqlStore {
     async fn orders(&self, filter: &OrderFilter, start: Start<Id>, limit: i64) -> Result<Page<Order>, Error> {
         let mut page = Sql::new(concat!("SELECT ", order_columns!(), " FROM orders"));
         push_filter(&mut page, filter);
-        match start {
-            Start::Offset(offset) => {
-                page.push(" ORDER BY id LIMIT ").bind(limit + 1).push(" OFFSET ").bind(offset);
-            }
-            Start::After(id) => {
-                page.and().push("id > ").bind(id).push(" ORDER BY id LIMIT ").bind(limit + 1);
-            }
-            Start::Before(id) => {
-                page.and().push("id < ").bind(id).push(" ORDER BY id DESC LIMIT ").bind(limit + 1);
-            }
-        }
+        page.page_by_id(&start, limit);
         let total = async {
             match start {
                 Start::Offset(_) => {
@@ -153,17 +143,8 @@ impl OrderStore for SqlStore {
             with_items(&mut connection, &mut orders).await?;
             Ok::<_, Error>(orders)
         };
-        let (mut items, total) = tokio::try_join!(rows, total)?;
-        let overflow = items.len() as i64 > limit;
-        items.truncate(usize::try_from(limit).unwrap_or(0));
-        Ok(match start {
-            Start::Offset(offset) => Page { items, total, more_after: overflow, more_before: offset > 0 },
-            Start::After(_) => Page { items, total: None, more_after: overflow, more_before: true },
-            Start::Before(_) => {
-                items.reverse();
-                Page { items, total: None, more_after: true, more_before: overflow }
-            }
-        })
+        let (items, total) = tokio::try_join!(rows, total)?;
+        Ok(page_of(items, total, start, limit))
     }
 
     async fn order(&self, id: Id) -> Result<Order, Error> {
