@@ -83,6 +83,11 @@ function constraintChanges(b, a) {
     push(k, !!a[k], !!b[k]);
   }
   if (!!b.nullable !== !!a.nullable) push('nullable', !a.nullable, !!a.nullable);
+  // `additionalProperties: false` refuses members it did not before (tighter); dropping it
+  // admits them (wider). A schema-valued change is left to Optic's own diff.
+  if ((b.additionalProperties === false) !== (a.additionalProperties === false)) {
+    push('additionalProperties', a.additionalProperties === false, b.additionalProperties === false);
+  }
   for (const k of OPAQUE) {
     if (JSON.stringify(b[k]) === JSON.stringify(a[k])) continue;
     push(k, a[k] !== undefined, b[k] !== undefined);
@@ -100,6 +105,8 @@ function checkConstraints(before, after, inRequest, what) {
   }
 }
 const schemaOf = (x) => x.raw || x.value?.flatSchema || {};
+// A body's `raw` is its media type object; its schema is one level down.
+const bodySchemaOf = (x) => x.raw?.schema || x.value?.flatSchema || {};
 
 const constraintRules = [
   new rb.OperationRule({
@@ -114,7 +121,7 @@ const constraintRules = [
   new rb.RequestRule({
     name: 'prevent tightening request constraints',
     rule: (request) => {
-      request.body.changed((before, after) => checkConstraints(schemaOf(before), schemaOf(after), true, 'request body'));
+      request.body.changed((before, after) => checkConstraints(bodySchemaOf(before), bodySchemaOf(after), true, 'request body'));
       request.property.changed((before, after) =>
         checkConstraints(schemaOf(before), schemaOf(after), true, `request property '${after.value.key}'`));
     },
@@ -122,7 +129,7 @@ const constraintRules = [
   new rb.ResponseBodyRule({
     name: 'prevent widening response constraints',
     rule: (response) => {
-      response.body.changed((before, after) => checkConstraints(schemaOf(before), schemaOf(after), false, 'response body'));
+      response.body.changed((before, after) => checkConstraints(bodySchemaOf(before), bodySchemaOf(after), false, 'response body'));
       response.property.changed((before, after) =>
         checkConstraints(schemaOf(before), schemaOf(after), false, `response property '${after.value.key}'`));
     },
