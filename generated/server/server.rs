@@ -2555,6 +2555,146 @@ pub type CustomerPhotoDeleteReply = crate::http::reply::NoContent<
     CustomerPhotoDeleteReplyHeaders,
     204,
 >;
+///The path parameters of `customer_photo_view`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoViewPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+    ///The photo's random key, as its `photo_url` names it.
+    #[serde(rename = "key")]
+    pub key: ::std::string::String,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoViewPath {
+    const NAME: &'static str = "CustomerPhotoViewPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_photo_view`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerPhotoViewHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerPhotoViewHeaders {
+    const NAME: &'static str = "CustomerPhotoViewHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_photo_view` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerPhotoViewReplyHeaders {
+    ///Caching policy of the representation.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).
+    #[serde(rename = "Deprecation")]
+    pub deprecation: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+    ///When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.
+    #[serde(rename = "Sunset")]
+    pub sunset: ::std::string::String,
+}
+impl crate::http::reply::HeaderSet for CustomerPhotoViewReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "Caching policy of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Deprecation",
+            required: true,
+            description: "When the operation was deprecated (RFC 9745, `@` and seconds since the epoch).",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "Sunset",
+            required: true,
+            description: "When the operation stops being served (RFC 8594, an HTTP-date); it answers 410 from then on.",
+        },
+    ];
+}
+///What `customer_photo_view` answers on success (200).
+pub type CustomerPhotoViewReply = crate::http::reply::BinaryReply<
+    CustomerPhotoViewReplyHeaders,
+    200,
+>;
 ///The query parameters of `order_list`.
 #[derive(
     ::std::fmt::Debug,
@@ -5719,6 +5859,130 @@ pub type CustomerV2PhotoDeleteReply = crate::http::reply::NoContent<
     CustomerV2PhotoDeleteReplyHeaders,
     204,
 >;
+///The path parameters of `customer_v2_photo_view`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoViewPath {
+    ///The resource's id.
+    #[serde(rename = "id")]
+    pub id: types::Id,
+    ///The photo's random key, as its `photo_url` names it.
+    #[serde(rename = "key")]
+    pub key: ::std::string::String,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoViewPath {
+    const NAME: &'static str = "CustomerV2PhotoViewPath";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "id",
+            kind: crate::http::extract::ParamKind::Integer,
+            default: None,
+        },
+        crate::http::extract::ParamSpec {
+            name: "key",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers parameters of `customer_v2_photo_view`.
+#[derive(
+    ::std::fmt::Debug,
+    ::std::clone::Clone,
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    ::schemars::JsonSchema
+)]
+pub struct CustomerV2PhotoViewHeaders {
+    ///ETags the client holds; a match answers 304 without a body.
+    #[serde(rename = "If-None-Match", default, skip_serializing_if = "Option::is_none")]
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::extract::ParamSet for CustomerV2PhotoViewHeaders {
+    const NAME: &'static str = "CustomerV2PhotoViewHeaders";
+    const PARAMS: &'static [crate::http::extract::ParamSpec] = &[
+        crate::http::extract::ParamSpec {
+            name: "If-None-Match",
+            kind: crate::http::extract::ParamKind::String,
+            default: None,
+        },
+    ];
+    fn validator() -> &'static crate::validate::Validator {
+        static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
+        VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+}
+///The headers `customer_v2_photo_view` declares for its 200 response (they document it for dropshot; replies set them by name).
+#[derive(::serde::Serialize, ::schemars::JsonSchema)]
+pub struct CustomerV2PhotoViewReplyHeaders {
+    ///Caching policy of the representation.
+    #[serde(rename = "Cache-Control")]
+    pub cache_control: ::std::string::String,
+    ///Strong entity tag of the representation.
+    #[serde(rename = "ETag")]
+    pub e_tag: ::std::string::String,
+    /**Requests allowed in the window of the operation's limit class.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Limit", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_limit: ::std::option::Option<::std::string::String>,
+    /**Requests left in the current window.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Remaining", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_remaining: ::std::option::Option<::std::string::String>,
+    /**Seconds until the window resets.
+Sent whenever the limiter counted the request; absent when it could not (its store
+unreachable), since the request is then let through uncounted rather than refused.
+*/
+    #[serde(rename = "RateLimit-Reset", skip_serializing_if = "Option::is_none")]
+    pub rate_limit_reset: ::std::option::Option<::std::string::String>,
+}
+impl crate::http::reply::HeaderSet for CustomerV2PhotoViewReplyHeaders {
+    const HEADERS: &'static [crate::http::reply::HeaderSpec] = &[
+        crate::http::reply::HeaderSpec {
+            name: "Cache-Control",
+            required: true,
+            description: "Caching policy of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "ETag",
+            required: true,
+            description: "Strong entity tag of the representation.",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Limit",
+            required: false,
+            description: "Requests allowed in the window of the operation's limit class.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Remaining",
+            required: false,
+            description: "Requests left in the current window.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+        crate::http::reply::HeaderSpec {
+            name: "RateLimit-Reset",
+            required: false,
+            description: "Seconds until the window resets.\nSent whenever the limiter counted the request; absent when it could not (its store\nunreachable), since the request is then let through uncounted rather than refused.\n",
+        },
+    ];
+}
+///What `customer_v2_photo_view` answers on success (200).
+pub type CustomerV2PhotoViewReply = crate::http::reply::BinaryReply<
+    CustomerV2PhotoViewReplyHeaders,
+    200,
+>;
 ///The headers `docs` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
 pub struct DocsReplyHeaders {}
@@ -6638,6 +6902,34 @@ pub mod operations {
         fields: None,
         idempotent: false,
     };
+    ///`GET /api/v1/customers/{id}/photo/{key}` (`customer_photo_view`).
+    pub const CUSTOMER_PHOTO_VIEW: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_photo_view",
+        method: "GET",
+        path: "/api/v1/customers/{id}/photo/{key}",
+        tag: "customer-photos",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: Some("private, max-age=86400"),
+        deprecation: Some(crate::http::policy::Deprecation {
+            since: "2026-11-30",
+            sunset: "2027-06-30",
+            successor: "/api/v2/customers/{id}/photo/{key}",
+        }),
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["image/gif", "image/jpeg", "image/png", "image/webp"],
+        max_body_bytes: None,
+        fields: None,
+        idempotent: false,
+    };
     ///`GET /api/v1/orders` (`order_list`).
     pub const ORDER_LIST: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "order_list",
@@ -7383,6 +7675,30 @@ pub mod operations {
         fields: None,
         idempotent: false,
     };
+    ///`GET /api/v2/customers/{id}/photo/{key}` (`customer_v2_photo_view`).
+    pub const CUSTOMER_V2_PHOTO_VIEW: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
+        id: "customer_v2_photo_view",
+        method: "GET",
+        path: "/api/v2/customers/{id}/photo/{key}",
+        tag: "customer-photos-v2",
+        success_status: 200u16,
+        not_modified: true,
+        cache_control: Some("private, max-age=86400"),
+        deprecation: None,
+        schemes: &[],
+        roles: &[],
+        rate_limit: Some("default"),
+        rate_limit_key: &[crate::http::policy::KeyPart::Caller],
+        rate_limit_fallback: None,
+        failure_limit: None,
+        field_roles: &[],
+        request_media_types: &[],
+        file_parts: &[],
+        response_media_types: &["image/gif", "image/jpeg", "image/png", "image/webp"],
+        max_body_bytes: None,
+        fields: None,
+        idempotent: false,
+    };
     ///`GET /docs` (`docs`).
     pub const DOCS: crate::http::policy::OperationMeta = crate::http::policy::OperationMeta {
         id: "docs",
@@ -7553,6 +7869,7 @@ pub mod operations {
         &CUSTOMER_PHOTO_GET,
         &CUSTOMER_PHOTO_PUT,
         &CUSTOMER_PHOTO_DELETE,
+        &CUSTOMER_PHOTO_VIEW,
         &ORDER_LIST,
         &ORDER_CREATE,
         &ORDER_GET,
@@ -7578,6 +7895,7 @@ pub mod operations {
         &CUSTOMER_V2_PHOTO_GET,
         &CUSTOMER_V2_PHOTO_PUT,
         &CUSTOMER_V2_PHOTO_DELETE,
+        &CUSTOMER_V2_PHOTO_VIEW,
         &DOCS,
         &DOCS_ASSET,
         &HEALTHZ,
@@ -7612,6 +7930,7 @@ pub mod operations {
             "customer_photo_get" => Some(&CUSTOMER_PHOTO_GET),
             "customer_photo_put" => Some(&CUSTOMER_PHOTO_PUT),
             "customer_photo_delete" => Some(&CUSTOMER_PHOTO_DELETE),
+            "customer_photo_view" => Some(&CUSTOMER_PHOTO_VIEW),
             "order_list" => Some(&ORDER_LIST),
             "order_create" => Some(&ORDER_CREATE),
             "order_get" => Some(&ORDER_GET),
@@ -7637,6 +7956,7 @@ pub mod operations {
             "customer_v2_photo_get" => Some(&CUSTOMER_V2_PHOTO_GET),
             "customer_v2_photo_put" => Some(&CUSTOMER_V2_PHOTO_PUT),
             "customer_v2_photo_delete" => Some(&CUSTOMER_V2_PHOTO_DELETE),
+            "customer_v2_photo_view" => Some(&CUSTOMER_V2_PHOTO_VIEW),
             "docs" => Some(&DOCS),
             "docs_asset" => Some(&DOCS_ASSET),
             "healthz" => Some(&HEALTHZ),
@@ -7951,8 +8271,8 @@ Deprecated: use `/api/v2/customers` (`city` is `location` there, and there is no
     ) -> Result<CustomerUpdateReply, crate::error::ApiError>;
     /**Get a customer's photo
 
-Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
-a browser front-end fetches the photo with its token and shows it through a blob URL).
+Staff only, like the customer: send the bearer token or API key. For a link that opens in
+a browser or an `<img src>` without credentials, use the customer's `photo_url`.
 The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
 `image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
 `Cache-Control: private, no-cache`. 404 when the customer has no photo.
@@ -8002,6 +8322,30 @@ from 2027-06-30 on.*/
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CustomerPhotoDeletePath>,
     ) -> Result<CustomerPhotoDeleteReply, crate::error::ApiError>;
+    /**Open a customer's photo by its link
+
+The customer's `photo_url`: a link that opens the photo in a browser or an `<img src>`
+without credentials. It names the photo's random key (128 bits, from the server's
+random generator), so it works for whoever was given it — staff, who alone see
+`photo_url` — and for nobody who was not: another key, an old key or another
+customer's key is 404, the same as no photo. Replacing the photo gives a new link and
+ends the old one; removing the photo or the customer ends it.
+The bytes, with the type detected at upload, a strong `ETag` (`If-None-Match` gives
+304) and `Cache-Control: private, max-age=86400` (browsers may keep it a day; shared
+caches may not keep it). Treat the link as you would the photo: it appears in the
+access log as any path does.
+Deprecated: use `/api/v2/customers/{id}/photo/{key}` (the same); this operation answers
+410 from 2027-06-30 on.*/
+    #[endpoint{method = GET,
+    path = "/api/v1/customers/{id}/photo/{key}",
+    tags = ["customer-photos"],
+    deprecated = true}]
+    async fn customer_photo_view(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoViewPath>,
+        headers: crate::http::extract::HeaderParams<CustomerPhotoViewHeaders>,
+    ) -> Result<CustomerPhotoViewReply, crate::error::ApiError>;
     /**List orders
 
 Orders in ascending `id` order. A customer sees only their own orders; staff (`admin`,
@@ -8327,8 +8671,8 @@ Staff only. Only the fields present are changed; `If-Match` with a stale `ETag` 
     ) -> Result<CustomerV2UpdateReply, crate::error::ApiError>;
     /**Get a customer's photo
 
-Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
-a browser front-end fetches the photo with its token and shows it through a blob URL).
+Staff only, like the customer: send the bearer token or API key. For a link that opens in
+a browser or an `<img src>` without credentials, use the customer's `photo_url`.
 The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
 `image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
 `Cache-Control: private, no-cache`. 404 when the customer has no photo.*/
@@ -8369,6 +8713,27 @@ Staff only. Removes the photo (the stored object too); 404 when the customer has
         admission: crate::http::policy::Admission,
         path: crate::http::extract::PathParams<CustomerV2PhotoDeletePath>,
     ) -> Result<CustomerV2PhotoDeleteReply, crate::error::ApiError>;
+    /**Open a customer's photo by its link
+
+The customer's `photo_url`: a link that opens the photo in a browser or an `<img src>`
+without credentials. It names the photo's random key (128 bits, from the server's
+random generator), so it works for whoever was given it — staff, who alone see
+`photo_url` — and for nobody who was not: another key, an old key or another
+customer's key is 404, the same as no photo. Replacing the photo gives a new link and
+ends the old one; removing the photo or the customer ends it.
+The bytes, with the type detected at upload, a strong `ETag` (`If-None-Match` gives
+304) and `Cache-Control: private, max-age=86400` (browsers may keep it a day; shared
+caches may not keep it). Treat the link as you would the photo: it appears in the
+access log as any path does.*/
+    #[endpoint{method = GET,
+    path = "/api/v2/customers/{id}/photo/{key}",
+    tags = ["customer-photos-v2"]}]
+    async fn customer_v2_photo_view(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoViewPath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2PhotoViewHeaders>,
+    ) -> Result<CustomerV2PhotoViewReply, crate::error::ApiError>;
     /**Interactive documentation
 
 Swagger UI for this spec (`/openapi.json`), served entirely by the server — its assets
@@ -8579,6 +8944,14 @@ pub trait CustomerPhotosHandlers: Send + Sync + 'static {
     ) -> impl ::std::future::Future<
         Output = Result<CustomerPhotoDeleteReply, crate::error::ApiError>,
     > + Send;
+    ///`GET /api/v1/customers/{id}/photo/{key}`: Open a customer's photo by its link
+    fn customer_photo_view(
+        cx: crate::http::Cx,
+        path: CustomerPhotoViewPath,
+        headers: CustomerPhotoViewHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerPhotoViewReply, crate::error::ApiError>,
+    > + Send;
 }
 ///The operations tagged `customer-photos-v2`, implemented by hand in `src/http`.
 pub trait CustomerPhotosV2Handlers: Send + Sync + 'static {
@@ -8604,6 +8977,14 @@ pub trait CustomerPhotosV2Handlers: Send + Sync + 'static {
         path: CustomerV2PhotoDeletePath,
     ) -> impl ::std::future::Future<
         Output = Result<CustomerV2PhotoDeleteReply, crate::error::ApiError>,
+    > + Send;
+    ///`GET /api/v2/customers/{id}/photo/{key}`: Open a customer's photo by its link
+    fn customer_v2_photo_view(
+        cx: crate::http::Cx,
+        path: CustomerV2PhotoViewPath,
+        headers: CustomerV2PhotoViewHeaders,
+    ) -> impl ::std::future::Future<
+        Output = Result<CustomerV2PhotoViewReply, crate::error::ApiError>,
     > + Send;
 }
 ///The operations tagged `customers`, implemented by hand in `src/http`.
@@ -9612,6 +9993,36 @@ impl<
             )
             .await
     }
+    async fn customer_photo_view(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerPhotoViewPath>,
+        headers: crate::http::extract::HeaderParams<CustomerPhotoViewHeaders>,
+    ) -> Result<CustomerPhotoViewReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_PHOTO_VIEW,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_PHOTO_VIEW,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosHandlers>::customer_photo_view(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
     async fn order_list(
         rqctx: dropshot::RequestContext<Self::Context>,
         admission: crate::http::policy::Admission,
@@ -10383,6 +10794,36 @@ impl<
                     <H as CustomerPhotosV2Handlers>::customer_v2_photo_delete(
                             cx,
                             path.into_inner(),
+                        )
+                        .await
+                },
+            )
+            .await
+    }
+    async fn customer_v2_photo_view(
+        rqctx: dropshot::RequestContext<Self::Context>,
+        admission: crate::http::policy::Admission,
+        path: crate::http::extract::PathParams<CustomerV2PhotoViewPath>,
+        headers: crate::http::extract::HeaderParams<CustomerV2PhotoViewHeaders>,
+    ) -> Result<CustomerV2PhotoViewReply, crate::error::ApiError> {
+        crate::http::policy::finish(
+                &operations::CUSTOMER_V2_PHOTO_VIEW,
+                async move {
+                    let keys = crate::http::policy::BodyKeys {
+                        username: None,
+                        refresh_token: None,
+                    };
+                    let cx = crate::http::policy::enter(
+                            rqctx,
+                            admission,
+                            &operations::CUSTOMER_V2_PHOTO_VIEW,
+                            keys,
+                        )
+                        .await?;
+                    <H as CustomerPhotosV2Handlers>::customer_v2_photo_view(
+                            cx,
+                            path.into_inner(),
+                            headers.into_inner(),
                         )
                         .await
                 },

@@ -301,7 +301,10 @@ pub struct Customer {
     ///The phone number (see `Phone`); null for a customer created through API v2, which has none.
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     pub phone: ::std::option::Option<::std::string::String>,
-    ///Where the customer's photo is (`/api/v1/customers/{id}/photo`); absent when there is none.
+    /**A link that opens the customer's photo without credentials
+(`/api/v1/customers/{id}/photo/{key}`, see `customer_photo_view`); absent when there is
+none. Replacing the photo changes it.
+*/
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub photo_url: ::std::option::Option<::std::string::String>,
     pub updated_at: Timestamp,
@@ -352,6 +355,7 @@ impl ::std::str::FromStr for CustomerCity {
 }
 ///The fields of `CustomerInput` as `multipart/form-data`, with an optional `photo` file part.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerForm {
     pub city: CustomerCity,
     pub email: Email,
@@ -459,13 +463,17 @@ pub struct CustomerV2 {
     pub id: Id,
     pub location: CustomerCity,
     pub name: CustomerName,
-    ///Where the customer's photo is (`/api/v1/customers/{id}/photo`); null when there is none.
+    /**A link that opens the customer's photo without credentials
+(`/api/v2/customers/{id}/photo/{key}`, see `customer_v2_photo_view`); null when there
+is none. Replacing the photo changes it.
+*/
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     pub photo_url: ::std::option::Option<::std::string::String>,
     pub updated_at: Timestamp,
 }
 ///The fields of `CustomerV2Input` as `multipart/form-data`, with an optional `photo` file part.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CustomerV2Form {
     pub email: Email,
     pub location: CustomerCity,

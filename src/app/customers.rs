@@ -10,6 +10,7 @@ use crate::names;
 use crate::photos::StoredPhoto;
 
 use bytes::Bytes;
+use subtle::ConstantTimeEq;
 
 impl App {
     /// A page of customers in id order.
@@ -94,6 +95,22 @@ impl App {
         let customer = self.store().customer(id).await?;
         let key = customer.photo_key.ok_or(Error::NotFound("photo"))?;
         self.photos().get(&key).await?.ok_or(Error::NotFound("photo"))
+    }
+
+    /// The customer's photo by its link (`photo_url`), for anybody holding it: `key` must be
+    /// the photo's current key. A missing customer, a customer without a photo and another key
+    /// are one answer, 404 (nothing tells a caller without credentials which ids exist).
+    pub async fn customer_photo_view(&self, id: Id, key: &str) -> Result<StoredPhoto, Error> {
+        let customer = match self.store().customer(id).await {
+            Ok(customer) => customer,
+            Err(Error::NotFound(_)) => return Err(Error::NotFound("photo")),
+            Err(e) => return Err(e),
+        };
+        let current = customer.photo_key.ok_or(Error::NotFound("photo"))?;
+        if !bool::from(current.as_bytes().ct_eq(key.as_bytes())) {
+            return Err(Error::NotFound("photo"));
+        }
+        self.photos().get(&current).await?.ok_or(Error::NotFound("photo"))
     }
 
     /// Sets the customer's photo: checked and stored under a new key, then the row points at

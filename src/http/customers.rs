@@ -13,10 +13,10 @@ use crate::http::page;
 use crate::http::reply::Conditions;
 use crate::http::{api_id, api_string, api_time, db_id, Cx, Server};
 
-/// Where a customer's photo is, when they have one: the photo operations of the same version
-/// (`v1` or `v2`).
+/// The link that opens a customer's photo without credentials, when they have one: the
+/// `…_photo_view` operation of the same version (`v1` or `v2`), naming the photo's random key.
 pub fn photo_url(row: &Customer, version: &str) -> Option<String> {
-    row.photo_key.as_ref().map(|_| format!("/api/{version}/customers/{}/photo", row.id))
+    row.photo_key.as_ref().map(|key| format!("/api/{version}/customers/{}/photo/{key}", row.id))
 }
 
 impl CustomersHandlers for Server {

@@ -31,6 +31,20 @@ impl CustomerPhotosHandlers for Server {
         Ok(reply.etag(&photo.etag).header(http::header::CACHE_CONTROL, "private, no-cache"))
     }
 
+    async fn customer_photo_view(
+        cx: Cx,
+        path: CustomerPhotoViewPath,
+        headers: CustomerPhotoViewHeaders,
+    ) -> Result<CustomerPhotoViewReply, ApiError> {
+        let photo = cx.app.customer_photo_view(db_id(path.id)?, &path.key).await?;
+        let reply = if unchanged(text(&headers.if_none_match), &photo) {
+            CustomerPhotoViewReply::not_modified()
+        } else {
+            CustomerPhotoViewReply::new(photo.kind.media_type(), photo.bytes)
+        };
+        Ok(reply.etag(&photo.etag))
+    }
+
     async fn customer_photo_put(
         cx: Cx,
         path: CustomerPhotoPutPath,
@@ -62,6 +76,20 @@ impl CustomerPhotosV2Handlers for Server {
             CustomerV2PhotoGetReply::new(photo.kind.media_type(), photo.bytes)
         };
         Ok(reply.etag(&photo.etag).header(http::header::CACHE_CONTROL, "private, no-cache"))
+    }
+
+    async fn customer_v2_photo_view(
+        cx: Cx,
+        path: CustomerV2PhotoViewPath,
+        headers: CustomerV2PhotoViewHeaders,
+    ) -> Result<CustomerV2PhotoViewReply, ApiError> {
+        let photo = cx.app.customer_photo_view(db_id(path.id)?, &path.key).await?;
+        let reply = if unchanged(text(&headers.if_none_match), &photo) {
+            CustomerV2PhotoViewReply::not_modified()
+        } else {
+            CustomerV2PhotoViewReply::new(photo.kind.media_type(), photo.bytes)
+        };
+        Ok(reply.etag(&photo.etag))
     }
 
     async fn customer_v2_photo_put(

@@ -98,10 +98,10 @@ async fn a_multipart_create_stores_the_photo_under_a_random_name_and_serves_it()
     assert_eq!(response.status().as_u16(), 201);
     let created: Value = response.json().await.unwrap();
     let id = created["id"].as_i64().unwrap();
-    assert_eq!(created["photo_url"], format!("/api/v1/customers/{id}/photo"));
     let files = app.photo_files();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].len() == 36 && files[0].ends_with(".jpg") && !files[0].contains("vinod"), "{files:?}");
+    assert_eq!(created["photo_url"], format!("/api/v1/customers/{id}/photo/{}", files[0]));
 
     let photo = app.http.get(app.url(&format!("/api/v1/customers/{id}/photo"))).send().await.unwrap();
     assert_eq!(photo.status().as_u16(), 200);
@@ -111,7 +111,7 @@ async fn a_multipart_create_stores_the_photo_under_a_random_name_and_serves_it()
     // v2 shows the same photo at its own URL.
     let v2: Value =
         app.http.get(app.url(&format!("/api/v2/customers/{id}"))).send().await.unwrap().json().await.unwrap();
-    assert_eq!(v2["photo_url"], format!("/api/v2/customers/{id}/photo"));
+    assert_eq!(v2["photo_url"], format!("/api/v2/customers/{id}/photo/{}", files[0]));
 }
 
 #[tokio::test]
@@ -123,9 +123,9 @@ async fn put_get_304_replace_and_delete_a_photo() {
 
     let updated =
         app.client.customer_v2_photo_put().id(id).body(PNG.to_vec()).send().await.unwrap().into_inner();
-    assert_eq!(updated.photo_url.as_deref(), Some(format!("/api/v2/customers/{id}/photo").as_str()));
     let first = app.photo_files();
     assert_eq!(first.len(), 1);
+    assert_eq!(updated.photo_url, Some(format!("/api/v2/customers/{id}/photo/{}", first[0])));
 
     let photo = app.http.get(&url).send().await.unwrap();
     assert_eq!(photo.headers()["content-type"], "image/png");
@@ -275,7 +275,9 @@ async fn after_the_sunset_v1_photo_operations_answer_410() {
     let id = customer(&app, "priya@example.com").await;
     app.client.customer_v2_photo_put().id(id).body(PNG.to_vec()).send().await.unwrap();
     let url = app.url(&format!("/api/v1/customers/{id}/photo"));
+    let key = app.photo_files().pop().unwrap();
     for request in [
+        app.anonymous_http.get(app.url(&format!("/api/v1/customers/{id}/photo/{key}"))),
         app.http.get(&url),
         app.http.put(&url).header("content-type", "image/png").body(PNG.to_vec()),
         app.http.delete(&url),
@@ -285,4 +287,113 @@ async fn after_the_sunset_v1_photo_operations_answer_410() {
     }
     let v2 = app.http.get(app.url(&format!("/api/v2/customers/{id}/photo"))).send().await.unwrap();
     assert_eq!(v2.status().as_u16(), 200);
+}
+
+/// The photo link (`photo_url`) as a browser follows it: no credentials (an `<img src>`, a tab).
+async fn open_link(app: &TestApp, link: &str) -> reqwest::Response {
+    app.anonymous_http.get(app.url(link)).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_photo_url_opens_the_photo_without_credentials_until_it_is_replaced_or_removed() {
+    let app = TestApp::spawn().await;
+    // The tutorial's multipart create, then the link it answers, opened as a browser would.
+    let response =
+        create_with_photo(&app, "vinod@example.com", Some(("vinod.jpg", "image/jpeg", JPEG))).await;
+    let created: Value = response.json().await.unwrap();
+    let id = created["id"].as_u64().and_then(std::num::NonZeroU64::new).unwrap();
+    let v1_link = created["photo_url"].as_str().unwrap().to_string();
+    let opened = open_link(&app, &v1_link).await;
+    assert_eq!(opened.status().as_u16(), 200);
+    assert_eq!(opened.headers()["content-type"], "image/jpeg");
+    assert_eq!(opened.headers()["cache-control"], "private, max-age=86400");
+    assert!(opened.headers().contains_key("deprecation"), "v1's link is deprecated with v1");
+    let etag = opened.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(opened.bytes().await.unwrap().as_ref(), JPEG);
+    let again =
+        app.anonymous_http.get(app.url(&v1_link)).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+
+    // v2's link, through the generated client without credentials.
+    let customer = app.client.customer_v2_get().id(id).send().await.unwrap().into_inner();
+    let v2_link = customer.photo_url.clone().unwrap();
+    let key = v2_link.rsplit('/').next().unwrap().to_string();
+    assert_eq!(v2_link, format!("/api/v2/customers/{id}/photo/{key}"));
+    let photo = app.anonymous.customer_v2_photo_view().id(id).key(key.as_str()).send().await.unwrap();
+    assert_eq!(photo.status().as_u16(), 200);
+    let bytes: Vec<u8> = {
+        use futures::TryStreamExt;
+        photo.into_inner().into_inner().map_ok(|b| b.to_vec()).try_concat().await.unwrap()
+    };
+    assert_eq!(bytes, JPEG);
+
+    // The same key under another customer's id, another key, a key of the right shape that was
+    // never issued: 404, the same as a customer without a photo or no customer at all.
+    let other = customer_with_photo_put(&app, "priya@example.com").await;
+    let unknown = "0".repeat(32) + ".jpg";
+    for link in [
+        format!("/api/v2/customers/{other}/photo/{key}"),
+        format!("/api/v2/customers/{id}/photo/{unknown}"),
+        format!("/api/v2/customers/999999/photo/{key}"),
+    ] {
+        let missing = problem(open_link(&app, &link).await, 404).await;
+        assert_eq!(missing["type"], "/problems/not-found", "{link}");
+    }
+    // Not a key: 422, whatever the path tries.
+    for link in [
+        format!("/api/v2/customers/{id}/photo/{}", key.to_uppercase()),
+        format!("/api/v2/customers/{id}/photo/..%2F..%2Fetc%2Fpasswd"),
+        format!("/api/v2/customers/{id}/photo/{}.jpg.exe", &key[..32]),
+    ] {
+        problem(open_link(&app, &link).await, 422).await;
+    }
+
+    // Replacing the photo ends the old link and gives a new one.
+    let replaced = app.client.customer_v2_photo_put().id(id).body(PNG.to_vec()).send().await.unwrap();
+    let new_link = replaced.into_inner().photo_url.unwrap();
+    assert_ne!(new_link, v2_link);
+    problem(open_link(&app, &v2_link).await, 404).await;
+    problem(open_link(&app, &v1_link).await, 404).await;
+    let opened = open_link(&app, &new_link).await;
+    assert_eq!(opened.status().as_u16(), 200);
+    assert_eq!(opened.headers()["content-type"], "image/png");
+
+    // Removing the photo ends it; so does deleting the customer.
+    app.client.customer_v2_photo_delete().id(id).send().await.unwrap();
+    problem(open_link(&app, &new_link).await, 404).await;
+    let other_link =
+        app.client.customer_v2_get().id(other).send().await.unwrap().into_inner().photo_url.unwrap();
+    assert_eq!(open_link(&app, &other_link).await.status().as_u16(), 200);
+    app.client.customer_v2_delete().id(other).send().await.unwrap();
+    problem(open_link(&app, &other_link).await, 404).await;
+    assert!(app.photo_files().is_empty());
+}
+
+/// A customer created through the generated client, then given a photo by PUT; its id.
+async fn customer_with_photo_put(app: &TestApp, email: &str) -> std::num::NonZeroU64 {
+    let id = customer(app, email).await;
+    app.client.customer_v2_photo_put().id(id).body(GIF.to_vec()).send().await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_form_field_the_spec_does_not_name_is_422_and_leaves_nothing() {
+    let app = TestApp::spawn().await;
+    let mut fields = vinod("vinod@example.com");
+    fields.push(("nickname", "Vin".to_string()));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Raw HTTP (multipart).
+    let response = app
+        .http
+        .post(app.url("/api/v1/customers"))
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(multipart(&fields, Some(("v.png", "image/png", PNG))))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, 422).await;
+    assert_eq!(body["type"], "/problems/validation-failed", "{body}");
+    assert!(body.to_string().contains("nickname"), "the problem names the field: {body}");
+    assert_eq!(customer_count(&app).await, 0);
+    assert!(app.photo_files().is_empty());
 }

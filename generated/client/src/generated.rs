@@ -999,7 +999,10 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
         ///The phone number (see `Phone`); null for a customer created through API v2, which has none.
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub phone: ::std::option::Option<::std::string::String>,
-        ///Where the customer's photo is (`/api/v1/customers/{id}/photo`); absent when there is none.
+        /**A link that opens the customer's photo without credentials
+(`/api/v1/customers/{id}/photo/{key}`, see `customer_photo_view`); absent when there is
+none. Replacing the photo changes it.
+*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub photo_url: ::std::option::Option<::std::string::String>,
         pub updated_at: Timestamp,
@@ -1200,6 +1203,7 @@ NFC. The list filter matches it whole, ignoring case.
     }
     ///The fields of `CustomerInput` as `multipart/form-data`, with an optional `photo` file part.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
     pub struct CustomerForm {
         pub city: CustomerCity,
         pub email: Email,
@@ -1556,6 +1560,120 @@ white space, and something visible; stored in Unicode NFC.
                 })
         }
     }
+    ///`CustomerPhotoViewIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CustomerPhotoViewIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for CustomerPhotoViewIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CustomerPhotoViewIfNoneMatch> for ::std::string::String {
+        fn from(value: CustomerPhotoViewIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CustomerPhotoViewIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CustomerPhotoViewIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CustomerPhotoViewIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CustomerPhotoViewIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CustomerPhotoViewKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CustomerPhotoViewKey(::std::string::String);
+    impl ::std::ops::Deref for CustomerPhotoViewKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CustomerPhotoViewKey> for ::std::string::String {
+        fn from(value: CustomerPhotoViewKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CustomerPhotoViewKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[0-9a-f]{32}\\.(png|jpg|gif|webp)$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[0-9a-f]{32}\\.(png|jpg|gif|webp)$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CustomerPhotoViewKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CustomerPhotoViewKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CustomerPhotoViewKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`CustomerReplaceIfMatch`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1672,7 +1790,10 @@ white space, and something visible; stored in Unicode NFC.
         pub id: Id,
         pub location: CustomerCity,
         pub name: CustomerName,
-        ///Where the customer's photo is (`/api/v1/customers/{id}/photo`); null when there is none.
+        /**A link that opens the customer's photo without credentials
+(`/api/v2/customers/{id}/photo/{key}`, see `customer_v2_photo_view`); null when there
+is none. Replacing the photo changes it.
+*/
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub photo_url: ::std::option::Option<::std::string::String>,
         pub updated_at: Timestamp,
@@ -1801,6 +1922,7 @@ white space, and something visible; stored in Unicode NFC.
     }
     ///The fields of `CustomerV2Input` as `multipart/form-data`, with an optional `photo` file part.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[serde(deny_unknown_fields)]
     pub struct CustomerV2Form {
         pub email: Email,
         pub location: CustomerCity,
@@ -2071,6 +2193,120 @@ part's file name.
         }
     }
     impl<'de> ::serde::Deserialize<'de> for CustomerV2PhotoGetIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CustomerV2PhotoViewIfNoneMatch`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CustomerV2PhotoViewIfNoneMatch(::std::string::String);
+    impl ::std::ops::Deref for CustomerV2PhotoViewIfNoneMatch {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CustomerV2PhotoViewIfNoneMatch> for ::std::string::String {
+        fn from(value: CustomerV2PhotoViewIfNoneMatch) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CustomerV2PhotoViewIfNoneMatch {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 1024usize {
+                return Err("longer than 1024 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CustomerV2PhotoViewIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CustomerV2PhotoViewIfNoneMatch {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CustomerV2PhotoViewIfNoneMatch {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CustomerV2PhotoViewKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CustomerV2PhotoViewKey(::std::string::String);
+    impl ::std::ops::Deref for CustomerV2PhotoViewKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CustomerV2PhotoViewKey> for ::std::string::String {
+        fn from(value: CustomerV2PhotoViewKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CustomerV2PhotoViewKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[0-9a-f]{32}\\.(png|jpg|gif|webp)$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[0-9a-f]{32}\\.(png|jpg|gif|webp)$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CustomerV2PhotoViewKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CustomerV2PhotoViewKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CustomerV2PhotoViewKey {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -9698,8 +9934,8 @@ let response = client.customer_update()
     }
     /**Get a customer's photo
 
-Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
-a browser front-end fetches the photo with its token and shows it through a blob URL).
+Staff only, like the customer: send the bearer token or API key. For a link that opens in
+a browser or an `<img src>` without credentials, use the customer's `photo_url`.
 The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
 `image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
 `Cache-Control: private, no-cache`. 404 when the customer has no photo.
@@ -9767,6 +10003,39 @@ let response = client.customer_photo_delete()
 ```*/
     pub fn customer_photo_delete(&self) -> builder::CustomerPhotoDelete<'_> {
         builder::CustomerPhotoDelete::new(self)
+    }
+    /**Open a customer's photo by its link
+
+The customer's `photo_url`: a link that opens the photo in a browser or an `<img src>`
+without credentials. It names the photo's random key (128 bits, from the server's
+random generator), so it works for whoever was given it — staff, who alone see
+`photo_url` — and for nobody who was not: another key, an old key or another
+customer's key is 404, the same as no photo. Replacing the photo gives a new link and
+ends the old one; removing the photo or the customer ends it.
+The bytes, with the type detected at upload, a strong `ETag` (`If-None-Match` gives
+304) and `Cache-Control: private, max-age=86400` (browsers may keep it a day; shared
+caches may not keep it). Treat the link as you would the photo: it appears in the
+access log as any path does.
+Deprecated: use `/api/v2/customers/{id}/photo/{key}` (the same); this operation answers
+410 from 2027-06-30 on.
+
+
+Sends a `GET` request to `/api/v1/customers/{id}/photo/{key}`
+
+Arguments:
+- `id`: The resource's id.
+- `key`: The photo's random key, as its `photo_url` names it.
+- `if_none_match`: ETags the client holds; a match answers 304 without a body.
+```ignore
+let response = client.customer_photo_view()
+    .id(id)
+    .key(key)
+    .if_none_match(if_none_match)
+    .send()
+    .await;
+```*/
+    pub fn customer_photo_view(&self) -> builder::CustomerPhotoView<'_> {
+        builder::CustomerPhotoView::new(self)
     }
     /**List orders
 
@@ -10408,8 +10677,8 @@ let response = client.customer_v2_update()
     }
     /**Get a customer's photo
 
-Staff only, like the customer: send the bearer token or API key (an `<img src>` cannot;
-a browser front-end fetches the photo with its token and shows it through a blob URL).
+Staff only, like the customer: send the bearer token or API key. For a link that opens in
+a browser or an `<img src>` without credentials, use the customer's `photo_url`.
 The bytes as stored, with the type detected at upload (`image/png`, `image/jpeg`,
 `image/gif` or `image/webp`), a strong `ETag` (`If-None-Match` gives 304) and
 `Cache-Control: private, no-cache`. 404 when the customer has no photo.
@@ -10471,6 +10740,37 @@ let response = client.customer_v2_photo_delete()
 ```*/
     pub fn customer_v2_photo_delete(&self) -> builder::CustomerV2PhotoDelete<'_> {
         builder::CustomerV2PhotoDelete::new(self)
+    }
+    /**Open a customer's photo by its link
+
+The customer's `photo_url`: a link that opens the photo in a browser or an `<img src>`
+without credentials. It names the photo's random key (128 bits, from the server's
+random generator), so it works for whoever was given it — staff, who alone see
+`photo_url` — and for nobody who was not: another key, an old key or another
+customer's key is 404, the same as no photo. Replacing the photo gives a new link and
+ends the old one; removing the photo or the customer ends it.
+The bytes, with the type detected at upload, a strong `ETag` (`If-None-Match` gives
+304) and `Cache-Control: private, max-age=86400` (browsers may keep it a day; shared
+caches may not keep it). Treat the link as you would the photo: it appears in the
+access log as any path does.
+
+
+Sends a `GET` request to `/api/v2/customers/{id}/photo/{key}`
+
+Arguments:
+- `id`: The resource's id.
+- `key`: The photo's random key, as its `photo_url` names it.
+- `if_none_match`: ETags the client holds; a match answers 304 without a body.
+```ignore
+let response = client.customer_v2_photo_view()
+    .id(id)
+    .key(key)
+    .if_none_match(if_none_match)
+    .send()
+    .await;
+```*/
+    pub fn customer_v2_photo_view(&self) -> builder::CustomerV2PhotoView<'_> {
+        builder::CustomerV2PhotoView::new(self)
     }
     /**Interactive documentation
 
@@ -14152,6 +14452,145 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                410u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::customer_photo_view`]
+
+[`Client::customer_photo_view`]: super::Client::customer_photo_view*/
+    #[derive(Debug, Clone)]
+    pub struct CustomerPhotoView<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+        key: Result<types::CustomerPhotoViewKey, String>,
+        if_none_match: Result<Option<types::CustomerPhotoViewIfNoneMatch>, String>,
+    }
+    impl<'a> CustomerPhotoView<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                key: Err("key was not initialized".to_string()),
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerPhotoViewKey>,
+        {
+            self.key = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `CustomerPhotoViewKey` for key failed".to_string()
+                });
+            self
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerPhotoViewIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CustomerPhotoViewIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/v1/customers/{id}/photo/{key}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client, id, key, if_none_match } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let key = key.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v1/customers/{}/photo/{}", client.baseurl, encode_path(& id
+                .to_string()), encode_path(& key.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "customer_photo_view",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -18295,6 +18734,138 @@ pub mod builder {
                     )
                 }
                 403u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16..=599u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::customer_v2_photo_view`]
+
+[`Client::customer_v2_photo_view`]: super::Client::customer_v2_photo_view*/
+    #[derive(Debug, Clone)]
+    pub struct CustomerV2PhotoView<'a> {
+        client: &'a super::Client,
+        id: Result<types::Id, String>,
+        key: Result<types::CustomerV2PhotoViewKey, String>,
+        if_none_match: Result<Option<types::CustomerV2PhotoViewIfNoneMatch>, String>,
+    }
+    impl<'a> CustomerV2PhotoView<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                key: Err("key was not initialized".to_string()),
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Id>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `Id` for id failed".to_string());
+            self
+        }
+        pub fn key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerV2PhotoViewKey>,
+        {
+            self.key = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `CustomerV2PhotoViewKey` for key failed".to_string()
+                });
+            self
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerV2PhotoViewIfNoneMatch>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CustomerV2PhotoViewIfNoneMatch` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/api/v2/customers/{id}/photo/{key}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<ByteStream>, Error<types::Problem>> {
+            let Self { client, id, key, if_none_match } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let key = key.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/api/v2/customers/{}/photo/{}", client.baseurl, encode_path(& id
+                .to_string()), encode_path(& key.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "customer_v2_photo_view",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                400u16..=499u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
