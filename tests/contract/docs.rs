@@ -35,7 +35,7 @@ async fn docs_are_served_from_the_binary_under_a_strict_csp() {
 }
 
 /// The Chromium of the machine, if there is one.
-fn chromium() -> Option<PathBuf> {
+pub fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()

@@ -397,3 +397,52 @@ async fn a_form_field_the_spec_does_not_name_is_422_and_leaves_nothing() {
     assert_eq!(customer_count(&app).await, 0);
     assert!(app.photo_files().is_empty());
 }
+
+#[tokio::test]
+async fn a_browser_opens_the_photo_url_as_an_image() {
+    let Some(browser) = crate::docs::chromium() else {
+        eprintln!("SKIPPED photo browser test: chromium is not installed (apt-get install -y chromium; .ci/run installs it)");
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let response = create_with_photo(&app, "vinod@example.com", Some(("vinod.png", "image/png", PNG))).await;
+    let created: Value = response.json().await.unwrap();
+    let link = app.url(created["photo_url"].as_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    // A fresh profile each time: no cookie, no token, no cached copy, nothing but the link. An
+    // image opened in a tab is an image document (one <img> of the URL); a refused request
+    // would be a problem's JSON text.
+    let profiles = std::sync::atomic::AtomicUsize::new(0);
+    let open = |url: String| {
+        let n = profiles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let profile = format!("--user-data-dir={}", dir.path().join(format!("profile-{n}")).display());
+        let browser = browser.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(browser)
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                ])
+                .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+                .arg("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+                .args([profile.as_str(), "--virtual-time-budget=5000", "--dump-dom", url.as_str()])
+                .output()
+        })
+    };
+    let dom = open(link.clone()).await.unwrap().unwrap();
+    assert!(dom.status.success(), "chromium: {}", String::from_utf8_lossy(&dom.stderr));
+    let html = String::from_utf8_lossy(&dom.stdout);
+    assert!(html.contains("<img") && html.contains(&link), "not an image document: {html}");
+    assert!(!html.contains("/problems/"), "{html}");
+
+    // Once the photo is removed, the same link is a 404 problem in the browser too (a browser
+    // that opened it before may still show its cached copy for up to a day, as documented).
+    let id = created["id"].as_u64().and_then(std::num::NonZeroU64::new).unwrap();
+    app.client.customer_v2_photo_delete().id(id).send().await.unwrap();
+    let dom = open(link.clone()).await.unwrap().unwrap();
+    let html = String::from_utf8_lossy(&dom.stdout);
+    assert!(!html.contains("<img") && html.contains("/problems/not-found"), "{html}");
+}
