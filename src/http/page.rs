@@ -31,7 +31,7 @@ pub struct Position {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-enum Direction {
+pub(crate) enum Direction {
     #[serde(rename = "a")]
     After,
     #[serde(rename = "b")]
@@ -175,7 +175,7 @@ pub fn by_id(
 }
 
 /// A cursor (base64url always matches the spec's `Cursor` pattern).
-fn encode(direction: Direction, position: Position, fingerprint: &str) -> Option<types::Cursor> {
+pub(crate) fn encode(direction: Direction, position: Position, fingerprint: &str) -> Option<types::Cursor> {
     let data = CursorData { direction, position, fingerprint: fingerprint.to_string() };
     Some(types::Cursor::from(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).ok()?)))
 }
