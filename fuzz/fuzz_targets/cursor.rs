@@ -41,9 +41,9 @@ fuzz_target!(|data: &[u8]| {
         client_error(fuzzing::product_list(&format!("sort={sort}&cursor={}", encoded(&text))));
     }
 
-    // The round trip: [sort and direction][id: 8][price: 8][time: 8][name…].
+    // The round trip: [sort (low 7 bits), before (high bit)][id: 8][price: 8][time: 8][name…].
     let Some((&head, rest)) = data.split_first() else { return };
-    let sort = SORTS[usize::from(head) % SORTS.len()];
+    let sort = SORTS[usize::from(head & 0x7f) % SORTS.len()];
     let before = head & 0x80 != 0;
     let Some(name) = rest.get(24..).and_then(|n| std::str::from_utf8(n).ok()) else { return };
     let Some(name) = fuzzing::product_name(name) else { return };
