@@ -20,6 +20,8 @@ pub mod config;
 pub mod domain;
 pub mod edge;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -248,7 +248,10 @@ pub struct Credentials {
     pub password: ::std::string::String,
     pub username: Username,
 }
-///Opaque; pass it back unchanged.
+/**Opaque; pass it back unchanged. Up to 6800 characters: a product list sorted by `name`
+carries the name's comparison key, and a 150-character name can fold to 2700 characters
+(so a request naming a cursor still fits the server's 8 KiB request target).
+*/
 #[derive(
     ::serde::Deserialize,
     ::serde::Serialize,

@@ -4,7 +4,7 @@
 //! bad learns it at once. A refused credential is 401 with the `invalid_token` challenge; a
 //! database that cannot be reached while checking one is 503, never "invalid".
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 use crate::app::Actor;
 use crate::error::{ApiError, Error};
@@ -23,18 +23,7 @@ pub async fn authenticate(
         (Some(_), Some(_)) => {
             return Err(ApiError::unauthorized(true, "send a bearer token or an API key, not both"))
         }
-        (Some(value), None) => {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim())
-                .ok_or_else(|| {
-                    ApiError::unauthorized(true, "the Authorization header must be `Bearer <access token>`")
-                })?;
-            state.app.principal_for_token(token).await
-        }
+        (Some(value), None) => state.app.principal_for_token(bearer_token(value)?).await,
         (None, Some(value)) => {
             if !op.schemes.is_empty() && !op.schemes.contains(&Scheme::ApiKey) {
                 return Err(ApiError::unauthorized(
@@ -51,4 +40,17 @@ pub async fn authenticate(
         Err(Error::Unauthorized(detail)) => Err(ApiError::unauthorized(true, detail)),
         Err(other) => Err(other.into()),
     }
+}
+
+/// The access token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(value: &HeaderValue) -> Result<&str, ApiError> {
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| {
+            ApiError::unauthorized(true, "the Authorization header must be `Bearer <access token>`")
+        })
 }

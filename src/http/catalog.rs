@@ -142,23 +142,9 @@ impl ProductsHandlers for Server {
         headers: ProductListHeaders,
     ) -> Result<ProductListReply, ApiError> {
         let limit = limit(query.limit);
-        let filter = domain::ProductFilter {
-            category_id: query.category_id.as_ref().map(|id| db_id(id.0)).transpose()?,
-            tag: query.tag.as_ref().map(|t| t.to_string()),
-            min_price_cents: query.min_price.as_ref().map(|p| cents(p, "min_price")).transpose()?,
-            max_price_cents: query.max_price.as_ref().map(|p| cents(p, "max_price")).transpose()?,
-            in_stock: query.in_stock,
-            q: query.q.as_ref().map(|q| q.to_string()),
-        };
-        let sort = sort_of(query.sort);
-        let fingerprint = page::fingerprint(&(&filter, sort));
-        let start = page::start(query.offset, text(&query.cursor), &fingerprint)?;
-        let keys: Start<ProductKey> = start.try_map(|position| key_of(position, sort))?;
+        let ProductListPlan { filter, sort, fingerprint, start, keys } = product_list_plan(&query)?;
         let rows = cx.app.product_list(&cx.actor, &filter, sort, &keys, limit).await?;
-        let position = |row: &Product| Position {
-            key: (sort.key != SortKey::Id).then(|| sort.key.value_of(row)),
-            id: row.id,
-        };
+        let position = |row: &Product| product_position(sort, row);
         let links = page::links(&cx.path(), &query, limit, &start, &rows, position, &fingerprint);
         let body = types::ProductPage {
             items: rows.items.into_iter().map(product).collect::<Result<_, _>>()?,
@@ -237,6 +223,39 @@ impl ProductsHandlers for Server {
     }
 }
 
+/// What a product list's query asks the store for: read from the parsed parameters (and the
+/// cursor), before the store is asked.
+#[derive(Debug)]
+pub struct ProductListPlan {
+    pub filter: domain::ProductFilter,
+    pub sort: domain::ProductSort,
+    /// The fingerprint of the sort and filters, which the list's cursors carry.
+    pub fingerprint: String,
+    pub start: Start<Position>,
+    pub keys: Start<ProductKey>,
+}
+
+pub(crate) fn product_list_plan(query: &ProductListQuery) -> Result<ProductListPlan, ApiError> {
+    let filter = domain::ProductFilter {
+        category_id: query.category_id.as_ref().map(|id| db_id(id.0)).transpose()?,
+        tag: query.tag.as_ref().map(|t| t.to_string()),
+        min_price_cents: query.min_price.as_ref().map(|p| cents(p, "min_price")).transpose()?,
+        max_price_cents: query.max_price.as_ref().map(|p| cents(p, "max_price")).transpose()?,
+        in_stock: query.in_stock,
+        q: query.q.as_ref().map(|q| q.to_string()),
+    };
+    let sort = sort_of(query.sort);
+    let fingerprint = page::fingerprint(&(&filter, sort));
+    let start = page::start(query.offset, text(&query.cursor), &fingerprint)?;
+    let keys: Start<ProductKey> = start.try_map(|position| key_of(position, sort))?;
+    Ok(ProductListPlan { filter, sort, fingerprint, start, keys })
+}
+
+/// Where a product sits in a list in `sort` order (what its cursors carry).
+pub(crate) fn product_position(sort: domain::ProductSort, row: &Product) -> Position {
+    Position { key: (sort.key != SortKey::Id).then(|| sort.key.value_of(row)), id: row.id }
+}
+
 /// A page size (the spec bounds it to 1–100).
 pub(super) fn limit(limit: std::num::NonZeroU64) -> i64 {
     i64::try_from(limit.get()).unwrap_or(i64::MAX)
@@ -247,7 +266,7 @@ pub(super) fn by_id(id: i64) -> Position {
     Position { key: None, id }
 }
 
-fn new_product(body: types::ProductInput) -> Result<domain::NewProduct, ApiError> {
+pub(crate) fn new_product(body: types::ProductInput) -> Result<domain::NewProduct, ApiError> {
     Ok(domain::NewProduct {
         name: body.name.into(),
         description: body.description.map(String::from).unwrap_or_default(),

@@ -30,6 +30,7 @@ use serde_json::{Map, Value};
 use crate::api::types::FieldError;
 use crate::edge::scope;
 use crate::error::{ApiError, Kind};
+use crate::http::policy::FilePart;
 use crate::validate::{self, Validator};
 
 /// How a parameter's text becomes a JSON value before validation.
@@ -159,6 +160,11 @@ impl<T: ParamSet> SharedExtractor for PathParams<T> {
     }
 }
 
+/// Reads a query string (without the `?`) as `T`: decode, coerce, fill defaults, validate.
+pub(crate) fn parse_query<T: ParamSet>(query: &str) -> Result<T, ApiError> {
+    parse_params::<T>(form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+}
+
 /// Query parameters, validated.
 #[derive(Debug)]
 pub struct QueryParams<T>(T);
@@ -180,8 +186,7 @@ impl<T> std::ops::Deref for QueryParams<T> {
 impl<T: ParamSet> SharedExtractor for QueryParams<T> {
     async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
         let query = rqctx.request.uri().query().unwrap_or_default();
-        let raw = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-        parse_params::<T>(raw).map(QueryParams).map_err(ApiError::into_extractor_error)
+        parse_query::<T>(query).map(QueryParams).map_err(ApiError::into_extractor_error)
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -260,7 +265,7 @@ fn is_json(essence: Option<&str>) -> bool {
 }
 
 /// Parses and validates JSON as `T`.
-fn json_value<T: BodySchema>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn json_value<T: BodySchema>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::new(Kind::BadRequest, format!("the request body is not valid JSON: {e}")))?;
     typed::<T>(value)
@@ -420,9 +425,21 @@ async fn read_form<T: BodySchema>(
     request: hyper::Request<dropshot::Body>,
 ) -> Result<Form<T>, ApiError> {
     let content_type = request.headers().get(http::header::CONTENT_TYPE).cloned();
-    let media = essence(content_type.as_ref());
+    let parts = scope::with(|scope| scope.operation().map(|op| op.file_parts)).flatten().unwrap_or(&[]);
+    form_of::<T>(content_type.as_ref(), request.into_body(), body_limit(rqctx), parts).await
+}
+
+/// Reads a [`Form`] from a body sent with `content_type`: JSON, or `multipart/form-data` whose
+/// file parts are `parts` (the operation's); `limit` bounds the whole body and each part.
+pub(crate) async fn form_of<T: BodySchema>(
+    content_type: Option<&http::HeaderValue>,
+    body: dropshot::Body,
+    limit: usize,
+    parts: &[FilePart],
+) -> Result<Form<T>, ApiError> {
+    let media = essence(content_type);
     if is_json(media.as_deref()) {
-        let bytes = read_limited(request.into_body(), body_limit(rqctx)).await?;
+        let bytes = read_limited(body, limit).await?;
         return Ok(Form { data: json_value::<T>(&bytes)?, files: BTreeMap::new() });
     }
     if media.as_deref() != Some("multipart/form-data") {
@@ -432,15 +449,12 @@ async fn read_form<T: BodySchema>(
         ));
     }
     let boundary = content_type
-        .as_ref()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| multer::parse_boundary(v).ok())
         .ok_or_else(|| ApiError::new(Kind::BadRequest, "a multipart/form-data body needs a boundary"))?;
-    let limit = body_limit(rqctx);
-    let parts = scope::with(|scope| scope.operation().map(|op| op.file_parts)).flatten().unwrap_or(&[]);
     let constraints = multer::Constraints::new()
         .size_limit(multer::SizeLimit::new().whole_stream(limit as u64).per_field(limit as u64));
-    let stream = http_body_util::BodyDataStream::new(request.into_body());
+    let stream = http_body_util::BodyDataStream::new(body);
     let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
     let schema = validate::schema(T::NAME);
     let mut fields = Map::new();

@@ -7,8 +7,8 @@
 
 mod accounts;
 mod api_keys;
-mod auth;
-mod catalog;
+pub(crate) mod auth;
+pub(crate) mod catalog;
 pub mod conditional;
 mod customers;
 mod docs;
@@ -17,7 +17,7 @@ pub mod fields;
 pub mod idempotency;
 mod ops;
 mod orders;
-mod page;
+pub(crate) mod page;
 mod photos;
 pub mod policy;
 pub mod reply;

@@ -15,6 +15,12 @@ use crate::api::types;
 use crate::domain::{KeyValue, Page, Start};
 use crate::error::ApiError;
 
+/// The longest text sort key a list issues, in characters: a product's name key (NFKC, then
+/// case folding: [`crate::names::key`]) of a name of the spec's 150 characters, each of which
+/// folds to at most 18 (U+FDFA, the longest NFKC expansion there is, folds to 18 characters and
+/// 33 bytes).
+const MAX_KEY_CHARS: usize = 150 * 18;
+
 /// Where a row sits in a sorted list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Position {
@@ -25,7 +31,7 @@ pub struct Position {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-enum Direction {
+pub(crate) enum Direction {
     #[serde(rename = "a")]
     After,
     #[serde(rename = "b")]
@@ -70,7 +76,7 @@ pub fn start(
             // A cursor is opaque but not signed: what it carries reaches a query, so it must
             // look like what the list issues (PostgreSQL refuses NUL in text, for one).
             if let Some(KeyValue::Text(key)) = &data.position.key {
-                if key.chars().any(char::is_control) || key.chars().count() > 450 {
+                if key.chars().any(char::is_control) || key.chars().count() > MAX_KEY_CHARS {
                     return Err(invalid("cursor", "is not a cursor this list issued"));
                 }
             }
@@ -169,7 +175,7 @@ pub fn by_id(
 }
 
 /// A cursor (base64url always matches the spec's `Cursor` pattern).
-fn encode(direction: Direction, position: Position, fingerprint: &str) -> Option<types::Cursor> {
+pub(crate) fn encode(direction: Direction, position: Position, fingerprint: &str) -> Option<types::Cursor> {
     let data = CursorData { direction, position, fingerprint: fingerprint.to_string() };
     Some(types::Cursor::from(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).ok()?)))
 }
@@ -214,6 +220,36 @@ mod tests {
             encode(Direction::After, Position { key: Some(KeyValue::Text("a\0b".into())), id: 1 }, "abc")
                 .unwrap();
         assert_eq!(start(None, Some(&forged), "abc").unwrap_err().status(), 422);
+    }
+
+    /// A constraint of the spec's schema `name`, from the spec the server serves.
+    fn max_length(name: &str) -> usize {
+        let spec: serde_json::Value = serde_json::from_str(crate::api::OPENAPI_JSON).unwrap();
+        spec["components"]["schemas"][name]["maxLength"].as_u64().unwrap() as usize
+    }
+
+    #[test]
+    fn the_longest_cursor_a_list_issues_fits_the_spec_and_is_accepted_back() {
+        // The longest name key: every character of the longest name folds to the most.
+        let widest = '\u{fdfa}';
+        assert_eq!(crate::names::key(&widest.to_string()).chars().count(), 18);
+        assert_eq!(crate::names::key(&widest.to_string()).len(), 33);
+        let name = widest.to_string().repeat(max_length("ProductName"));
+        let key = crate::names::key(&name);
+        assert_eq!(key.chars().count(), MAX_KEY_CHARS);
+        let position = Position { key: Some(KeyValue::Text(key)), id: i64::MIN };
+        let fingerprint = fingerprint(&"products");
+        for direction in [Direction::After, Direction::Before] {
+            let cursor = encode(direction, position.clone(), &fingerprint).unwrap();
+            assert!(cursor.len() <= max_length("Cursor"), "a cursor of {} characters", cursor.len());
+            assert!(start(None, Some(&cursor), &fingerprint).is_ok());
+        }
+        // A 100-character name of 4-byte characters (an earlier limit of 512 refused it).
+        let emoji = crate::names::key(&"\u{1f600}".repeat(100));
+        let cursor =
+            encode(Direction::After, Position { key: Some(KeyValue::Text(emoji)), id: 1 }, &fingerprint)
+                .unwrap();
+        assert!(cursor.len() > 512 && cursor.len() <= max_length("Cursor"));
     }
 
     #[test]

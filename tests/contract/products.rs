@@ -409,6 +409,37 @@ async fn product_list_sorts_money_as_numbers_and_walks_every_sort_by_cursor_both
     }
 }
 
+/// A name sorts by its folded key, which its cursors carry: a long non-ASCII name makes a long
+/// cursor, which the list must take back (a 100-character name of 4-byte characters made a
+/// cursor over the spec's former `maxLength: 512`; one of U+FDFA, which folds to 18 characters,
+/// a key over the 450 characters the list then took back).
+#[tokio::test]
+async fn product_list_takes_back_the_cursors_of_the_longest_names() {
+    let app = TestApp::spawn().await;
+    for (wide, count) in [("\u{1f600}", 100), ("\u{fdfa}", 150)] {
+        let category = create_category(&app, &format!("C{count}")).await;
+        let in_category = category.id.0.get();
+        let first = create_product(&app, in_category, &wide.repeat(count), "1", 1, &[]).await;
+        let second =
+            create_product(&app, in_category, &format!("{}x", wide.repeat(count - 1)), "1", 1, &[]).await;
+        let limit = NonZeroU64::new(1).unwrap();
+        let list =
+            || app.client.product_list().category_id(category.id.0).sort(ProductSort::NameAsc).limit(limit);
+        let mut page = list().send().await.unwrap().into_inner();
+        let mut seen: Vec<u64> = page.items.iter().map(|p| p.id.0.get()).collect();
+        while let Some(cursor) = page.next_cursor.clone() {
+            assert!(seen.len() < 2, "{wide:?} × {count}: a next cursor after the last product");
+            page = match list().cursor(cursor).send().await {
+                Ok(response) => response.into_inner(),
+                Err(e) => panic!("{wide:?} × {count}: the list refuses its own cursor: {e:?}"),
+            };
+            seen.extend(page.items.iter().map(|p| p.id.0.get()));
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [first.id.0.get(), second.id.0.get()], "{wide:?} × {count}");
+    }
+}
+
 #[tokio::test]
 async fn product_list_refuses_a_cursor_from_another_query() {
     let app = TestApp::spawn().await;

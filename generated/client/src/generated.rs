@@ -926,7 +926,10 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
                 })
         }
     }
-    ///Opaque; pass it back unchanged.
+    /**Opaque; pass it back unchanged. Up to 6800 characters: a product list sorted by `name`
+carries the name's comparison key, and a 150-character name can fold to 2700 characters
+(so a request naming a cursor still fits the server's 8 KiB request target).
+*/
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
     pub struct Cursor(::std::string::String);
@@ -946,8 +949,8 @@ NFKC and case folding (`Electronics`, `ELECTRONICS`, `ＥＬＥＣＴＲＯＮ�
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 512usize {
-                return Err("longer than 512 characters".into());
+            if value.chars().count() > 6800usize {
+                return Err("longer than 6800 characters".into());
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
