@@ -8,12 +8,17 @@
 #
 #   .ci/fuzz.sh                                      # every target, 20 s each
 #   FUZZ_SECONDS=300 FUZZ_TARGETS="cursor sort" .ci/fuzz.sh
+#   FUZZ_BUILD="--dev --sanitizer none" .ci/fuzz.sh  # what CI runs: a quicker build, no ASan
+#
+# FUZZ_BUILD (default: cargo-fuzz's own, an optimized build with AddressSanitizer) is passed to
+# the build and to every run, so a run never rebuilds with other flags.
 #
 # Needs a nightly toolchain (libFuzzer's sanitizer flags); without one, stable is told to accept
 # them (RUSTC_BOOTSTRAP=1). Installs cargo-fuzz when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-20}
+read -r -a BUILD_FLAGS <<<"${FUZZ_BUILD:-}"
 started=$(date +%s)
 step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 
@@ -28,7 +33,7 @@ fi
 targets=${FUZZ_TARGETS:-$(cd fuzz && fuzz list)}
 
 step "build"
-(cd fuzz && fuzz build)
+(cd fuzz && fuzz build ${BUILD_FLAGS[@]+"${BUILD_FLAGS[@]}"})
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -39,7 +44,7 @@ for target in $targets; do
   if [ -d "fuzz/corpus/$target" ]; then
     cp -R "fuzz/corpus/$target/." "$work/corpus/$target/"
   fi
-  if ! (cd fuzz && fuzz run "$target" "$work/corpus/$target" -- \
+  if ! (cd fuzz && fuzz run ${BUILD_FLAGS[@]+"${BUILD_FLAGS[@]}"} "$target" "$work/corpus/$target" -- \
       -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$work/artifacts/$target/" -print_final_stats=1); then
     failed+=("$target")
