@@ -23,6 +23,20 @@ pub use crate::domain::KeyValue;
 pub use crate::http::catalog::ProductListPlan;
 pub use crate::http::page::Position;
 
+/// The product list's `sort` keys, as the spec's `ProductSort` lists them (a unit test checks).
+pub const PRODUCT_SORTS: [&str; 10] = [
+    "id",
+    "-id",
+    "name",
+    "-name",
+    "price",
+    "-price",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+];
+
 /// A query string (without `?`) read as the parameter set `T` (`ProductListQuery`…).
 pub fn query<T: ParamSet>(query: &str) -> Result<T, ApiError> {
     extract::parse_query::<T>(query)
@@ -162,5 +176,20 @@ pub fn client_error<T>(result: Result<T, ApiError>) -> Option<T> {
         Ok(value) => Some(value),
         Err(e) if (400..500).contains(&e.status()) => None,
         Err(e) => panic!("a server error ({}) for client input: {:?}", e.status(), e.problem()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn product_sorts_are_the_specs() {
+        let spec: serde_json::Value = serde_json::from_str(crate::api::OPENAPI_JSON).unwrap();
+        let listed: Vec<&str> = spec["components"]["schemas"]["ProductSort"]["enum"]
+            .as_array()
+            .expect("ProductSort is an enum")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(listed, super::PRODUCT_SORTS);
     }
 }

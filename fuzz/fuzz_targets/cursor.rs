@@ -8,19 +8,6 @@ use libfuzzer_sys::fuzz_target;
 use storefront::domain::Start;
 use storefront::fuzzing::{self, client_error, FuzzProduct, KeyValue};
 
-const SORTS: [&str; 10] = [
-    "id",
-    "-id",
-    "name",
-    "-name",
-    "price",
-    "-price",
-    "created_at",
-    "-created_at",
-    "updated_at",
-    "-updated_at",
-];
-
 fn encoded(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
@@ -43,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
 
     // The round trip: [sort (low 7 bits), before (high bit)][id: 8][price: 8][time: 8][name…].
     let Some((&head, rest)) = data.split_first() else { return };
-    let sort = SORTS[usize::from(head & 0x7f) % SORTS.len()];
+    let sort = fuzzing::PRODUCT_SORTS[usize::from(head & 0x7f) % fuzzing::PRODUCT_SORTS.len()];
     let before = head & 0x80 != 0;
     let Some(name) = rest.get(24..).and_then(|n| std::str::from_utf8(n).ok()) else { return };
     let Some(name) = fuzzing::product_name(name) else { return };

@@ -5,24 +5,11 @@
 use libfuzzer_sys::fuzz_target;
 use storefront::fuzzing::{self, client_error, FuzzProduct};
 
-const SORTS: [&str; 10] = [
-    "id",
-    "-id",
-    "name",
-    "-name",
-    "price",
-    "-price",
-    "created_at",
-    "-created_at",
-    "updated_at",
-    "-updated_at",
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&head, rest)) = data.split_first() else { return };
     let text = String::from_utf8_lossy(rest);
     let sort: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
-    let known = SORTS.contains(&text.as_ref());
+    let known = fuzzing::PRODUCT_SORTS.contains(&text.as_ref());
     match client_error(fuzzing::product_list(&format!("sort={sort}"))) {
         Some(plan) => {
             assert!(known, "accepted sort {text:?}");
@@ -31,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         None => assert!(!known, "refused sort {text:?}"),
     }
 
-    let issued = SORTS[usize::from(head & 0x7f) % SORTS.len()];
+    let issued = fuzzing::PRODUCT_SORTS[usize::from(head & 0x7f) % fuzzing::PRODUCT_SORTS.len()];
     let product = FuzzProduct { id: 7, name: "Tea".into(), price_cents: 250, created_at: 1, updated_at: 2 };
     let cursor = fuzzing::product_cursor(&format!("sort={issued}"), &product, head & 0x80 != 0).unwrap();
     let accepted = client_error(fuzzing::product_list(&format!("sort={sort}&cursor={cursor}"))).is_some();
