@@ -4,16 +4,22 @@
 use crate::api::server::*;
 use crate::error::ApiError;
 use crate::http::catalog::text;
+use crate::http::conditional::none_match;
 use crate::http::customers::{customer_v1, customer_v2};
 use crate::http::extract::Upload;
+use crate::http::reply::{BinaryReply, HeaderSet};
 use crate::http::{db_id, Cx, Server};
 use crate::photos::StoredPhoto;
 
-/// Whether the client's `If-None-Match` names the photo's ETag (or is `*`).
-fn unchanged(if_none_match: Option<&str>, photo: &StoredPhoto) -> bool {
-    if_none_match.is_some_and(|tags| {
-        tags.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == photo.etag)
-    })
+/// The photo as any of the photo GETs answers it: its bytes with their type, or 304 when the
+/// client holds it, with its strong ETag either way.
+fn photo_reply<H: HeaderSet>(photo: StoredPhoto, if_none_match: Option<&str>) -> BinaryReply<H, 200> {
+    let reply = if if_none_match.is_some_and(|header| none_match(header, &photo.etag)) {
+        BinaryReply::not_modified()
+    } else {
+        BinaryReply::new(photo.kind.media_type(), photo.bytes)
+    };
+    reply.etag(&photo.etag)
 }
 
 impl CustomerPhotosHandlers for Server {
@@ -23,12 +29,8 @@ impl CustomerPhotosHandlers for Server {
         headers: CustomerPhotoGetHeaders,
     ) -> Result<CustomerPhotoGetReply, ApiError> {
         let photo = cx.app.customer_photo_get(&cx.actor, db_id(path.id)?).await?;
-        let reply = if unchanged(text(&headers.if_none_match), &photo) {
-            CustomerPhotoGetReply::not_modified()
-        } else {
-            CustomerPhotoGetReply::new(photo.kind.media_type(), photo.bytes)
-        };
-        Ok(reply.etag(&photo.etag).header(http::header::CACHE_CONTROL, "private, no-cache"))
+        Ok(photo_reply(photo, text(&headers.if_none_match))
+            .header(http::header::CACHE_CONTROL, "private, no-cache"))
     }
 
     async fn customer_photo_view(
@@ -37,12 +39,7 @@ impl CustomerPhotosHandlers for Server {
         headers: CustomerPhotoViewHeaders,
     ) -> Result<CustomerPhotoViewReply, ApiError> {
         let photo = cx.app.customer_photo_view(db_id(path.id)?, &path.key).await?;
-        let reply = if unchanged(text(&headers.if_none_match), &photo) {
-            CustomerPhotoViewReply::not_modified()
-        } else {
-            CustomerPhotoViewReply::new(photo.kind.media_type(), photo.bytes)
-        };
-        Ok(reply.etag(&photo.etag))
+        Ok(photo_reply(photo, text(&headers.if_none_match)))
     }
 
     async fn customer_photo_put(
@@ -70,12 +67,8 @@ impl CustomerPhotosV2Handlers for Server {
         headers: CustomerV2PhotoGetHeaders,
     ) -> Result<CustomerV2PhotoGetReply, ApiError> {
         let photo = cx.app.customer_photo_get(&cx.actor, db_id(path.id)?).await?;
-        let reply = if unchanged(text(&headers.if_none_match), &photo) {
-            CustomerV2PhotoGetReply::not_modified()
-        } else {
-            CustomerV2PhotoGetReply::new(photo.kind.media_type(), photo.bytes)
-        };
-        Ok(reply.etag(&photo.etag).header(http::header::CACHE_CONTROL, "private, no-cache"))
+        Ok(photo_reply(photo, text(&headers.if_none_match))
+            .header(http::header::CACHE_CONTROL, "private, no-cache"))
     }
 
     async fn customer_v2_photo_view(
@@ -84,12 +77,7 @@ impl CustomerPhotosV2Handlers for Server {
         headers: CustomerV2PhotoViewHeaders,
     ) -> Result<CustomerV2PhotoViewReply, ApiError> {
         let photo = cx.app.customer_photo_view(db_id(path.id)?, &path.key).await?;
-        let reply = if unchanged(text(&headers.if_none_match), &photo) {
-            CustomerV2PhotoViewReply::not_modified()
-        } else {
-            CustomerV2PhotoViewReply::new(photo.kind.media_type(), photo.bytes)
-        };
-        Ok(reply.etag(&photo.etag))
+        Ok(photo_reply(photo, text(&headers.if_none_match)))
     }
 
     async fn customer_v2_photo_put(
