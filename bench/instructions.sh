@@ -4,12 +4,15 @@
 # GET /api/v1/products/{id} and an authenticated POST /api/v1/products, on a fresh copy of a
 # database seeded with 20 categories and 10,000 products. With REFERENCE_DIR (a built copy of
 # ../shared/bench, see README.md), shared/bench's rust-sqlx server is counted the same way.
+# `get` runs with the product cache off (STOREFRONT_CACHE_ENTRIES=0: random ids over the whole
+# catalog would mostly miss it anyway); `get-cached` asks for 100 ids, so that after the
+# warm-up every GET is a cache hit.
 #
 # usage: bench/instructions.sh [BINARY]      (default: builds and uses target/release/storefront)
-# env:   N [2000] requests counted per scenario; SCENARIOS ["get post"]; PORT [18902]
+# env:   N [2000] requests counted per scenario; SCENARIOS ["get get-cached post"]; PORT [18902]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${N:-2000} SCENARIOS=${SCENARIOS:-"get post"} PORT=${PORT:-18902}
+N=${N:-2000} SCENARIOS=${SCENARIOS:-"get get-cached post"} PORT=${PORT:-18902}
 COUNT=$(cd ../shared/bench/scripts && pwd)/instructions.sh
 LIMITS="auth=1000000/60s,default=100000000/60s,admin=100000000/60s"
 SECRET="bench-secret-bench-secret-bench-secret"
@@ -36,11 +39,14 @@ for scenario in $SCENARIOS; do
   rm -f "$work"/run.db*; cp "$work/seed.db" "$work/run.db"
   export DATABASE_URL="sqlite://$work/run.db" STOREFRONT_BIND="127.0.0.1:$PORT"
   case $scenario in
-    get) PROBE_PATH=/healthz "$COUNT" storefront "$PORT" "$N" GET '/api/v1/products/{id}' -- "$BINARY" ;;
+    get) STOREFRONT_CACHE_ENTRIES=0 PROBE_PATH=/healthz "$COUNT" storefront "$PORT" "$N" GET '/api/v1/products/{id}' \
+           -- "$BINARY" ;;
+    get-cached) IDS=100 PROBE_PATH=/healthz "$COUNT" storefront-cached "$PORT" "$N" GET '/api/v1/products/{id}' \
+           -- "$BINARY" ;;
     post) PROBE_PATH=/healthz "$COUNT" storefront "$PORT" "$N" POST /api/v1/products "$POST_BODY" \
             "Authorization: Bearer $TOKEN" -- "$BINARY" ;;
   esac
-  if [ -n "${REFERENCE_DIR:-}" ]; then
+  if [ -n "${REFERENCE_DIR:-}" ] && [ "$scenario" != get-cached ]; then
     rm -f "$work"/ref.db*; cp "$REFERENCE_DIR/data/seed.db" "$work/ref.db"
     case $scenario in
       get) MODE=sqlite BENCH_DB="$work/ref.db" PORT=$PORT "$COUNT" rust-sqlx "$PORT" "$N" GET '/api/v1/products/{id}' \

@@ -46,6 +46,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub db_slow_statement_ms: u64,
 
+    /// Products kept in the in-process product cache (`GET /products/{id}` without a database
+    /// read); 0 switches it off. This process's writes invalidate it at once.
+    #[arg(long, env = "STOREFRONT_CACHE_ENTRIES", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+    pub cache_entries: u64,
+
+    /// How long a cached product is served at most, in milliseconds: the bound on how long a
+    /// write by another process (the CLI, another instance) can go unseen.
+    #[arg(long, env = "STOREFRONT_CACHE_TTL_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub cache_ttl_ms: u64,
+
     /// Refuse to start when the SQLite database file does not exist, instead of creating an
     /// empty one (always so with `STOREFRONT_ENVIRONMENT=production`).
     #[arg(long, env = "STOREFRONT_DB_NO_CREATE")]
@@ -348,6 +360,8 @@ impl fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("database_url", &self.database_url)
             .field("db_max_connections", &self.db_max_connections)
+            .field("cache_entries", &self.cache_entries)
+            .field("cache_ttl_ms", &self.cache_ttl_ms)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("cors_origins", &self.cors_origins)
             .field("environment", &self.environment)

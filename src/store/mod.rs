@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use crate::domain::*;
 use crate::error::Error;
 
+pub mod cache;
 pub mod postgres;
 pub mod sqlite;
 
@@ -45,6 +46,8 @@ pub struct PoolConfig {
     /// Statements that take at least this long are logged as warnings (sqlx's slow-statement
     /// warning, through `tracing`).
     pub slow_statement: Duration,
+    /// The product cache (see [`cache`]).
+    pub cache: cache::CacheConfig,
 }
 
 impl Default for PoolConfig {
@@ -55,6 +58,7 @@ impl Default for PoolConfig {
             down_acquire_timeout: Duration::from_millis(250),
             no_create: false,
             slow_statement: Duration::from_secs(1),
+            cache: cache::CacheConfig::default(),
         }
     }
 }

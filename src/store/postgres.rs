@@ -63,5 +63,5 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<PgStore, String> 
         .run(&pool)
         .await
         .map_err(|e| format!("migrating the database: {e}"))?;
-    Ok(sql::SqlStore::new(pool.clone(), pool, Guard, config.down_acquire_timeout))
+    Ok(sql::SqlStore::new(pool.clone(), pool, Guard, config.down_acquire_timeout, config.cache))
 }

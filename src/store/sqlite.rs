@@ -138,7 +138,7 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
         .map_err(|e| {
             format!("the database {} is read-only; Storefront needs to write to it: {e}", path.display())
         })?;
-    Ok(sql::SqlStore::new(read, write, Guard { path, identity }, config.down_acquire_timeout))
+    Ok(sql::SqlStore::new(read, write, Guard { path, identity }, config.down_acquire_timeout, config.cache))
 }
 
 fn connect_error(e: sqlx::Error) -> String {

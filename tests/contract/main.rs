@@ -6,6 +6,7 @@ mod common;
 
 mod api_keys;
 mod auth;
+mod cache;
 mod categories;
 mod config;
 mod customers;

@@ -187,11 +187,18 @@ impl CatalogStore for SqlStore {
     }
 
     async fn product(&self, id: Id) -> Result<Product, Error> {
-        sqlx::query_as(PRODUCT)
+        // The generation before the read: see `store::cache`.
+        let generation = self.generation.current();
+        if let Some(product) = self.products.get(id, generation) {
+            return Ok(product);
+        }
+        let product: Product = sqlx::query_as(PRODUCT)
             .bind(id)
             .fetch_optional(&mut *self.reader().await?)
             .await?
-            .ok_or(Error::NotFound("product"))
+            .ok_or(Error::NotFound("product"))?;
+        self.products.put(generation, &product);
+        Ok(product)
     }
 
     async fn products_of_categories(&self, category_ids: &[Id]) -> Result<BTreeMap<Id, Vec<Product>>, Error> {

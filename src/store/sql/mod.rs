@@ -21,6 +21,7 @@ use sqlx::pool::PoolConnection;
 use super::{Backend, Db, Guard, BACKEND};
 use crate::domain::{Check, Id, Page, Start};
 use crate::error::Error;
+use crate::store::cache::{CacheConfig, Generation, ProductCache, Written};
 use crate::store::Store;
 
 /// The pools of one database: reads, and writes (the same pool on PostgreSQL; one connection on
@@ -32,6 +33,10 @@ pub struct SqlStore {
     /// What the back-end checks before a write and a readiness probe (SQLite: that the path
     /// still names the file the server opened).
     guard: Guard,
+    /// Moved on by every write this process makes ([`Writer`], [`Tx`]).
+    generation: Generation,
+    /// Products read by id, valid while `generation` has not moved (see `store::cache`).
+    products: ProductCache,
 }
 
 /// Whether the database is known to be unreachable (the last attempt to reach it failed): then
@@ -47,12 +52,15 @@ impl SqlStore {
         write: sqlx::Pool<Db>,
         guard: Guard,
         down_acquire_timeout: Duration,
+        cache: CacheConfig,
     ) -> SqlStore {
         SqlStore {
             read,
             write,
             health: Health { down: AtomicBool::new(false), short: down_acquire_timeout },
             guard,
+            generation: Generation::default(),
+            products: ProductCache::new(cache),
         }
     }
 
@@ -85,16 +93,75 @@ impl SqlStore {
         self.acquire(&self.read).await
     }
 
-    /// A connection for writes, once the back-end's guard allows them.
-    async fn writer(&self) -> Result<PoolConnection<Db>, Error> {
+    /// A connection for writes, once the back-end's guard allows them; when it is released,
+    /// the product cache's generation moves on.
+    async fn writer(&self) -> Result<Writer, Error> {
+        let written = self.generation.write();
+        Ok(Writer { connection: self.counters().await?, _written: written })
+    }
+
+    /// A connection of the write pool for what the product cache does not depend on (the rate
+    /// limits' counters): it leaves the cache's generation alone.
+    async fn counters(&self) -> Result<PoolConnection<Db>, Error> {
         self.guard.check()?;
         self.acquire(&self.write).await
     }
 
-    /// A write transaction.
+    /// A write transaction; when it is over, the product cache's generation moves on.
     async fn begin(&self) -> Result<Tx, Error> {
-        let connection = self.writer().await?;
-        Ok(sqlx::Transaction::begin(connection, None).await?)
+        let written = self.generation.write();
+        let connection = self.counters().await?;
+        Ok(Tx { tx: sqlx::Transaction::begin(connection, None).await?, _written: written })
+    }
+}
+
+/// A write connection: the cache's generation moves on when it is dropped (after the
+/// connection went back to the pool: the field order).
+struct Writer {
+    connection: PoolConnection<Db>,
+    _written: Written,
+}
+
+impl std::ops::Deref for Writer {
+    type Target = <Db as sqlx::Database>::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.connection
+    }
+}
+
+impl std::ops::DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.connection
+    }
+}
+
+/// A write transaction: the cache's generation moves on when it is committed, rolled back or
+/// dropped (after the transaction is over: the field order).
+struct Tx {
+    tx: sqlx::Transaction<'static, Db>,
+    _written: Written,
+}
+
+impl Tx {
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = <Db as sqlx::Database>::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
     }
 }
 
@@ -103,9 +170,6 @@ impl std::fmt::Debug for SqlStore {
         f.debug_struct("SqlStore").field("backend", &BACKEND).finish_non_exhaustive()
     }
 }
-
-/// A write transaction.
-type Tx = sqlx::Transaction<'static, Db>;
 
 #[async_trait]
 impl Store for SqlStore {
@@ -127,7 +191,7 @@ impl Store for SqlStore {
         )
         .bind(key)
         .bind(window_start)
-        .fetch_one(&mut *self.writer().await?)
+        .fetch_one(&mut *self.counters().await?)
         .await?;
         Ok(u64::try_from(count).unwrap_or(u64::MAX))
     }
@@ -140,7 +204,7 @@ impl Store for SqlStore {
         .bind(key)
         .bind(window_start)
         .bind(member)
-        .execute(&mut *self.writer().await?)
+        .execute(&mut *self.counters().await?)
         .await?;
         self.rate_limit_members(key, window_start).await
     }
@@ -151,7 +215,7 @@ impl Store for SqlStore {
         )
         .bind(key)
         .bind(window_start)
-        .fetch_one(&mut *self.writer().await?)
+        .fetch_one(&mut *self.counters().await?)
         .await?;
         Ok(u64::try_from(count).unwrap_or(u64::MAX))
     }
@@ -159,11 +223,11 @@ impl Store for SqlStore {
     async fn rate_limit_prune(&self, horizon: i64) -> Result<(), Error> {
         sqlx::query("DELETE FROM rate_limit_members WHERE window_start < $1")
             .bind(horizon)
-            .execute(&mut *self.writer().await?)
+            .execute(&mut *self.counters().await?)
             .await?;
         sqlx::query("DELETE FROM rate_limit_counters WHERE window_start < $1")
             .bind(horizon)
-            .execute(&mut *self.writer().await?)
+            .execute(&mut *self.counters().await?)
             .await?;
         Ok(())
     }

@@ -1,0 +1,171 @@
+//! The product cache: products read by id, kept in process so that a repeated
+//! `GET /products/{id}` skips the database.
+//!
+//! Correct under every writer, within a bound:
+//!
+//! - **This process's writes** invalidate it before they answer. Every write connection and
+//!   write transaction the store hands out carries a [`Written`] guard, which moves the
+//!   store's write [`Generation`] on when the write is done (committed, rolled back or dropped);
+//!   an entry is served only while the generation it was read under is still the current one.
+//!   The generation is read *before* the row is, so a row read concurrently with a write is
+//!   tagged with the generation that write moves on: at worst it is not served, never served
+//!   stale. Any write invalidates every entry (a write does not say which products it touched;
+//!   orders change stock, categories change products' category): simple and obviously right,
+//!   at the price of a cold cache after each write, which read-mostly catalogs can afford.
+//! - **Other processes' writes** (the CLI, another instance on the same PostgreSQL database)
+//!   are not seen: an entry is served for at most `ttl` after it was read. That is the
+//!   documented staleness bound (`cache_ttl_ms`); `cache_entries = 0` switches the cache off.
+//!
+//! Bounded: at most `entries` products (quick_cache's S3-FIFO eviction), each a few hundred
+//! bytes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::domain::{Id, Product};
+
+/// The store's write generation: moved on by every write this process makes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Generation(Arc<AtomicU64>);
+
+impl Generation {
+    /// The current generation. Read before the row it tags.
+    pub(crate) fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// A guard that moves the generation on when it is dropped, after the write it goes with.
+    pub(crate) fn write(&self) -> Written {
+        Written(self.0.clone())
+    }
+}
+
+/// Moves the generation on when dropped: kept beside a write connection or transaction (as its
+/// last field, so that the write is over first).
+#[derive(Debug)]
+pub(crate) struct Written(Arc<AtomicU64>);
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Sizes of the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Products kept at most; 0 switches the cache off.
+    pub entries: usize,
+    /// How long an entry is served at most: the bound on how stale a write by another process
+    /// can leave a read.
+    pub ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig { entries: 10_000, ttl: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    generation: u64,
+    read_at: Instant,
+    product: Arc<Product>,
+}
+
+/// Products by id, each tagged with the write generation and the time it was read under.
+pub(crate) struct ProductCache {
+    map: Option<quick_cache::sync::Cache<Id, Entry>>,
+    ttl: Duration,
+}
+
+impl ProductCache {
+    pub(crate) fn new(config: CacheConfig) -> ProductCache {
+        let map = (config.entries > 0).then(|| quick_cache::sync::Cache::new(config.entries));
+        ProductCache { map, ttl: config.ttl }
+    }
+
+    /// The product, if it was read under `generation` less than `ttl` ago.
+    pub(crate) fn get(&self, id: Id, generation: u64) -> Option<Product> {
+        let entry = self.map.as_ref()?.get(&id)?;
+        if entry.generation == generation && entry.read_at.elapsed() < self.ttl {
+            Some(Product::clone(&entry.product))
+        } else {
+            None
+        }
+    }
+
+    /// Keeps `product`, read under `generation` (taken before the read).
+    pub(crate) fn put(&self, generation: u64, product: &Product) {
+        if let Some(map) = &self.map {
+            let entry = Entry { generation, read_at: Instant::now(), product: Arc::new(product.clone()) };
+            map.insert(product.id, entry);
+        }
+    }
+}
+
+impl std::fmt::Debug for ProductCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProductCache")
+            .field("entries", &self.map.as_ref().map_or(0, |m| m.len()))
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: Id, name: &str) -> Product {
+        Product {
+            id,
+            name: name.into(),
+            name_key: name.to_lowercase(),
+            description: String::new(),
+            price_cents: 100,
+            stock: 1,
+            category_id: 1,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn a_write_invalidates_what_was_read_before_it() {
+        let generation = Generation::default();
+        let cache = ProductCache::new(CacheConfig::default());
+        let before = generation.current();
+        cache.put(before, &product(1, "a"));
+        assert_eq!(cache.get(1, generation.current()).map(|p| p.name), Some("a".into()));
+        drop(generation.write());
+        assert!(cache.get(1, generation.current()).is_none());
+    }
+
+    #[test]
+    fn a_row_read_during_a_write_is_not_served_after_it() {
+        let generation = Generation::default();
+        let cache = ProductCache::new(CacheConfig::default());
+        let write = generation.write();
+        // The read takes the generation, the write commits, the read sees the new row or the
+        // old one: either way it is tagged with the generation the write is about to leave.
+        let tag = generation.current();
+        drop(write);
+        cache.put(tag, &product(1, "maybe stale"));
+        assert!(cache.get(1, generation.current()).is_none());
+    }
+
+    #[test]
+    fn entries_expire_and_zero_entries_is_off() {
+        let cache = ProductCache::new(CacheConfig { entries: 10, ttl: Duration::ZERO });
+        cache.put(0, &product(1, "a"));
+        assert!(cache.get(1, 0).is_none());
+        let off = ProductCache::new(CacheConfig { entries: 0, ttl: Duration::from_secs(60) });
+        off.put(0, &product(1, "a"));
+        assert!(off.get(1, 0).is_none());
+    }
+}
