@@ -31,6 +31,7 @@ pub mod passwords;
 pub mod photos;
 pub mod ratelimit;
 pub mod store;
+pub mod timestamp;
 pub mod validate;
 
 use std::net::SocketAddr;

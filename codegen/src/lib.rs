@@ -76,10 +76,16 @@ pub fn generate(spec_text: &str) -> Result<Vec<Output>, String> {
     ])
 }
 
-/// typify's settings for the server's types: deriving `JsonSchema` for dropshot.
+/// typify's settings for the server's types: deriving `JsonSchema` for dropshot; the spec's
+/// `Timestamp` is the server's own type, which writes chrono's text without chrono's per-piece
+/// formatter calls (`src/timestamp.rs`).
 fn type_settings() -> typify::TypeSpaceSettings {
     let mut settings = typify::TypeSpaceSettings::default();
-    settings.with_type_mod("types").with_derive("schemars::JsonSchema".to_string());
+    settings.with_type_mod("types").with_derive("schemars::JsonSchema".to_string()).with_replacement(
+        "Timestamp",
+        "crate::timestamp::Timestamp",
+        [typify::TypeSpaceImpl::Display].into_iter(),
+    );
     settings
 }
 

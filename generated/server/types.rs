@@ -24,10 +24,10 @@ pub struct ApiIndexLinks {
 ///`ApiKey`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct ApiKey {
-    pub created_at: Timestamp,
+    pub created_at: crate::timestamp::Timestamp,
     pub id: Id,
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub last_used_at: ::std::option::Option<Timestamp>,
+    pub last_used_at: ::std::option::Option<crate::timestamp::Timestamp>,
     pub name: ApiKeyName,
     ///The first characters of the key, to tell keys apart.
     pub prefix: ::std::string::String,
@@ -35,7 +35,7 @@ pub struct ApiKey {
 ///`ApiKeyCreated`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct ApiKeyCreated {
-    pub created_at: Timestamp,
+    pub created_at: crate::timestamp::Timestamp,
     pub id: Id,
     ///The secret, for `X-API-Key`; shown here only.
     pub key: ::std::string::String,
@@ -101,13 +101,13 @@ impl ::std::str::FromStr for ApiKeyName {
 ///`Category`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Category {
-    pub created_at: Timestamp,
+    pub created_at: crate::timestamp::Timestamp,
     pub id: Id,
     pub name: CategoryName,
     ///Present only with `include=products`.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub products: ::std::vec::Vec<Product>,
-    pub updated_at: Timestamp,
+    pub updated_at: crate::timestamp::Timestamp,
 }
 ///`CategoryInclude`
 #[derive(
@@ -297,7 +297,7 @@ impl ::std::str::FromStr for Cursor {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Customer {
     pub city: CustomerCity,
-    pub created_at: Timestamp,
+    pub created_at: crate::timestamp::Timestamp,
     pub email: Email,
     pub id: Id,
     pub name: CustomerName,
@@ -310,7 +310,7 @@ none. Replacing the photo changes it.
 */
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub photo_url: ::std::option::Option<::std::string::String>,
-    pub updated_at: Timestamp,
+    pub updated_at: crate::timestamp::Timestamp,
 }
 /**A city (v1 `city`, v2 `location`): the same rules as a customer name; stored in Unicode
 NFC. The list filter matches it whole, ignoring case.
@@ -461,7 +461,7 @@ pub struct CustomerPatch {
 ///A customer as API v2 shows it. v1's `city` is `location`; there is no `phone`; `photo_url` is always present.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct CustomerV2 {
-    pub created_at: Timestamp,
+    pub created_at: crate::timestamp::Timestamp,
     pub email: Email,
     pub id: Id,
     pub location: CustomerCity,
@@ -472,7 +472,7 @@ is none. Replacing the photo changes it.
 */
     #[serde(deserialize_with = "::std::option::Option::deserialize")]
     pub photo_url: ::std::option::Option<::std::string::String>,
-    pub updated_at: Timestamp,
+    pub updated_at: crate::timestamp::Timestamp,
 }
 ///The fields of `CustomerV2Input` as `multipart/form-data`, with an optional `photo` file part.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
@@ -806,13 +806,13 @@ impl ::std::str::FromStr for NewPassword {
 ///`Order`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Order {
-    pub created_at: Timestamp,
+    pub created_at: crate::timestamp::Timestamp,
     pub id: Id,
     ///The lines, in the order they were placed; `unit_price` is the product's price when the order was placed.
     pub items: ::std::vec::Vec<OrderLine>,
     pub status: OrderStatus,
     pub total: Total,
-    pub updated_at: Timestamp,
+    pub updated_at: crate::timestamp::Timestamp,
     pub user_id: Id,
 }
 ///`OrderInput`
@@ -1110,7 +1110,7 @@ pub struct ProblemType {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct Product {
     pub category_id: Id,
-    pub created_at: Timestamp,
+    pub created_at: crate::timestamp::Timestamp,
     pub description: Description,
     pub id: Id,
     pub name: ProductName,
@@ -1118,7 +1118,7 @@ pub struct Product {
     pub stock: Stock,
     ///Tag names, in alphabetical order.
     pub tags: ::std::vec::Vec<TagName>,
-    pub updated_at: Timestamp,
+    pub updated_at: crate::timestamp::Timestamp,
 }
 ///`ProductInput`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
@@ -1579,49 +1579,6 @@ pub struct TagPage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub total: ::std::option::Option<i64>,
 }
-///`Timestamp`
-#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
-#[serde(transparent)]
-pub struct Timestamp(pub ::chrono::DateTime<::chrono::offset::Utc>);
-impl ::std::ops::Deref for Timestamp {
-    type Target = ::chrono::DateTime<::chrono::offset::Utc>;
-    fn deref(&self) -> &::chrono::DateTime<::chrono::offset::Utc> {
-        &self.0
-    }
-}
-impl ::std::convert::From<Timestamp> for ::chrono::DateTime<::chrono::offset::Utc> {
-    fn from(value: Timestamp) -> Self {
-        value.0
-    }
-}
-impl ::std::convert::From<::chrono::DateTime<::chrono::offset::Utc>> for Timestamp {
-    fn from(value: ::chrono::DateTime<::chrono::offset::Utc>) -> Self {
-        Self(value)
-    }
-}
-impl ::std::fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-impl ::std::str::FromStr for Timestamp {
-    type Err = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-        Ok(Self(value.parse()?))
-    }
-}
-impl ::std::convert::TryFrom<&str> for Timestamp {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-impl ::std::convert::TryFrom<String> for Timestamp {
-    type Error = <::chrono::DateTime<::chrono::offset::Utc> as ::std::str::FromStr>::Err;
-    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-        value.parse()
-    }
-}
 ///`TokenPair`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct TokenPair {
@@ -1730,7 +1687,7 @@ impl ::std::str::FromStr for Total {
 ///`User`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, schemars::JsonSchema)]
 pub struct User {
-    pub created_at: Timestamp,
+    pub created_at: crate::timestamp::Timestamp,
     pub email: Email,
     pub id: Id,
     pub role: Role,

@@ -83,8 +83,8 @@ fn api_string<T: TryFrom<String>>(value: String, what: &str) -> Result<T, Error>
 }
 
 /// A stored timestamp as the spec's.
-fn api_time(micros: i64) -> types::Timestamp {
-    types::Timestamp(crate::domain::timestamp(micros))
+fn api_time(micros: i64) -> crate::timestamp::Timestamp {
+    crate::timestamp::Timestamp(crate::domain::timestamp(micros))
 }
 
 /// The spec's role of a domain role.
