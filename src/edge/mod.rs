@@ -237,7 +237,7 @@ impl Edge {
             "status" => response.status().as_u16(),
             "latency_us" => elapsed.as_micros() as u64,
             "request_id" => &request_id,
-            "peer" => %client,
+            "peer" => scope::ip_text("", client),
             "caller" => answer.caller.map_or_else(|| "-".to_string(), |id| format!("user:{id}")),
             "operation" => answer.operation.map_or("-", |op| op.id),
         );

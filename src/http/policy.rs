@@ -273,9 +273,9 @@ fn roles_text(roles: &[Role]) -> String {
     roles.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(" or ")
 }
 
-/// The client's address, as the edge determined it.
-fn client_ip() -> String {
-    scope::with(|scope| scope.client().to_string()).unwrap_or_else(|| "unknown".into())
+/// `ip:` and the client's address, as the edge determined it.
+fn client_ip_key() -> String {
+    scope::with(|scope| scope.client_text("ip:")).unwrap_or_else(|| "ip:unknown".into())
 }
 
 /// A counter's key from its parts (`None`: a `Session` part whose token belongs to no login).
@@ -291,9 +291,9 @@ async fn key_of(
             // A user's API keys count against their owner: keys do not multiply a limit.
             KeyPart::Caller => match actor.user() {
                 Some(user) => format!("user:{}", user.id),
-                None => format!("ip:{}", client_ip()),
+                None => client_ip_key(),
             },
-            KeyPart::Ip => format!("ip:{}", client_ip()),
+            KeyPart::Ip => client_ip_key(),
             KeyPart::Username => format!("name:{}", body.username.unwrap_or_default().to_lowercase()),
             KeyPart::Session => {
                 let token = body.refresh_token.unwrap_or_default();
@@ -328,7 +328,7 @@ async fn limit(
     let (class, key) = match key_of(state, op.rate_limit_key, actor, body).await? {
         Some(key) => (class, key),
         // A token of no login: counted per address, in the looser fallback class.
-        None => (op.rate_limit_fallback.unwrap_or(class), format!("ip:{}", client_ip())),
+        None => (op.rate_limit_fallback.unwrap_or(class), client_ip_key()),
     };
     let decision = state.limiter.hit(class, &key).await;
     let decided = decide(class, decision);
