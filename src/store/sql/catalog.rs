@@ -132,7 +132,11 @@ impl CatalogStore for SqlStore {
         start: &Start<ProductKey>,
         limit: i64,
     ) -> Result<Page<Product>, Error> {
-        let mut page = Sql::new(concat!("SELECT ", product_columns!(), " FROM products p"));
+        // The page's rows are chosen in a subquery and only they get their tags: PostgreSQL
+        // computes the select list for the rows an OFFSET skips too, so an offset page deep in
+        // the list ran the tag subquery thousands of times (67 pages a second at random offsets
+        // in 10,000 products; bench/README.md).
+        let mut page = Sql::new(concat!("SELECT ", product_columns!(), " FROM (SELECT p.* FROM products p"));
         push_filter(&mut page, filter);
         // Going backwards (a "previous" page) reads the list in reverse, then flips the rows.
         let backwards = matches!(start, Start::Before(_));
@@ -160,6 +164,7 @@ impl CatalogStore for SqlStore {
         if let Start::Offset(offset) = start {
             page.push(" OFFSET ").bind(*offset);
         }
+        page.push(") p").push(&order);
         let total = async {
             match start {
                 Start::Offset(_) => {
