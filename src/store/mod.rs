@@ -291,9 +291,9 @@ pub trait Store:
     fn backend(&self) -> Backend;
     /// Whether the database answers a query (for `/readyz`).
     async fn ping(&self) -> Result<(), Error>;
-    /// Counts one hit of a rate-limit counter in its window; the count so far. Only the
-    /// back-ends that share counters between instances keep them (PostgreSQL).
-    async fn rate_limit_hit(&self, key: &str, window_start: i64) -> Result<u64, Error>;
+    /// Adds `hits` to a rate-limit counter in its window; the count so far, every instance's.
+    /// Only the back-ends that share counters between instances keep them (PostgreSQL).
+    async fn rate_limit_add(&self, key: &str, window_start: i64, hits: u64) -> Result<u64, Error>;
     /// Records `member` (a username's digest, say) in a counter of distinct members; the number
     /// of distinct members so far. Only on back-ends that share counters (PostgreSQL).
     async fn rate_limit_member(&self, key: &str, window_start: i64, member: &str) -> Result<u64, Error>;

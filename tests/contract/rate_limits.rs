@@ -172,3 +172,36 @@ async fn two_processes_share_counters_on_postgresql_and_count_alone_on_sqlite() 
         assert_eq!(statuses, [200, 200, 200, 200, 200, 200]);
     }
 }
+
+#[tokio::test]
+async fn on_postgresql_an_instance_adds_its_hits_in_batches_and_learns_the_others_within_the_sync_interval() {
+    // A class of 1,000 requests: each instance adds its hits 10 at a time, or after
+    // SYNC_INTERVAL. An hour's window, never within seconds of the hour (as above).
+    let limits = "auth=100/1h,auth-unknown-token=100/1h,login-failures=100/1h,default=1000/1h,admin=100/1h";
+    let into_hour = chrono::Utc::now().timestamp() % 3600;
+    if into_hour > 3590 {
+        tokio::time::sleep(std::time::Duration::from_secs((3601 - into_hour) as u64)).await;
+    }
+    let app = TestApp::spawn_with(|config| config.rate_limits = limits.parse().unwrap()).await;
+    let other = ServerProcess::start(&app.database_url, &[("STOREFRONT_RATE_LIMITS", limits)]);
+    let remaining = |response: &reqwest::Response| -> u64 {
+        response.headers()["ratelimit-remaining"].to_str().unwrap().parse().unwrap()
+    };
+    let client = &app.anonymous_http;
+    let mut last = None;
+    for _ in 0..25 {
+        last = Some(client.get(app.url("/api/v1/tags")).send().await.unwrap());
+    }
+    // An instance always counts its own hits, sent or not.
+    assert_eq!(remaining(&last.unwrap()), 975);
+    client.get(other.url("/api/v1/tags")).send().await.unwrap();
+    tokio::time::sleep(storefront::ratelimit::SYNC_INTERVAL + std::time::Duration::from_millis(50)).await;
+    // Past the interval, the other instance adds its two hits and learns the first one's sent
+    // ones: all but the fewer than ten it has not sent yet.
+    let seen = remaining(&client.get(other.url("/api/v1/tags")).send().await.unwrap());
+    if app.database_url.starts_with("postgres") {
+        assert!((1000 - 27..=1000 - 18).contains(&seen), "{seen}");
+    } else {
+        assert_eq!(seen, 998, "SQLite: each process counts alone");
+    }
+}

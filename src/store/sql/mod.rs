@@ -183,14 +183,15 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn rate_limit_hit(&self, key: &str, window_start: i64) -> Result<u64, Error> {
+    async fn rate_limit_add(&self, key: &str, window_start: i64, hits: u64) -> Result<u64, Error> {
         let (count,): (i64,) = sqlx::query_as(
-            "INSERT INTO rate_limit_counters (key, window_start, count) VALUES ($1, $2, 1) \
-             ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + 1 \
+            "INSERT INTO rate_limit_counters (key, window_start, count) VALUES ($1, $2, $3) \
+             ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_counters.count + excluded.count \
              RETURNING count",
         )
         .bind(key)
         .bind(window_start)
+        .bind(i64::try_from(hits).unwrap_or(i64::MAX))
         .fetch_one(&mut *self.counters().await?)
         .await?;
         Ok(u64::try_from(count).unwrap_or(u64::MAX))
