@@ -4,8 +4,8 @@
 //! Correct under every writer, within a bound:
 //!
 //! - **This process's writes** invalidate it before they answer. Every write connection and
-//!   write transaction the store hands out carries a [`Written`] guard, which moves the
-//!   store's write [`Generation`] on when the write is done (committed, rolled back or dropped);
+//!   write transaction the store hands out carries a `Written` guard, which moves the
+//!   store's write `Generation` on when the write is done (committed, rolled back or dropped);
 //!   an entry is served only while the generation it was read under is still the current one.
 //!   The generation is read *before* the row is, so a row read concurrently with a write is
 //!   tagged with the generation that write moves on: at worst it is not served, never served
