@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Load test of the release build, measured the way ../shared/bench measures its reference
 # servers: server pinned to CPU 1, wrk (1 thread) pinned to CPU 0, 3 s of warm-up, then GET by
-# id, list (random offset, `total` counted) and POST at c64, on a fresh copy of a SQLite
-# database with 20 categories and 10,000 products. Anonymous reads; POSTs as an admin.
+# id, list (random offset, `total` counted), cursor (a random page by keyset cursor; the
+# reference, which has no cursors, runs its offset list there) and POST at c64, on a fresh copy
+# of a SQLite database with 20 categories and 10,000 products. Anonymous reads; POSTs as an
+# admin.
 #
 # usage: bench/run.sh            (from the repository root; needs wrk, curl and python3)
 # env:   DURATION [10]  CONNS [64]  REPS [3]  SCENARIOS ["get list post"]  PORT [18080]
@@ -12,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10} CONNS=${CONNS:-64} REPS=${REPS:-3} PORT=${PORT:-18080}
-SCENARIOS=${SCENARIOS:-"get list post"}
+SCENARIOS=${SCENARIOS:-"get list cursor post"}
 SCENARIO_LUA=$(cd ../shared/bench/scripts && pwd)/scenario.lua
 LIMITS="auth=1000000/60s,default=100000000/60s,admin=100000000/60s"
 SECRET="bench-secret-bench-secret-bench-secret"
@@ -62,6 +64,7 @@ DATABASE_URL="sqlite://$work/seed.db" STOREFRONT_BIND="127.0.0.1:$PORT" STOREFRO
 PID=$!
 wait_ready /readyz
 SEED_TOKEN=$(login) python3 bench/seed.py "http://127.0.0.1:$PORT" 10000 >/dev/null
+python3 bench/cursors.py "http://127.0.0.1:$PORT" >"$work/cursors.txt"
 kill "$PID"; wait "$PID" 2>/dev/null || true
 
 measure() {  # measure <server label> <post token or "">
@@ -72,8 +75,12 @@ measure() {  # measure <server label> <post token or "">
     if [ "$scenario" = post ] && [ -n "$token" ]; then
       out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s -H "Authorization: Bearer $token" \
         -s bench/post.lua "http://127.0.0.1:$PORT")
+    elif [ "$scenario" = cursor ] && [ -n "$token" ]; then
+      out=$(CURSORS="$work/cursors.txt" taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s \
+        -s bench/cursor.lua "http://127.0.0.1:$PORT")
     else
-      out=$(SCENARIO=$scenario taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s \
+      # The reference has no cursors: its offset list stands in for them.
+      out=$(SCENARIO=${scenario/cursor/list} taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s \
         -s "$SCENARIO_LUA" "http://127.0.0.1:$PORT")
     fi
     after=$(awk '{print $14+$15}' "/proc/$PID/stat")
