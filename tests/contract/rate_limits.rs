@@ -148,17 +148,25 @@ async fn futures_statuses(client: &reqwest::Client, url: &str, n: usize) -> Vec<
     out
 }
 
-#[tokio::test]
-async fn two_processes_share_counters_on_postgresql_and_count_alone_on_sqlite() {
-    // The second process tells real time (its clock cannot be injected): an hour's window, and
-    // never within seconds of the hour, so that no window ends mid-test.
-    let limits = "auth=100/1h,auth-unknown-token=100/1h,login-failures=100/1h,default=4/1h,admin=100/1h";
+/// A test server and a second instance in a process of its own on the same database, both with
+/// `default_limit` in an hour's window: the second process tells real time (its clock cannot be
+/// injected), so never within seconds of the hour, so that no window ends mid-test.
+async fn two_instances(default_limit: u32) -> (TestApp, ServerProcess) {
+    let limits = format!(
+        "auth=100/1h,auth-unknown-token=100/1h,login-failures=100/1h,default={default_limit}/1h,admin=100/1h"
+    );
     let into_hour = chrono::Utc::now().timestamp() % 3600;
     if into_hour > 3590 {
         tokio::time::sleep(std::time::Duration::from_secs((3601 - into_hour) as u64)).await;
     }
     let app = TestApp::spawn_with(|config| config.rate_limits = limits.parse().unwrap()).await;
-    let other = ServerProcess::start(&app.database_url, &[("STOREFRONT_RATE_LIMITS", limits)]);
+    let other = ServerProcess::start(&app.database_url, &[("STOREFRONT_RATE_LIMITS", &limits)]);
+    (app, other)
+}
+
+#[tokio::test]
+async fn two_processes_share_counters_on_postgresql_and_count_alone_on_sqlite() {
+    let (app, other) = two_instances(4).await;
     let client = &app.anonymous_http;
     let mut statuses = Vec::new();
     for base in [&app.base, &other.base, &app.base, &other.base, &app.base, &other.base] {
@@ -176,14 +184,8 @@ async fn two_processes_share_counters_on_postgresql_and_count_alone_on_sqlite() 
 #[tokio::test]
 async fn on_postgresql_an_instance_adds_its_hits_in_batches_and_learns_the_others_within_the_sync_interval() {
     // A class of 1,000 requests: each instance adds its hits 10 at a time, or after
-    // SYNC_INTERVAL. An hour's window, never within seconds of the hour (as above).
-    let limits = "auth=100/1h,auth-unknown-token=100/1h,login-failures=100/1h,default=1000/1h,admin=100/1h";
-    let into_hour = chrono::Utc::now().timestamp() % 3600;
-    if into_hour > 3590 {
-        tokio::time::sleep(std::time::Duration::from_secs((3601 - into_hour) as u64)).await;
-    }
-    let app = TestApp::spawn_with(|config| config.rate_limits = limits.parse().unwrap()).await;
-    let other = ServerProcess::start(&app.database_url, &[("STOREFRONT_RATE_LIMITS", limits)]);
+    // SYNC_INTERVAL.
+    let (app, other) = two_instances(1000).await;
     let remaining = |response: &reqwest::Response| -> u64 {
         response.headers()["ratelimit-remaining"].to_str().unwrap().parse().unwrap()
     };
