@@ -7,14 +7,14 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use storefront::app::{Actor, NewAccount};
+use storefront::config::{Config, ConfigFile, Secret};
 
 /// jemalloc instead of glibc's allocator: a request allocates and frees a few dozen small
 /// objects on whichever thread runs it, which jemalloc's thread caches serve in fewer
 /// instructions (bench/README.md, "Allocator").
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-use storefront::app::{Actor, NewAccount};
-use storefront::config::{Config, ConfigFile, Secret};
 
 #[derive(Parser)]
 #[command(version, about = "The Storefront API server", args_conflicts_with_subcommands = true)]

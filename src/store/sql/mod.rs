@@ -97,7 +97,7 @@ impl SqlStore {
     /// the product cache's generation moves on.
     async fn writer(&self) -> Result<Writer, Error> {
         let written = self.generation.write();
-        Ok(Writer { connection: self.counters().await?, _written: written })
+        Ok(Tracked { inner: self.counters().await?, _written: written })
     }
 
     /// A connection of the write pool for what the product cache does not depend on (the rate
@@ -111,57 +111,44 @@ impl SqlStore {
     async fn begin(&self) -> Result<Tx, Error> {
         let written = self.generation.write();
         let connection = self.counters().await?;
-        Ok(Tx { tx: sqlx::Transaction::begin(connection, None).await?, _written: written })
+        Ok(Tracked { inner: sqlx::Transaction::begin(connection, None).await?, _written: written })
     }
 }
 
-/// A write connection: the cache's generation moves on when it is dropped (after the
-/// connection went back to the pool: the field order).
-struct Writer {
-    connection: PoolConnection<Db>,
+/// A write connection or transaction (`C`) with the guard that moves the cache's generation on
+/// when it is dropped: after the write is over (released, committed or rolled back), by the
+/// field order.
+struct Tracked<C> {
+    inner: C,
     _written: Written,
 }
 
-impl std::ops::Deref for Writer {
-    type Target = <Db as sqlx::Database>::Connection;
-    fn deref(&self) -> &Self::Target {
-        &self.connection
-    }
-}
+/// A write connection.
+type Writer = Tracked<PoolConnection<Db>>;
 
-impl std::ops::DerefMut for Writer {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.connection
-    }
-}
-
-/// A write transaction: the cache's generation moves on when it is committed, rolled back or
-/// dropped (after the transaction is over: the field order).
-struct Tx {
-    tx: sqlx::Transaction<'static, Db>,
-    _written: Written,
-}
+/// A write transaction.
+type Tx = Tracked<sqlx::Transaction<'static, Db>>;
 
 impl Tx {
     async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        self.inner.commit().await
     }
 
     async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+        self.inner.rollback().await
     }
 }
 
-impl std::ops::Deref for Tx {
+impl<C: std::ops::DerefMut<Target = <Db as sqlx::Database>::Connection>> std::ops::Deref for Tracked<C> {
     type Target = <Db as sqlx::Database>::Connection;
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        &self.inner
     }
 }
 
-impl std::ops::DerefMut for Tx {
+impl<C: std::ops::DerefMut<Target = <Db as sqlx::Database>::Connection>> std::ops::DerefMut for Tracked<C> {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        &mut self.inner
     }
 }
 
