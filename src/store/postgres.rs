@@ -21,14 +21,17 @@ macro_rules! for_update {
     };
 }
 
-/// A product's tag names in alphabetical order, as one JSON array: a correlated subquery on
-/// `p`, so a product is one row however many tags it has.
+/// A product's tag names in alphabetical order, as one JSON array, from its links: what a write
+/// that changes them stores in `products.tags` (a correlated subquery on `products`).
 macro_rules! tag_names {
     () => {
         "COALESCE((SELECT json_agg(t.name ORDER BY t.name_key) FROM product_tags pt \
-          JOIN tags t ON t.id = pt.tag_id WHERE pt.product_id = p.id), '[]'::json)"
+          JOIN tags t ON t.id = pt.tag_id WHERE pt.product_id = products.id), '[]'::json)"
     };
 }
+
+/// PostgreSQL prepares one statement per query: a batch is sent statement by statement.
+const MANY_STATEMENTS_PER_QUERY: bool = false;
 
 // The shared SQL, compiled a second time against this back-end's types: by design.
 #[allow(clippy::duplicate_mod)]

@@ -20,17 +20,20 @@ macro_rules! for_update {
     };
 }
 
-/// A product's tag names in alphabetical order, as one JSON array: a correlated subquery on
-/// `p`, so a product is one row however many tags it has. The order comes from an ordered
-/// subquery (SQLite aggregates a subquery's rows in the order it yields them): the aggregate's
-/// own `ORDER BY` would build an ephemeral table per product, about 15,000 instructions per
-/// GET more.
+/// A product's tag names in alphabetical order, as one JSON array, from its links: what a write
+/// that changes them stores in `products.tags` (a correlated subquery on `products`). The order
+/// comes from an ordered subquery (SQLite aggregates a subquery's rows in the order it yields
+/// them): the aggregate's own `ORDER BY` would build an ephemeral table per product.
 macro_rules! tag_names {
     () => {
         "(SELECT json_group_array(name) FROM (SELECT t.name FROM product_tags pt \
-          JOIN tags t ON t.id = pt.tag_id WHERE pt.product_id = p.id ORDER BY t.name_key))"
+          JOIN tags t ON t.id = pt.tag_id WHERE pt.product_id = products.id ORDER BY t.name_key))"
     };
 }
+
+/// sqlx runs every statement of a query in one call to the connection's thread: a batch of
+/// statements is one query (one hand-off instead of one per statement).
+const MANY_STATEMENTS_PER_QUERY: bool = true;
 
 // The shared SQL, compiled a second time against this back-end's types: by design.
 #[allow(clippy::duplicate_mod)]

@@ -55,3 +55,46 @@ async fn tag_get_returns_the_tag_304_or_404() {
     }
     assert_eq!(status_of(app.client.tag_get().id(std::num::NonZeroU64::new(2).unwrap()).send().await), 404);
 }
+
+/// Products stored before their tag names were kept in the row get them from their links when
+/// the migration runs (20261130100001), on either back-end.
+#[tokio::test]
+async fn the_migration_that_keeps_tag_names_in_the_row_fills_them_from_the_links() {
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let category = create_category(&app, "Kitchen").await;
+    let tagged = create_product(&app, category.id.0.get(), "Kettle", "20", 1, &["steel", "Electric"]).await;
+    let plain = create_product(&app, category.id.0.get(), "Spoon", "1", 1, &[]).await;
+    // As the previous release left the database: no column, and no record of the migration.
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&app.database_url).await.unwrap();
+    for statement in [
+        "ALTER TABLE products DROP COLUMN tags",
+        "DELETE FROM _sqlx_migrations WHERE version = 20261130100001",
+    ] {
+        sqlx::query(statement).execute(&mut connection).await.unwrap();
+    }
+    connection.close().await.unwrap();
+
+    let config = storefront::config::Config::with_database(app.database_url.clone());
+    let reopened = storefront::open_for_operator(&config, false).await.unwrap();
+    let actor = storefront::app::Actor::Operator;
+    let kettle = reopened.product_get(&actor, tagged.id.0.get().try_into().unwrap()).await.unwrap();
+    assert_eq!(kettle.tags, ["Electric", "steel"]);
+    let spoon = reopened.product_get(&actor, plain.id.0.get().try_into().unwrap()).await.unwrap();
+    assert!(spoon.tags.is_empty());
+    // The same through the list, which reads the column for every row.
+    let page = reopened
+        .product_list(
+            &actor,
+            &Default::default(),
+            storefront::domain::ProductSort { key: storefront::domain::SortKey::Id, descending: false },
+            &storefront::domain::Start::Offset(0),
+            10,
+        )
+        .await
+        .unwrap();
+    let tags: Vec<Vec<String>> = page.items.into_iter().map(|p| p.tags).collect();
+    assert_eq!(tags, [vec!["Electric".to_string(), "steel".into()], vec![]]);
+    reopened.store().close().await;
+}

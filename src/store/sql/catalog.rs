@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{list_by_id, locked, Sql, SqlStore, Tx};
+use super::{list_by_id, locked, Batch, Sql, SqlStore, Tx};
 use crate::domain::*;
 use crate::error::Error;
 use crate::store::{next_update, now_micros, violation, CatalogStore, Violation};
@@ -16,18 +16,29 @@ macro_rules! category_columns {
     };
 }
 
-/// A product row's own columns (no tags), for the row a write locks.
-macro_rules! product_fields {
+/// A product's columns, tags included (kept in the row: migrations/*/20261130100001).
+macro_rules! product_columns {
     () => {
         "p.id, p.name, p.name_key, p.description, p.price_cents, p.stock, \
-         p.category_id, p.version, p.created_at, p.updated_at"
+         p.category_id, p.version, p.created_at, p.updated_at, p.tags"
     };
 }
 
-/// A product with its tags, as one row.
-macro_rules! product_columns {
+/// The same, unqualified: what a write returns (`RETURNING`).
+macro_rules! product_returning {
     () => {
-        concat!(product_fields!(), ", ", tag_names!(), " AS tags")
+        "id, name, name_key, description, price_cents, stock, category_id, version, created_at, updated_at, tags"
+    };
+}
+
+/// A new product's row, returning `$returning`; bound by [`new_product`].
+macro_rules! insert_product {
+    ($returning:expr) => {
+        concat!(
+            "INSERT INTO products (name, name_key, description, price_cents, stock, category_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
+            $returning
+        )
     };
 }
 
@@ -160,7 +171,7 @@ impl CatalogStore for SqlStore {
         } else {
             format!(" ORDER BY {} {direction}, p.id {direction}", column(sort.key))
         };
-        page.push(&order).push(" LIMIT ").bind(limit + 1);
+        page.push(&order).limit(limit + 1);
         if let Start::Offset(offset) = start {
             page.push(" OFFSET ").bind(*offset);
         }
@@ -231,22 +242,23 @@ impl CatalogStore for SqlStore {
     async fn product_create(&self, new: &NewProduct) -> Result<Product, Error> {
         let mut tx = self.begin().await?;
         let now = now_micros();
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO products (name, name_key, description, price_cents, stock, category_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-        )
-        .bind(&new.name)
-        .bind(name_key(&new.name))
-        .bind(&new.description)
-        .bind(new.price_cents)
-        .bind(new.stock)
-        .bind(new.category_id)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(missing_category)?;
-        set_tags(&mut tx, id, &new.tags, false).await?;
-        let product = reread(&mut tx, id).await?;
+        let product = if new.tags.is_empty() {
+            // The new row is the answer.
+            new_product(sqlx::query_as(insert_product!(product_returning!())), new, now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(missing_category)?
+        } else {
+            // The row, then its tags, which the last statement stores in it and returns.
+            let (id,): (Id,) = new_product(sqlx::query_as(insert_product!("id")), new, now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(missing_category)?;
+            let mut batch = Batch::default();
+            set_tags(&mut batch, id, &new.tags, false);
+            retag(&mut batch, id);
+            returned(&mut tx, &batch).await?
+        };
         tx.commit().await?;
         Ok(product)
     }
@@ -260,25 +272,35 @@ impl CatalogStore for SqlStore {
         let mut tx = self.begin().await?;
         let current = lock_product(&mut tx, id, check).await?;
         let name = changes.name.as_ref().unwrap_or(&current.name);
-        sqlx::query(
-            "UPDATE products SET name = $1, name_key = $2, description = $3, price_cents = $4, stock = $5, \
-             category_id = $6, version = version + 1, updated_at = $7 WHERE id = $8",
-        )
-        .bind(name)
-        .bind(name_key(name))
-        .bind(changes.description.as_ref().unwrap_or(&current.description))
-        .bind(changes.price_cents.unwrap_or(current.price_cents))
-        .bind(changes.stock.unwrap_or(current.stock))
-        .bind(changes.category_id.unwrap_or(current.category_id))
-        .bind(next_update(current.updated_at))
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(missing_category)?;
-        if let Some(names) = &changes.tags {
-            set_tags(&mut tx, id, names, true).await?;
+        // The row's update, the tags' and the product as it then is: one batch.
+        let mut batch = Batch::default();
+        let update = batch.then("UPDATE products SET name = ");
+        update
+            .bind(name.as_str())
+            .push(", name_key = ")
+            .bind(name_key(name))
+            .push(", description = ")
+            .bind(changes.description.as_ref().unwrap_or(&current.description).as_str())
+            .push(", price_cents = ")
+            .bind(changes.price_cents.unwrap_or(current.price_cents))
+            .push(", stock = ")
+            .bind(changes.stock.unwrap_or(current.stock))
+            .push(", category_id = ")
+            .bind(changes.category_id.unwrap_or(current.category_id))
+            .push(", version = version + 1, updated_at = ")
+            .bind(next_update(current.updated_at))
+            .push(" WHERE id = ")
+            .bind(id);
+        match &changes.tags {
+            None => {
+                update.push(concat!(" RETURNING ", product_returning!()));
+            }
+            Some(names) => {
+                set_tags(&mut batch, id, names, true);
+                retag(&mut batch, id);
+            }
         }
-        let product = reread(&mut tx, id).await?;
+        let product = returned(&mut tx, &batch).await?;
         tx.commit().await?;
         Ok(product)
     }
@@ -290,6 +312,22 @@ impl CatalogStore for SqlStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// [`insert_product!`]'s placeholders bound to `new`'s values, created at `now`.
+fn new_product<'q, O>(
+    query: sqlx::query::QueryAs<'q, super::Db, O, <super::Db as sqlx::Database>::Arguments>,
+    new: &'q NewProduct,
+    now: i64,
+) -> sqlx::query::QueryAs<'q, super::Db, O, <super::Db as sqlx::Database>::Arguments> {
+    query
+        .bind(&new.name)
+        .bind(name_key(&new.name))
+        .bind(&new.description)
+        .bind(new.price_cents)
+        .bind(new.stock)
+        .bind(new.category_id)
+        .bind(now)
 }
 
 fn column(key: SortKey) -> &'static str {
@@ -336,36 +374,49 @@ fn push_filter(sql: &mut Sql, filter: &ProductFilter) {
     }
 }
 
-/// Sets the tags of a product to `names`, creating the tags that do not exist yet. Names that
-/// differ only in case are one tag, spelled as it was first created.
-async fn set_tags(tx: &mut Tx, product_id: Id, names: &[String], replacing: bool) -> Result<(), Error> {
+/// Adds to `batch` what sets the tags of a product to `names`, creating the tags that do not
+/// exist yet. Names that differ only in case are one tag, spelled as it was first created.
+/// [`retag`] then stores their names in the product's row.
+fn set_tags(batch: &mut Batch, product_id: Id, names: &[String], replacing: bool) {
     if replacing {
-        sqlx::query("DELETE FROM product_tags WHERE product_id = $1")
-            .bind(product_id)
-            .execute(&mut **tx)
-            .await?;
+        batch.then("DELETE FROM product_tags WHERE product_id = ").bind(product_id);
     }
     let mut by_key: BTreeMap<String, &str> = BTreeMap::new();
     for name in names {
         by_key.entry(name_key(name)).or_insert(name);
     }
     if by_key.is_empty() {
-        return Ok(());
+        return;
     }
-    // One statement for the new tags, one for the links: each statement is a round trip.
     let now = now_micros();
-    let mut insert = Sql::new("INSERT INTO tags (name, name_key, created_at) VALUES ");
+    let insert = batch.then("INSERT INTO tags (name, name_key, created_at) VALUES ");
     for (i, (key, name)) in by_key.iter().enumerate() {
         insert.push(if i == 0 { "(" } else { ", (" });
         insert.bind(*name).push(", ").bind(key.as_str()).push(", ").bind(now).push(")");
     }
     insert.push(" ON CONFLICT (name_key) DO NOTHING");
-    insert.query().execute(&mut **tx).await?;
     let keys: Vec<String> = by_key.into_keys().collect();
-    let mut link = Sql::new("INSERT INTO product_tags (product_id, tag_id) SELECT ");
-    link.bind(product_id).push(", id FROM tags WHERE name_key IN (").bind_list(&keys).push(")");
-    link.query().execute(&mut **tx).await?;
-    Ok(())
+    batch
+        .then("INSERT INTO product_tags (product_id, tag_id) SELECT ")
+        .bind(product_id)
+        .push(", id FROM tags WHERE name_key IN (")
+        .bind_list(&keys)
+        .push(")");
+}
+
+/// Adds to `batch` what stores the names of the product's tags, as its links now are, in its
+/// row, and returns the product.
+fn retag(batch: &mut Batch, product_id: Id) {
+    batch
+        .then(concat!("UPDATE products SET tags = ", tag_names!(), " WHERE id = "))
+        .bind(product_id)
+        .push(concat!(" RETURNING ", product_returning!()));
+}
+
+/// Runs `batch`, whose last statement returns the product it wrote.
+async fn returned(tx: &mut Tx, batch: &Batch) -> Result<Product, Error> {
+    let mut rows: Vec<Product> = batch.run(tx).await.map_err(missing_category)?;
+    rows.pop().ok_or(Error::NotFound("product"))
 }
 
 /// The category a write changes, locked for the transaction.
@@ -376,13 +427,8 @@ async fn lock_category(tx: &mut Tx, id: Id, check: Check<'_, Category>) -> Resul
 
 /// The product a write changes, locked for the transaction.
 async fn lock_product(tx: &mut Tx, id: Id, check: Check<'_, Product>) -> Result<Product, Error> {
-    let sql = for_update!(concat!("SELECT ", product_fields!(), " FROM products p WHERE p.id = $1"));
+    let sql = for_update!(concat!("SELECT ", product_columns!(), " FROM products p WHERE p.id = $1"));
     locked(tx, sql, id, "product", check).await
-}
-
-/// The product as the transaction now sees it, tags included, in one round trip.
-async fn reread(tx: &mut Tx, id: Id) -> Result<Product, Error> {
-    sqlx::query_as(PRODUCT).bind(id).fetch_optional(&mut **tx).await?.ok_or(Error::NotFound("product"))
 }
 
 fn still_has_products() -> Error {

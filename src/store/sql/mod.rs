@@ -1,7 +1,8 @@
 //! The SQL both back-ends share, compiled once per back-end.
 //!
 //! `store/sqlite.rs` and `store/postgres.rs` each include this module tree (`#[path]`), after
-//! defining `Db` (their sqlx database), `BACKEND` and the `for_update!` macro; so this code is
+//! defining `Db` (their sqlx database), `BACKEND`, `MANY_STATEMENTS_PER_QUERY` and the
+//! `for_update!` and `tag_names!` macros; so this code is
 //! plain, non-generic sqlx against one concrete database at a time. Statements use `$n`
 //! placeholders, which both understand, and portable types (BIGINT ids, cents and microsecond
 //! timestamps, TEXT).
@@ -18,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 
-use super::{Backend, Db, Guard, BACKEND};
+use super::{Backend, Db, Guard, BACKEND, MANY_STATEMENTS_PER_QUERY};
 use crate::domain::{Check, Id, Page, Start};
 use crate::error::Error;
 use crate::store::cache::{CacheConfig, Generation, ProductCache, Written};
@@ -403,13 +404,11 @@ impl Sql {
     fn page_by_id(&mut self, start: &Start<Id>, limit: i64) -> &mut Self {
         match start {
             Start::Offset(offset) => {
-                self.push(" ORDER BY id LIMIT ").bind(limit + 1).push(" OFFSET ").bind(*offset)
+                self.push(" ORDER BY id").limit(limit + 1).push(" OFFSET ").bind(*offset)
             }
-            Start::After(id) => {
-                self.and().push("id > ").bind(*id).push(" ORDER BY id LIMIT ").bind(limit + 1)
-            }
+            Start::After(id) => self.and().push("id > ").bind(*id).push(" ORDER BY id").limit(limit + 1),
             Start::Before(id) => {
-                self.and().push("id < ").bind(*id).push(" ORDER BY id DESC LIMIT ").bind(limit + 1)
+                self.and().push("id < ").bind(*id).push(" ORDER BY id DESC").limit(limit + 1)
             }
         }
     }
@@ -422,6 +421,16 @@ impl Sql {
 
     fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
+        self
+    }
+
+    /// Appends ` LIMIT n`, written out, not bound: SQLite (3.51) plans around a bound LIMIT's
+    /// value, so it re-prepares the statement every time the placeholder is bound again, that is
+    /// at every run (about 270,000 instructions a page; bench/README.md). A number the server
+    /// chose (a page size it checked, plus one) is no injection risk, and page sizes are few.
+    fn limit(&mut self, n: i64) -> &mut Self {
+        self.text.push_str(" LIMIT ");
+        self.text.push_str(&n.to_string());
         self
     }
 
@@ -446,8 +455,8 @@ impl Sql {
 
     /// The statement, ready to run.
     ///
-    /// Audited for injection: the text is built from fragments in the code and `$n`
-    /// placeholders only; every value from a request is bound.
+    /// Audited for injection: the text is built from fragments in the code, `$n` placeholders
+    /// and integers ([`Sql::limit`]); every other value from a request is bound.
     fn query(&self) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments> {
         self.args.iter().fold(sqlx::query(sqlx::AssertSqlSafe(self.text.as_str())), |query, arg| match arg {
             Arg::Int(value) => query.bind(*value),
@@ -468,6 +477,48 @@ impl Sql {
     }
 }
 
+/// Statements run in order in one transaction, the last one's rows returned: where the back-end
+/// runs several statements per query (SQLite), as one query, so one hand-off to the connection's
+/// thread instead of one per statement; elsewhere one after the other.
+#[derive(Debug, Default)]
+struct Batch {
+    done: Vec<Sql>,
+    current: Option<Sql>,
+}
+
+impl Batch {
+    /// Starts the next statement with `text`; its placeholders are bound through the result.
+    fn then(&mut self, text: &str) -> &mut Sql {
+        match self.current.take() {
+            Some(mut sql) if MANY_STATEMENTS_PER_QUERY => {
+                sql.filtered = false;
+                sql.push("; ").push(text);
+                self.current = Some(sql);
+            }
+            previous => {
+                self.done.extend(previous);
+                self.current = Some(Sql::new(text));
+            }
+        }
+        self.current.as_mut().expect("just set")
+    }
+
+    /// Runs the statements; the rows of the last one (the others' rows, if any, too where they
+    /// run as one query: end with the only statement that returns rows).
+    async fn run<T>(&self, connection: &mut <Db as sqlx::Database>::Connection) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+    {
+        for sql in &self.done {
+            sql.query().execute(&mut *connection).await?;
+        }
+        match &self.current {
+            Some(sql) => sql.query_as().fetch_all(connection).await,
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,7 +526,20 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_in_order() {
         let mut sql = Sql::new("SELECT * FROM t");
-        sql.and().push("a = ").bind(1).and().push("b IN (").bind_list(&["x", "y"]).push(")");
-        assert_eq!(sql.text, "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)");
+        sql.and().push("a = ").bind(1).and().push("b IN (").bind_list(&["x", "y"]).push(")").limit(21);
+        assert_eq!(sql.text, "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3) LIMIT 21");
+    }
+
+    #[test]
+    fn a_batch_is_one_query_where_the_back_end_runs_several() {
+        let mut batch = Batch::default();
+        batch.then("DELETE FROM t WHERE a = ").bind(1);
+        batch.then("SELECT * FROM t").and().push("b = ").bind(2);
+        let texts: Vec<&str> = batch.done.iter().chain(&batch.current).map(|sql| sql.text.as_str()).collect();
+        if MANY_STATEMENTS_PER_QUERY {
+            assert_eq!(texts, ["DELETE FROM t WHERE a = $1; SELECT * FROM t WHERE b = $2"]);
+        } else {
+            assert_eq!(texts, ["DELETE FROM t WHERE a = $1", "SELECT * FROM t WHERE b = $1"]);
+        }
     }
 }
