@@ -9,6 +9,7 @@
 #   .ci/fuzz.sh                                      # every target, 20 s each
 #   FUZZ_SECONDS=300 FUZZ_TARGETS="cursor sort" .ci/fuzz.sh
 #   FUZZ_BUILD="--dev --sanitizer none" .ci/fuzz.sh  # what CI runs: a quicker build, no ASan
+#   FUZZ_BUILD_ONLY=1 .ci/fuzz.sh                    # the build alone (CI starts it early)
 #
 # FUZZ_BUILD (default: cargo-fuzz's own, an optimized build with AddressSanitizer) is passed to
 # the build and to every run, so a run never rebuilds with other flags.
@@ -34,6 +35,10 @@ targets=${FUZZ_TARGETS:-$(cd fuzz && fuzz list)}
 
 step "build"
 (cd fuzz && fuzz build ${BUILD_FLAGS[@]+"${BUILD_FLAGS[@]}"})
+if [ -n "${FUZZ_BUILD_ONLY:-}" ]; then
+  step "built (FUZZ_BUILD_ONLY)"
+  exit 0
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
