@@ -47,13 +47,14 @@ pub struct Config {
     pub db_slow_statement_ms: u64,
 
     /// Products kept in the in-process product cache (`GET /products/{id}` without a database
-    /// read); 0 switches it off. This process's writes invalidate it at once.
+    /// read); 0 switches it off, and the cache of authenticated callers with it. This process's
+    /// writes invalidate them at once.
     #[arg(long, env = "STOREFRONT_CACHE_ENTRIES", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
     pub cache_entries: u64,
 
-    /// How long a cached product is served at most, in milliseconds: the bound on how long a
-    /// write by another process (the CLI, another instance) can go unseen.
+    /// How long a cached product or caller is served at most, in milliseconds: the bound on how
+    /// long a write by another process (the CLI, another instance; a logout there) can go unseen.
     #[arg(long, env = "STOREFRONT_CACHE_TTL_MS", default_value_t = 5_000,
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub cache_ttl_ms: u64,

@@ -1,7 +1,11 @@
 //! The product cache: products read by id, kept in process so that a repeated
-//! `GET /products/{id}` skips the database.
+//! `GET /products/{id}` skips the database; and the same for the logins that authenticated
+//! requests check (a user by id, while a login of theirs is alive).
 //!
-//! Correct under every writer, within a bound:
+//! Correct under every writer, within a bound (what follows says it of products; logins have
+//! their own generation, which every write moves on except the catalog's, which never touch an
+//! account or a login, so that writing products does not make every request read its caller
+//! again):
 //!
 //! - **This process's writes** invalidate it before they answer. Every write connection and
 //!   write transaction the store hands out carries a `Written` guard, which moves the
@@ -17,13 +21,17 @@
 //!   documented staleness bound (`cache_ttl_ms`); `cache_entries = 0` switches the cache off.
 //!
 //! Bounded: at most `entries` products (quick_cache's S3-FIFO eviction), each a few hundred
-//! bytes.
+//! bytes; at most [`SESSIONS`] logins.
 
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::domain::{Id, Product};
+use crate::domain::{Id, Product, User};
+
+/// Logins kept at most (the caller of an authenticated request: the user, by id and login).
+pub(crate) const SESSIONS: usize = 4_096;
 
 /// The store's write generation: moved on by every write this process makes.
 #[derive(Debug, Clone, Default)]
@@ -69,49 +77,53 @@ impl Default for CacheConfig {
 }
 
 #[derive(Clone)]
-struct Entry {
+struct Entry<V> {
     generation: u64,
     read_at: Instant,
-    product: Arc<Product>,
+    value: Arc<V>,
 }
 
-/// Products by id, each tagged with the write generation and the time it was read under.
-pub(crate) struct ProductCache {
-    map: Option<quick_cache::sync::Cache<Id, Entry>>,
+/// Values by key, each tagged with the write generation and the time it was read under.
+pub(crate) struct Cache<K, V> {
+    map: Option<quick_cache::sync::Cache<K, Entry<V>>>,
     ttl: Duration,
 }
 
-impl ProductCache {
-    pub(crate) fn new(config: CacheConfig) -> ProductCache {
-        let map = (config.entries > 0).then(|| quick_cache::sync::Cache::new(config.entries));
-        ProductCache { map, ttl: config.ttl }
+/// Products by id.
+pub(crate) type ProductCache = Cache<Id, Product>;
+
+/// Users by id and login (the family of the login's refresh tokens), while the login is alive.
+pub(crate) type SessionCache = Cache<(Id, String), User>;
+
+impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
+    /// At most `entries` values (0: off), each served for `ttl` at most.
+    pub(crate) fn new(entries: usize, ttl: Duration) -> Cache<K, V> {
+        let map = (entries > 0).then(|| quick_cache::sync::Cache::new(entries));
+        Cache { map, ttl }
     }
 
-    /// The product, if it was read under `generation` less than `ttl` ago.
-    pub(crate) fn get(&self, id: Id, generation: u64) -> Option<Product> {
-        let entry = self.map.as_ref()?.get(&id)?;
+    /// The value, if it was read under `generation` less than `ttl` ago.
+    pub(crate) fn get(&self, key: &K, generation: u64) -> Option<V> {
+        let entry = self.map.as_ref()?.get(key)?;
         if entry.generation == generation && entry.read_at.elapsed() < self.ttl {
-            Some(Product::clone(&entry.product))
+            Some(V::clone(&entry.value))
         } else {
             None
         }
     }
 
-    /// Keeps `product`, read under `generation` (taken before the read).
-    pub(crate) fn put(&self, generation: u64, product: &Product) {
+    /// Keeps `value`, read under `generation` (taken before the read).
+    pub(crate) fn put(&self, generation: u64, key: K, value: &V) {
         if let Some(map) = &self.map {
-            let entry = Entry { generation, read_at: Instant::now(), product: Arc::new(product.clone()) };
-            map.insert(product.id, entry);
+            let entry = Entry { generation, read_at: Instant::now(), value: Arc::new(value.clone()) };
+            map.insert(key, entry);
         }
     }
 }
 
-impl std::fmt::Debug for ProductCache {
+impl<K, V> std::fmt::Debug for Cache<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProductCache")
-            .field("entries", &self.map.as_ref().map_or(0, |m| m.len()))
-            .field("ttl", &self.ttl)
-            .finish()
+        f.debug_struct("Cache").field("enabled", &self.map.is_some()).field("ttl", &self.ttl).finish()
     }
 }
 
@@ -138,34 +150,34 @@ mod tests {
     #[test]
     fn a_write_invalidates_what_was_read_before_it() {
         let generation = Generation::default();
-        let cache = ProductCache::new(CacheConfig::default());
+        let cache = ProductCache::new(10, Duration::from_secs(60));
         let before = generation.current();
-        cache.put(before, &product(1, "a"));
-        assert_eq!(cache.get(1, generation.current()).map(|p| p.name), Some("a".into()));
+        cache.put(before, 1, &product(1, "a"));
+        assert_eq!(cache.get(&1, generation.current()).map(|p| p.name), Some("a".into()));
         drop(generation.write());
-        assert!(cache.get(1, generation.current()).is_none());
+        assert!(cache.get(&1, generation.current()).is_none());
     }
 
     #[test]
     fn a_row_read_during_a_write_is_not_served_after_it() {
         let generation = Generation::default();
-        let cache = ProductCache::new(CacheConfig::default());
+        let cache = ProductCache::new(10, Duration::from_secs(60));
         let write = generation.write();
         // The read takes the generation, the write commits, the read sees the new row or the
         // old one: either way it is tagged with the generation the write is about to leave.
         let tag = generation.current();
         drop(write);
-        cache.put(tag, &product(1, "maybe stale"));
-        assert!(cache.get(1, generation.current()).is_none());
+        cache.put(tag, 1, &product(1, "maybe stale"));
+        assert!(cache.get(&1, generation.current()).is_none());
     }
 
     #[test]
     fn entries_expire_and_zero_entries_is_off() {
-        let cache = ProductCache::new(CacheConfig { entries: 10, ttl: Duration::ZERO });
-        cache.put(0, &product(1, "a"));
-        assert!(cache.get(1, 0).is_none());
-        let off = ProductCache::new(CacheConfig { entries: 0, ttl: Duration::from_secs(60) });
-        off.put(0, &product(1, "a"));
-        assert!(off.get(1, 0).is_none());
+        let cache = ProductCache::new(10, Duration::ZERO);
+        cache.put(0, 1, &product(1, "a"));
+        assert!(cache.get(&1, 0).is_none());
+        let off = ProductCache::new(0, Duration::from_secs(60));
+        off.put(0, 1, &product(1, "a"));
+        assert!(off.get(&1, 0).is_none());
     }
 }

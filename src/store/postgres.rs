@@ -30,6 +30,26 @@ macro_rules! tag_names {
     };
 }
 
+/// The names of the tags whose keys are the `IN` list written between `(open)` and `(close)`, in
+/// the same order and shape as [`tag_names!`]: a new product's `tags`, computed in its `INSERT`.
+macro_rules! tag_names_of {
+    (open) => {
+        "COALESCE((SELECT json_agg(name ORDER BY name_key) FROM tags WHERE name_key IN ("
+    };
+    (close) => {
+        ")), '[]'::json)"
+    };
+}
+
+/// The id of the row this session's last `INSERT` into a table with generated ids made: the
+/// value its identity sequence last gave (`lastval()`). Inserting links into `product_tags`, which
+/// has no sequence, leaves it alone.
+macro_rules! last_insert_id {
+    () => {
+        "lastval()"
+    };
+}
+
 /// PostgreSQL prepares one statement per query: a batch is sent statement by statement.
 const MANY_STATEMENTS_PER_QUERY: bool = false;
 

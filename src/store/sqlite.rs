@@ -31,6 +31,26 @@ macro_rules! tag_names {
     };
 }
 
+/// The names of the tags whose keys are the `IN` list written between `(open)` and `(close)`, in
+/// the same order and shape as [`tag_names!`]: a new product's `tags`, computed in its `INSERT`.
+macro_rules! tag_names_of {
+    (open) => {
+        "(SELECT json_group_array(name) FROM (SELECT name FROM tags WHERE name_key IN ("
+    };
+    (close) => {
+        ") ORDER BY name_key))"
+    };
+}
+
+/// The id of the row this connection's last `INSERT` into a table with generated ids made. An
+/// `INSERT` into `product_tags`, a `WITHOUT ROWID` table (migrations/sqlite/20261130200001),
+/// leaves it alone, so it stays a new product's id while that product's links are inserted.
+macro_rules! last_insert_id {
+    () => {
+        "last_insert_rowid()"
+    };
+}
+
 /// sqlx runs every statement of a query in one call to the connection's thread: a batch of
 /// statements is one query (one hand-off instead of one per statement).
 const MANY_STATEMENTS_PER_QUERY: bool = true;

@@ -18,6 +18,99 @@ async fn tags_named_by_products_are_created_once_ignoring_case() {
     assert_eq!(page.total, Some(3));
 }
 
+/// A new product's links are inserted in the batch that inserts it, by the id the back-end last
+/// generated (store/sql/catalog.rs): each product must be linked to its own tags, new and
+/// existing ones, and to no other product's.
+#[tokio::test]
+async fn a_new_product_is_linked_to_its_own_tags_only() {
+    let app = TestApp::spawn().await;
+    let category = create_category(&app, "Pantry").await;
+    let c = category.id.0.get();
+    let tea = create_product(&app, c, "Tea", "3", 1, &["drink", "Leaf", "hot"]).await;
+    let coffee = create_product(&app, c, "Coffee", "5", 1, &["HOT", "bean", "drink"]).await;
+    let salt = create_product(&app, c, "Salt", "1", 1, &[]).await;
+    let soup = create_product(&app, c, "Soup", "4", 1, &["hot"]).await;
+    assert_eq!(coffee.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>(), ["bean", "drink", "hot"]);
+    assert!(salt.tags.is_empty());
+    let tagged = |tag: &'static str| {
+        let client = app.client.clone();
+        async move {
+            let page = client.product_list().tag(tag).send().await.unwrap().into_inner();
+            page.items.into_iter().map(|p| p.id.0.get()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(tagged("hot").await, [tea.id.0.get(), coffee.id.0.get(), soup.id.0.get()]);
+    assert_eq!(tagged("drink").await, [tea.id.0.get(), coffee.id.0.get()]);
+    assert_eq!(tagged("leaf").await, [tea.id.0.get()]);
+    assert_eq!(tagged("bean").await, [coffee.id.0.get()]);
+}
+
+/// A product with tags is created by one batch (on SQLite its `BEGIN` and `COMMIT` included):
+/// one that fails half-way writes nothing, and the connection is fit for the next write.
+#[tokio::test]
+async fn a_create_that_fails_half_way_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let category = create_category(&app, "Pantry").await;
+    let missing = app
+        .http
+        .post(app.url("/api/v1/products"))
+        .json(&serde_json::json!({"name": "Ghost", "price": "1", "stock": 1, "category_id": 999, "tags": ["unseen"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 422);
+    let tags = app.client.tag_list().send().await.unwrap().into_inner();
+    assert!(tags.items.is_empty(), "the tag the failed create made is gone with it");
+    let made = create_product(&app, category.id.0.get(), "Tea", "3", 1, &["unseen"]).await;
+    assert_eq!(made.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>(), ["unseen"]);
+}
+
+/// The same when the request is abandoned half-way (its future dropped after a few polls,
+/// wherever the write then is): each product is there with all its links or not at all, and
+/// the store keeps writing.
+#[tokio::test]
+async fn a_create_abandoned_half_way_leaves_nothing_half_written() {
+    let app = TestApp::spawn().await;
+    let category = create_category(&app, "Pantry").await;
+    let config = storefront::config::Config::with_database(app.database_url.clone());
+    let direct = storefront::open_for_operator(&config, false).await.unwrap();
+    let actor = storefront::app::Actor::Operator;
+    let new = |name: String, tags: Vec<String>| storefront::domain::NewProduct {
+        name,
+        description: String::new(),
+        price_cents: 100,
+        stock: 1,
+        category_id: category.id.0.get().try_into().unwrap(),
+        tags,
+    };
+    for i in 0..24 {
+        let product = new(format!("Abandoned {i}"), vec!["left".into(), format!("t{i}")]);
+        let create = direct.product_create(&actor, &product);
+        tokio::pin!(create);
+        for _ in 0..i % 6 {
+            if futures::poll!(&mut create).is_ready() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    let after = direct.product_create(&actor, &new("After".into(), vec!["left".into()])).await.unwrap();
+    assert_eq!(after.tags, ["left"]);
+    let all = app.client.product_list().limit(std::num::NonZeroU64::new(100).unwrap()).send().await.unwrap();
+    let left =
+        app.client.product_list().tag("left").limit(std::num::NonZeroU64::new(100).unwrap()).send().await;
+    let (all, left) = (all.into_inner().items, left.unwrap().into_inner().items);
+    for product in all.iter().filter(|p| p.name.starts_with("Abandoned")) {
+        let i = product.name.trim_start_matches("Abandoned ");
+        let tags: Vec<&str> = product.tags.iter().map(|t| t.as_str()).collect();
+        assert_eq!(tags, ["left".to_string(), format!("t{i}")]);
+        let linked = app.client.product_list().tag(format!("t{i}")).send().await.unwrap().into_inner().items;
+        assert_eq!(linked.iter().map(|p| p.id.0.get()).collect::<Vec<_>>(), [product.id.0.get()]);
+    }
+    assert_eq!(left.len(), all.len(), "every product, and only they, linked to `left`");
+    direct.store().close().await;
+}
+
 #[tokio::test]
 async fn tag_list_pages_by_cursor() {
     let app = TestApp::spawn().await;

@@ -175,7 +175,14 @@ impl AccountStore for SqlStore {
     }
 
     async fn user_in_session(&self, id: Id, family: &str) -> Result<Option<User>, Error> {
-        Ok(sqlx::query_as(concat!(
+        // The generation before the read (see `store::cache`); a login found alive is kept, one
+        // that ended is not (it cannot come back).
+        let key = (id, family.to_string());
+        let generation = self.accounts.current();
+        if let Some(user) = self.sessions.get(&key, generation) {
+            return Ok(Some(user));
+        }
+        let user: Option<User> = sqlx::query_as(concat!(
             "SELECT ",
             user_columns!(),
             " FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM refresh_tokens r \
@@ -184,7 +191,11 @@ impl AccountStore for SqlStore {
         .bind(id)
         .bind(family)
         .fetch_optional(&mut *self.reader().await?)
-        .await?)
+        .await?;
+        if let Some(user) = &user {
+            self.sessions.put(generation, key, user);
+        }
+        Ok(user)
     }
 
     async fn api_key_create(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{list_by_id, locked, Batch, Sql, SqlStore, Tx};
+use super::{list_by_id, locked, Batch, Sql, SqlStore, Tx, MANY_STATEMENTS_PER_QUERY};
 use crate::domain::*;
 use crate::error::Error;
 use crate::store::{next_update, now_micros, violation, CatalogStore, Violation};
@@ -74,7 +74,7 @@ impl CatalogStore for SqlStore {
         .bind(name)
         .bind(name_key(name))
         .bind(now_micros())
-        .fetch_one(&mut *self.writer().await?)
+        .fetch_one(&mut *self.catalog_writer().await?)
         .await
         .map_err(|e| duplicate_category(e, name))
     }
@@ -85,7 +85,7 @@ impl CatalogStore for SqlStore {
         name: &str,
         check: Check<'_, Category>,
     ) -> Result<Category, Error> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.catalog_begin().await?;
         let current = lock_category(&mut tx, id, check).await?;
         let row = sqlx::query_as(concat!(
             "UPDATE categories SET name = $1, name_key = $2, version = version + 1, updated_at = $3 \
@@ -104,7 +104,7 @@ impl CatalogStore for SqlStore {
     }
 
     async fn category_delete(&self, id: Id, check: Check<'_, Category>) -> Result<(), Error> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.catalog_begin().await?;
         lock_category(&mut tx, id, check).await?;
         let in_use: Option<(i64,)> = sqlx::query_as("SELECT id FROM products WHERE category_id = $1 LIMIT 1")
             .bind(id)
@@ -205,7 +205,7 @@ impl CatalogStore for SqlStore {
     async fn product(&self, id: Id) -> Result<Product, Error> {
         // The generation before the read: see `store::cache`.
         let generation = self.generation.current();
-        if let Some(product) = self.products.get(id, generation) {
+        if let Some(product) = self.products.get(&id, generation) {
             return Ok(product);
         }
         let product: Product = sqlx::query_as(PRODUCT)
@@ -213,7 +213,7 @@ impl CatalogStore for SqlStore {
             .fetch_optional(&mut *self.reader().await?)
             .await?
             .ok_or(Error::NotFound("product"))?;
-        self.products.put(generation, &product);
+        self.products.put(generation, product.id, &product);
         Ok(product)
     }
 
@@ -240,27 +240,46 @@ impl CatalogStore for SqlStore {
     }
 
     async fn product_create(&self, new: &NewProduct) -> Result<Product, Error> {
-        let mut tx = self.begin().await?;
         let now = now_micros();
-        let product = if new.tags.is_empty() {
-            // The new row is the answer.
-            new_product(sqlx::query_as(insert_product!(product_returning!())), new, now)
-                .fetch_one(&mut *tx)
+        let by_key = tags_by_key(&new.tags);
+        if by_key.is_empty() {
+            // One statement, atomic as it is: no transaction.
+            return new_product(sqlx::query_as(insert_product!(product_returning!())), new, now)
+                .fetch_one(&mut *self.catalog_writer().await?)
                 .await
-                .map_err(missing_category)?
-        } else {
-            // The row, then its tags, which the last statement stores in it and returns.
-            let (id,): (Id,) = new_product(sqlx::query_as(insert_product!("id")), new, now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(missing_category)?;
-            let mut batch = Batch::default();
-            set_tags(&mut batch, id, &new.tags, false);
-            retag(&mut batch, id);
-            returned(&mut tx, &batch).await?
-        };
-        tx.commit().await?;
-        Ok(product)
+                .map_err(missing_category);
+        }
+        // The tags that do not exist yet, the row with its tags' names, and its links: one batch.
+        let keys: Vec<&str> = by_key.keys().map(String::as_str).collect();
+        let mut batch = Batch::default();
+        create_tags(&mut batch, &by_key, now);
+        batch
+            .then(
+                "INSERT INTO products \
+                 (name, name_key, description, price_cents, stock, category_id, created_at, updated_at, tags) \
+                 VALUES (",
+            )
+            .bind(new.name.as_str())
+            .push(", ")
+            .bind(name_key(&new.name))
+            .push(", ")
+            .bind(new.description.as_str())
+            .push(", ")
+            .bind(new.price_cents)
+            .push(", ")
+            .bind(new.stock)
+            .push(", ")
+            .bind(new.category_id)
+            .push(", ")
+            .bind(now)
+            .push(", ")
+            .bind(now)
+            .push(concat!(", ", tag_names_of!(open)))
+            .bind_list(&keys)
+            .push(concat!(tag_names_of!(close), ") RETURNING ", product_returning!()));
+        link_tags(&mut batch, Linked::Inserted, &keys);
+        let mut rows: Vec<Product> = self.catalog_transaction(&batch, missing_category).await?;
+        rows.pop().ok_or(Error::NotFound("product"))
     }
 
     async fn product_update(
@@ -269,7 +288,7 @@ impl CatalogStore for SqlStore {
         changes: &ProductChanges,
         check: Check<'_, Product>,
     ) -> Result<Product, Error> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.catalog_begin().await?;
         let current = lock_product(&mut tx, id, check).await?;
         let name = changes.name.as_ref().unwrap_or(&current.name);
         // The row's update, the tags' and the product as it then is: one batch.
@@ -306,7 +325,7 @@ impl CatalogStore for SqlStore {
     }
 
     async fn product_delete(&self, id: Id, check: Check<'_, Product>) -> Result<(), Error> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.catalog_begin().await?;
         lock_product(&mut tx, id, check).await?;
         sqlx::query("DELETE FROM products WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -374,34 +393,88 @@ fn push_filter(sql: &mut Sql, filter: &ProductFilter) {
     }
 }
 
-/// Adds to `batch` what sets the tags of a product to `names`, creating the tags that do not
-/// exist yet. Names that differ only in case are one tag, spelled as it was first created.
-/// [`retag`] then stores their names in the product's row.
-fn set_tags(batch: &mut Batch, product_id: Id, names: &[String], replacing: bool) {
-    if replacing {
-        batch.then("DELETE FROM product_tags WHERE product_id = ").bind(product_id);
-    }
-    let mut by_key: BTreeMap<String, &str> = BTreeMap::new();
+/// Tag names by their key: names that differ only in case are one tag, spelled as it was first
+/// given.
+fn tags_by_key(names: &[String]) -> BTreeMap<String, &str> {
+    let mut by_key = BTreeMap::new();
     for name in names {
-        by_key.entry(name_key(name)).or_insert(name);
+        by_key.entry(name_key(name)).or_insert(name.as_str());
     }
-    if by_key.is_empty() {
+    by_key
+}
+
+/// Adds to `batch` what creates the tags of `by_key` that do not exist yet (an existing tag keeps
+/// the spelling it was created with).
+///
+/// Where a batch is one query (SQLite: [`MANY_STATEMENTS_PER_QUERY`]), one single-row statement
+/// per tag: SQLite runs a statement that writes several rows inside a transaction under a
+/// statement journal (a copy of every page it changes, to undo the statement alone), which
+/// costs more than the extra statements. Elsewhere, where each statement is a round trip, one
+/// statement for all the rows. The same for [`link_tags`].
+fn create_tags(batch: &mut Batch, by_key: &BTreeMap<String, &str>, now: i64) {
+    const INSERT: &str = "INSERT INTO tags (name, name_key, created_at) VALUES ";
+    const ON_CONFLICT: &str = " ON CONFLICT (name_key) DO NOTHING";
+    if MANY_STATEMENTS_PER_QUERY {
+        for (key, name) in by_key {
+            let insert = batch.then(INSERT).push("(");
+            insert.bind(*name).push(", ").bind(key.as_str()).push(", ").bind(now).push(")").push(ON_CONFLICT);
+        }
         return;
     }
-    let now = now_micros();
-    let insert = batch.then("INSERT INTO tags (name, name_key, created_at) VALUES ");
+    let insert = batch.then(INSERT);
     for (i, (key, name)) in by_key.iter().enumerate() {
         insert.push(if i == 0 { "(" } else { ", (" });
         insert.bind(*name).push(", ").bind(key.as_str()).push(", ").bind(now).push(")");
     }
-    insert.push(" ON CONFLICT (name_key) DO NOTHING");
-    let keys: Vec<String> = by_key.into_keys().collect();
-    batch
-        .then("INSERT INTO product_tags (product_id, tag_id) SELECT ")
-        .bind(product_id)
-        .push(", id FROM tags WHERE name_key IN (")
-        .bind_list(&keys)
-        .push(")");
+    insert.push(ON_CONFLICT);
+}
+
+/// The product a batch links to tags.
+#[derive(Debug, Clone, Copy)]
+enum Linked {
+    /// An existing product.
+    Id(Id),
+    /// The product the batch inserted last ([`last_insert_id!`]).
+    Inserted,
+}
+
+/// Adds to `batch` what links `product` to the tags of `keys`, which exist by then (one
+/// statement per link where a batch is one query: see [`create_tags`]).
+fn link_tags(batch: &mut Batch, product: Linked, keys: &[&str]) {
+    let product_id = |insert: &mut Sql| match product {
+        Linked::Id(id) => {
+            insert.bind(id);
+        }
+        Linked::Inserted => {
+            insert.push(last_insert_id!());
+        }
+    };
+    if MANY_STATEMENTS_PER_QUERY {
+        for key in keys {
+            let insert = batch.then("INSERT INTO product_tags (product_id, tag_id) VALUES (");
+            product_id(insert);
+            insert.push(", (SELECT id FROM tags WHERE name_key = ").bind(*key).push("))");
+        }
+        return;
+    }
+    let insert = batch.then("INSERT INTO product_tags (product_id, tag_id) SELECT ");
+    product_id(insert);
+    insert.push(", id FROM tags WHERE name_key IN (").bind_list(keys).push(")");
+}
+
+/// Adds to `batch` what sets the tags of a product to `names`, creating the tags that do not
+/// exist yet. [`retag`] then stores their names in the product's row.
+fn set_tags(batch: &mut Batch, product_id: Id, names: &[String], replacing: bool) {
+    if replacing {
+        batch.then("DELETE FROM product_tags WHERE product_id = ").bind(product_id);
+    }
+    let by_key = tags_by_key(names);
+    if by_key.is_empty() {
+        return;
+    }
+    create_tags(batch, &by_key, now_micros());
+    let keys: Vec<&str> = by_key.keys().map(String::as_str).collect();
+    link_tags(batch, Linked::Id(product_id), &keys);
 }
 
 /// Adds to `batch` what stores the names of the product's tags, as its links now are, in its
@@ -413,7 +486,7 @@ fn retag(batch: &mut Batch, product_id: Id) {
         .push(concat!(" RETURNING ", product_returning!()));
 }
 
-/// Runs `batch`, whose last statement returns the product it wrote.
+/// Runs `batch`, whose only statement that returns rows returns the product it wrote.
 async fn returned(tx: &mut Tx, batch: &Batch) -> Result<Product, Error> {
     let mut rows: Vec<Product> = batch.run(tx).await.map_err(missing_category)?;
     rows.pop().ok_or(Error::NotFound("product"))

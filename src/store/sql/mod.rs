@@ -2,7 +2,7 @@
 //!
 //! `store/sqlite.rs` and `store/postgres.rs` each include this module tree (`#[path]`), after
 //! defining `Db` (their sqlx database), `BACKEND`, `MANY_STATEMENTS_PER_QUERY` and the
-//! `for_update!` and `tag_names!` macros; so this code is
+//! `for_update!`, `tag_names!`, `tag_names_of!` and `last_insert_id!` macros; so this code is
 //! plain, non-generic sqlx against one concrete database at a time. Statements use `$n`
 //! placeholders, which both understand, and portable types (BIGINT ids, cents and microsecond
 //! timestamps, TEXT).
@@ -22,7 +22,7 @@ use sqlx::pool::PoolConnection;
 use super::{Backend, Db, Guard, BACKEND, MANY_STATEMENTS_PER_QUERY};
 use crate::domain::{Check, Id, Page, Start};
 use crate::error::Error;
-use crate::store::cache::{CacheConfig, Generation, ProductCache, Written};
+use crate::store::cache::{CacheConfig, Generation, ProductCache, SessionCache, Written, SESSIONS};
 use crate::store::Store;
 
 /// The pools of one database: reads, and writes (the same pool on PostgreSQL; one connection on
@@ -38,6 +38,11 @@ pub struct SqlStore {
     generation: Generation,
     /// Products read by id, valid while `generation` has not moved (see `store::cache`).
     products: ProductCache,
+    /// Moved on by every write this process makes that may change an account or end a login:
+    /// all but the catalog's ([`SqlStore::catalog_writer`], [`SqlStore::catalog_begin`]).
+    accounts: Generation,
+    /// The callers of authenticated requests, valid while `accounts` has not moved.
+    sessions: SessionCache,
 }
 
 /// Whether the database is known to be unreachable (the last attempt to reach it failed): then
@@ -61,7 +66,9 @@ impl SqlStore {
             health: Health { down: AtomicBool::new(false), short: down_acquire_timeout },
             guard,
             generation: Generation::default(),
-            products: ProductCache::new(cache),
+            products: ProductCache::new(cache.entries, cache.ttl),
+            accounts: Generation::default(),
+            sessions: SessionCache::new(cache.entries.min(SESSIONS), cache.ttl),
         }
     }
 
@@ -95,33 +102,111 @@ impl SqlStore {
     }
 
     /// A connection for writes, once the back-end's guard allows them; when it is released,
-    /// the product cache's generation moves on.
+    /// the caches' generations move on.
     async fn writer(&self) -> Result<Writer, Error> {
-        let written = self.generation.write();
-        Ok(Tracked { inner: self.counters().await?, _written: written })
+        let (written, accounts) = (self.generation.write(), Some(self.accounts.write()));
+        Ok(Tracked { inner: self.counters().await?, _written: written, _accounts: accounts })
     }
 
-    /// A connection of the write pool for what the product cache does not depend on (the rate
-    /// limits' counters): it leaves the cache's generation alone.
+    /// A connection for a write to the catalog (categories, products, tags), which changes no
+    /// account and ends no login: the product cache's generation moves on, not the sessions'.
+    async fn catalog_writer(&self) -> Result<Writer, Error> {
+        let written = self.generation.write();
+        Ok(Tracked { inner: self.counters().await?, _written: written, _accounts: None })
+    }
+
+    /// A connection of the write pool for what the caches do not depend on (the rate limits'
+    /// counters): it leaves their generations alone.
     async fn counters(&self) -> Result<PoolConnection<Db>, Error> {
         self.guard.check()?;
         self.acquire(&self.write).await
     }
 
-    /// A write transaction; when it is over, the product cache's generation moves on.
+    /// A write transaction; when it is over, the caches' generations move on.
     async fn begin(&self) -> Result<Tx, Error> {
+        let (written, accounts) = (self.generation.write(), Some(self.accounts.write()));
+        let connection = self.counters().await?;
+        Ok(Tracked {
+            inner: sqlx::Transaction::begin(connection, None).await?,
+            _written: written,
+            _accounts: accounts,
+        })
+    }
+
+    /// Runs `batch` as one write transaction on the catalog (see [`SqlStore::catalog_writer`])
+    /// and returns its rows, as [`Batch::run`] does; `failed` says what a failed statement means.
+    ///
+    /// Where a batch is one query (SQLite), `BEGIN IMMEDIATE` and `COMMIT` go into it: the whole
+    /// write is one hand-off to the connection's thread instead of three. A statement that fails
+    /// leaves that transaction open, so it is rolled back before the connection goes back to the
+    /// pool; if that fails too, or if the run is cancelled half-way (its future dropped), the
+    /// connection is closed instead, which rolls back whatever it had begun. Elsewhere the batch
+    /// runs inside an ordinary transaction.
+    async fn catalog_transaction<T>(
+        &self,
+        batch: &Batch,
+        failed: fn(sqlx::Error) -> Error,
+    ) -> Result<Vec<T>, Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+    {
+        if !MANY_STATEMENTS_PER_QUERY || !batch.done.is_empty() {
+            let mut tx = self.catalog_begin().await?;
+            let rows = batch.run(&mut tx).await.map_err(failed)?;
+            tx.commit().await?;
+            return Ok(rows);
+        }
+        let Some(statements) = &batch.current else { return Ok(Vec::new()) };
+        let sql = Sql {
+            text: format!("BEGIN IMMEDIATE; {}; COMMIT", statements.text),
+            args: statements.args.clone(),
+            filtered: false,
+        };
+        let mut writer = self.catalog_writer().await?;
+        let mut open = OpenTransaction { connection: &mut writer.inner, over: false };
+        let result = sql.query_as().fetch_all(&mut **open.connection).await;
+        open.over = match &result {
+            Ok(_) => true,
+            Err(_) => sqlx::query("ROLLBACK").execute(&mut **open.connection).await.is_ok(),
+        };
+        result.map_err(failed)
+    }
+
+    /// A write transaction on the catalog (see [`SqlStore::catalog_writer`]).
+    async fn catalog_begin(&self) -> Result<Tx, Error> {
         let written = self.generation.write();
         let connection = self.counters().await?;
-        Ok(Tracked { inner: sqlx::Transaction::begin(connection, None).await?, _written: written })
+        Ok(Tracked {
+            inner: sqlx::Transaction::begin(connection, None).await?,
+            _written: written,
+            _accounts: None,
+        })
     }
 }
 
-/// A write connection or transaction (`C`) with the guard that moves the cache's generation on
+/// A write connection or transaction (`C`) with the guards that move the caches' generations on
 /// when it is dropped: after the write is over (released, committed or rolled back), by the
 /// field order.
 struct Tracked<C> {
     inner: C,
     _written: Written,
+    _accounts: Option<Written>,
+}
+
+/// A write connection that may be inside a transaction begun by SQL text (not by sqlx, which
+/// would roll it back itself): unless the transaction is known to be over when this is dropped,
+/// the connection is closed rather than returned to the pool.
+struct OpenTransaction<'c> {
+    connection: &'c mut PoolConnection<Db>,
+    over: bool,
+}
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.over {
+            self.connection.close_on_drop();
+        }
+    }
 }
 
 /// A write connection.
@@ -477,8 +562,8 @@ impl Sql {
     }
 }
 
-/// Statements run in order in one transaction, the last one's rows returned: where the back-end
-/// runs several statements per query (SQLite), as one query, so one hand-off to the connection's
+/// Statements run in order in one transaction, their rows returned: where the back-end runs
+/// several statements per query (SQLite), as one query, so one hand-off to the connection's
 /// thread instead of one per statement; elsewhere one after the other.
 #[derive(Debug, Default)]
 struct Batch {
@@ -503,19 +588,17 @@ impl Batch {
         self.current.as_mut().expect("just set")
     }
 
-    /// Runs the statements; the rows of the last one (the others' rows, if any, too where they
-    /// run as one query: end with the only statement that returns rows).
+    /// Runs the statements; the rows of every statement that returns some, in order (all of
+    /// the same type `T`).
     async fn run<T>(&self, connection: &mut <Db as sqlx::Database>::Connection) -> Result<Vec<T>, sqlx::Error>
     where
         T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
     {
-        for sql in &self.done {
-            sql.query().execute(&mut *connection).await?;
+        let mut rows = Vec::new();
+        for sql in self.done.iter().chain(&self.current) {
+            rows.extend(sql.query_as().fetch_all(&mut *connection).await?);
         }
-        match &self.current {
-            Some(sql) => sql.query_as().fetch_all(connection).await,
-            None => Ok(Vec::new()),
-        }
+        Ok(rows)
     }
 }
 
