@@ -21,7 +21,7 @@
 //!   documented staleness bound (`cache_ttl_ms`); `cache_entries = 0` switches the cache off.
 //!
 //! Bounded: at most `entries` products (quick_cache's S3-FIFO eviction), each a few hundred
-//! bytes; at most [`SESSIONS`] logins.
+//! bytes; at most `SESSIONS` (4,096) logins.
 
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
