@@ -31,17 +31,6 @@ macro_rules! product_returning {
     };
 }
 
-/// A new product's row, returning `$returning`; bound by [`new_product`].
-macro_rules! insert_product {
-    ($returning:expr) => {
-        concat!(
-            "INSERT INTO products (name, name_key, description, price_cents, stock, category_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
-            $returning
-        )
-    };
-}
-
 /// One product and its tags, by id.
 const PRODUCT: &str = concat!("SELECT ", product_columns!(), " FROM products p WHERE p.id = $1");
 
@@ -242,43 +231,19 @@ impl CatalogStore for SqlStore {
     async fn product_create(&self, new: &NewProduct) -> Result<Product, Error> {
         let now = now_micros();
         let by_key = tags_by_key(&new.tags);
-        if by_key.is_empty() {
-            // One statement, atomic as it is: no transaction.
-            return new_product(sqlx::query_as(insert_product!(product_returning!())), new, now)
-                .fetch_one(&mut *self.catalog_writer().await?)
-                .await
-                .map_err(missing_category);
-        }
-        // The tags that do not exist yet, the row with its tags' names, and its links: one batch.
         let keys: Vec<&str> = by_key.keys().map(String::as_str).collect();
         let mut batch = Batch::default();
-        create_tags(&mut batch, &by_key, now);
-        batch
-            .then(
-                "INSERT INTO products \
-                 (name, name_key, description, price_cents, stock, category_id, created_at, updated_at, tags) \
-                 VALUES (",
-            )
-            .bind(new.name.as_str())
-            .push(", ")
-            .bind(name_key(&new.name))
-            .push(", ")
-            .bind(new.description.as_str())
-            .push(", ")
-            .bind(new.price_cents)
-            .push(", ")
-            .bind(new.stock)
-            .push(", ")
-            .bind(new.category_id)
-            .push(", ")
-            .bind(now)
-            .push(", ")
-            .bind(now)
-            .push(concat!(", ", tag_names_of!(open)))
-            .bind_list(&keys)
-            .push(concat!(tag_names_of!(close), ") RETURNING ", product_returning!()));
-        link_tags(&mut batch, Linked::Inserted, &keys);
-        let mut rows: Vec<Product> = self.catalog_transaction(&batch, missing_category).await?;
+        let mut rows: Vec<Product> = if keys.is_empty() {
+            // One statement, atomic as it is: no transaction.
+            insert_product(&mut batch, new, now, &keys);
+            batch.run(&mut *self.catalog_writer().await?).await.map_err(missing_category)?
+        } else {
+            // The tags that do not exist yet, the row with its tags' names, and its links.
+            create_tags(&mut batch, &by_key, now);
+            insert_product(&mut batch, new, now, &keys);
+            link_tags(&mut batch, Linked::Inserted, &keys);
+            self.catalog_transaction(&batch, missing_category).await?
+        };
         rows.pop().ok_or(Error::NotFound("product"))
     }
 
@@ -333,20 +298,33 @@ impl CatalogStore for SqlStore {
     }
 }
 
-/// [`insert_product!`]'s placeholders bound to `new`'s values, created at `now`.
-fn new_product<'q, O>(
-    query: sqlx::query::QueryAs<'q, super::Db, O, <super::Db as sqlx::Database>::Arguments>,
-    new: &'q NewProduct,
-    now: i64,
-) -> sqlx::query::QueryAs<'q, super::Db, O, <super::Db as sqlx::Database>::Arguments> {
-    query
-        .bind(&new.name)
+/// Adds to `batch` the row of `new`, created at `now`, which it returns; its `tags` are the
+/// names of the tags of `keys`, which exist by then (none: the column's default, `[]`).
+fn insert_product(batch: &mut Batch, new: &NewProduct, now: i64, keys: &[&str]) {
+    let insert = batch.then(
+        "INSERT INTO products (name, name_key, description, price_cents, stock, category_id, created_at, updated_at",
+    );
+    insert.push(if keys.is_empty() { ") VALUES (" } else { ", tags) VALUES (" });
+    insert
+        .bind(new.name.as_str())
+        .push(", ")
         .bind(name_key(&new.name))
-        .bind(&new.description)
+        .push(", ")
+        .bind(new.description.as_str())
+        .push(", ")
         .bind(new.price_cents)
+        .push(", ")
         .bind(new.stock)
+        .push(", ")
         .bind(new.category_id)
+        .push(", ")
         .bind(now)
+        .push(", ")
+        .bind(now);
+    if !keys.is_empty() {
+        insert.push(concat!(", ", tag_names_of!(open))).bind_list(keys).push(tag_names_of!(close));
+    }
+    insert.push(concat!(") RETURNING ", product_returning!()));
 }
 
 fn column(key: SortKey) -> &'static str {

@@ -104,15 +104,20 @@ impl SqlStore {
     /// A connection for writes, once the back-end's guard allows them; when it is released,
     /// the caches' generations move on.
     async fn writer(&self) -> Result<Writer, Error> {
-        let (written, accounts) = (self.generation.write(), Some(self.accounts.write()));
-        Ok(Tracked { inner: self.counters().await?, _written: written, _accounts: accounts })
+        self.write_connection(Some(self.accounts.write())).await
     }
 
     /// A connection for a write to the catalog (categories, products, tags), which changes no
     /// account and ends no login: the product cache's generation moves on, not the sessions'.
     async fn catalog_writer(&self) -> Result<Writer, Error> {
+        self.write_connection(None).await
+    }
+
+    /// A write connection that moves the product cache's generation on when released, and the
+    /// sessions' with `accounts`.
+    async fn write_connection(&self, accounts: Option<Written>) -> Result<Writer, Error> {
         let written = self.generation.write();
-        Ok(Tracked { inner: self.counters().await?, _written: written, _accounts: None })
+        Ok(Tracked { inner: self.counters().await?, _written: written, _accounts: accounts })
     }
 
     /// A connection of the write pool for what the caches do not depend on (the rate limits'
@@ -124,13 +129,12 @@ impl SqlStore {
 
     /// A write transaction; when it is over, the caches' generations move on.
     async fn begin(&self) -> Result<Tx, Error> {
-        let (written, accounts) = (self.generation.write(), Some(self.accounts.write()));
-        let connection = self.counters().await?;
-        Ok(Tracked {
-            inner: sqlx::Transaction::begin(connection, None).await?,
-            _written: written,
-            _accounts: accounts,
-        })
+        self.writer().await?.begin().await
+    }
+
+    /// A write transaction on the catalog (see [`SqlStore::catalog_writer`]).
+    async fn catalog_begin(&self) -> Result<Tx, Error> {
+        self.catalog_writer().await?.begin().await
     }
 
     /// Runs `batch` as one write transaction on the catalog (see [`SqlStore::catalog_writer`])
@@ -150,12 +154,13 @@ impl SqlStore {
     where
         T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
     {
-        if !MANY_STATEMENTS_PER_QUERY || !batch.done.is_empty() {
+        if !MANY_STATEMENTS_PER_QUERY {
             let mut tx = self.catalog_begin().await?;
             let rows = batch.run(&mut tx).await.map_err(failed)?;
             tx.commit().await?;
             return Ok(rows);
         }
+        // One query: `Batch::then` has kept every statement in `current`.
         let Some(statements) = &batch.current else { return Ok(Vec::new()) };
         let sql = Sql {
             text: format!("BEGIN IMMEDIATE; {}; COMMIT", statements.text),
@@ -170,17 +175,6 @@ impl SqlStore {
             Err(_) => sqlx::query("ROLLBACK").execute(&mut **open.connection).await.is_ok(),
         };
         result.map_err(failed)
-    }
-
-    /// A write transaction on the catalog (see [`SqlStore::catalog_writer`]).
-    async fn catalog_begin(&self) -> Result<Tx, Error> {
-        let written = self.generation.write();
-        let connection = self.counters().await?;
-        Ok(Tracked {
-            inner: sqlx::Transaction::begin(connection, None).await?,
-            _written: written,
-            _accounts: None,
-        })
     }
 }
 
@@ -214,6 +208,14 @@ type Writer = Tracked<PoolConnection<Db>>;
 
 /// A write transaction.
 type Tx = Tracked<sqlx::Transaction<'static, Db>>;
+
+impl Writer {
+    /// A transaction on this connection, with its generations' guards.
+    async fn begin(self) -> Result<Tx, Error> {
+        let Tracked { inner, _written, _accounts } = self;
+        Ok(Tracked { inner: sqlx::Transaction::begin(inner, None).await?, _written, _accounts })
+    }
+}
 
 impl Tx {
     async fn commit(self) -> Result<(), sqlx::Error> {
