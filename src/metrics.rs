@@ -1,11 +1,11 @@
 //! Metrics in the Prometheus text format (the `prometheus` crate): requests and their latency
 //! by operation, method and status class, requests in flight, the database pools, rate-limit
-//! rejections by class, build information.
+//! rejections by class, writes committed in groups, build information.
 //!
 //! The edge records every request once it is answered ([`Metrics::observe`]). The label values
 //! are resolved once, at start, into handles per operation and status class, so that a request
 //! costs a lookup of its operation and two atomic updates: no label formatting, no allocation.
-//! The pools are read when the metrics are scraped.
+//! The pools and the grouped writes are read when the metrics are scraped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -62,6 +62,10 @@ pub struct Metrics {
     pool_size: IntGaugeVec,
     pool_idle: IntGaugeVec,
     pool_max: IntGaugeVec,
+    write_groups: IntCounter,
+    grouped_writes: IntCounter,
+    /// Held by a scrape while it brings the counters of the store's writes up to date.
+    scrape: std::sync::Mutex<()>,
     /// Whether the public listener serves them (not when they have an address of their own).
     public: bool,
 }
@@ -98,6 +102,12 @@ impl Metrics {
         let pool_size = pool("db_pool_connections", "Open database connections, by pool.")?;
         let pool_idle = pool("db_pool_idle_connections", "Idle database connections, by pool.")?;
         let pool_max = pool("db_pool_max_connections", "The most connections a pool opens.")?;
+        let write_groups = IntCounter::new(
+            "db_write_groups_total",
+            "Transactions in which writes were committed together (SQLite: the catalog's creates).",
+        )?;
+        let grouped_writes =
+            IntCounter::new("db_grouped_writes_total", "Writes committed in those transactions.")?;
         let build = IntGaugeVec::new(
             Opts::new(
                 "build_info",
@@ -116,6 +126,8 @@ impl Metrics {
             Box::new(pool_size.clone()),
             Box::new(pool_idle.clone()),
             Box::new(pool_max.clone()),
+            Box::new(write_groups.clone()),
+            Box::new(grouped_writes.clone()),
             Box::new(build),
         ] {
             registry.register(collector)?;
@@ -139,6 +151,9 @@ impl Metrics {
             pool_size,
             pool_idle,
             pool_max,
+            write_groups,
+            grouped_writes,
+            scrape: std::sync::Mutex::new(()),
             public,
         })
     }
@@ -182,13 +197,19 @@ impl Metrics {
         }
     }
 
-    /// The metrics, in the text format, with the pools as they are now.
+    /// The metrics, in the text format, with the pools and the grouped writes as they are now.
     pub fn render(&self, store: &dyn Store) -> Vec<u8> {
         for pool in store.pools() {
             self.pool_size.with_label_values(&[pool.name]).set(i64::from(pool.size));
             self.pool_idle.with_label_values(&[pool.name]).set(i64::try_from(pool.idle).unwrap_or(i64::MAX));
             self.pool_max.with_label_values(&[pool.name]).set(i64::from(pool.max));
         }
+        // The store counts; the counters catch up (they only ever grow, like the store's), one
+        // scrape at a time.
+        let _scrape = self.scrape.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let grouped = store.grouped_writes();
+        self.write_groups.inc_by(grouped.groups.saturating_sub(self.write_groups.get()));
+        self.grouped_writes.inc_by(grouped.writes.saturating_sub(self.grouped_writes.get()));
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into memory fails only on a metric the registry would not have accepted.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);

@@ -309,6 +309,19 @@ pub trait Store:
     async fn close(&self);
     /// The connection pools as they are now (for the metrics).
     fn pools(&self) -> Vec<PoolStats>;
+
+    /// The writes committed in groups so far (SQLite: the catalog's creates; see
+    /// `store/sql/group.rs`), and the transactions that held them; zero elsewhere.
+    fn grouped_writes(&self) -> GroupedWrites;
+}
+
+/// Writes committed together: `writes / groups` is the mean group's size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupedWrites {
+    /// Transactions committed with at least one write made in them.
+    pub groups: u64,
+    /// Writes made in them.
+    pub writes: u64,
 }
 
 /// A connection pool's state.

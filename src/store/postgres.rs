@@ -62,6 +62,7 @@ mod sql;
 pub type PgStore = sql::SqlStore;
 
 /// PostgreSQL needs no guard of its own: the server is reached over the network.
+#[derive(Clone)]
 pub(crate) struct Guard;
 
 impl Guard {

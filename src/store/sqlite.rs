@@ -66,6 +66,7 @@ pub type SqliteStore = sql::SqlStore;
 /// What SQLite checks before a write and a readiness probe: that the database's path still
 /// names the file the server opened. Deleted or replaced underneath a running server, writes
 /// would go into an unlinked file and be lost at the next start.
+#[derive(Clone)]
 pub(crate) struct Guard {
     path: PathBuf,
     identity: Option<(u64, u64)>,

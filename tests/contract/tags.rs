@@ -191,3 +191,76 @@ async fn the_migration_that_keeps_tag_names_in_the_row_fills_them_from_the_links
     assert_eq!(tags, [vec!["Electric".to_string(), "steel".into()], vec![]]);
     reopened.store().close().await;
 }
+
+/// Creates that arrive while the writer is busy are committed together (SQLite's group commit,
+/// store/sql/group.rs): each is answered with its own outcome, one that fails (a missing
+/// category) is rolled back alone, with the tag it made, and the others are made with all their
+/// links. On PostgreSQL each is its own transaction; the outcomes are the same.
+#[tokio::test]
+async fn creates_made_together_are_answered_each_and_fail_alone() {
+    use sqlx::Connection;
+    let app = TestApp::spawn().await;
+    let category = create_category(&app, "Pantry").await;
+    let config = storefront::config::Config::with_database(app.database_url.clone());
+    let direct = storefront::open_for_operator(&config, false).await.unwrap();
+    let actor = storefront::app::Actor::Operator;
+    let sqlite = app.database_url.starts_with("sqlite:");
+    // Another connection holds SQLite's write lock: the first create waits for it, and the
+    // others queue behind that one.
+    let mut blocker = if sqlite {
+        let mut connection = sqlx::SqliteConnection::connect(&app.database_url).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut connection).await.unwrap();
+        Some(connection)
+    } else {
+        None
+    };
+    let fails = |i: usize| i % 5 == 3;
+    let products: Vec<_> = (0..20)
+        .map(|i| storefront::domain::NewProduct {
+            name: format!("Grouped {i}"),
+            description: String::new(),
+            price_cents: 100,
+            stock: 1,
+            category_id: if fails(i) { 999 } else { category.id.0.get().try_into().unwrap() },
+            tags: vec!["grouped".into(), format!("g{i}")],
+        })
+        .collect();
+    let creates = futures::future::join_all(products.iter().map(|p| direct.product_create(&actor, p)));
+    tokio::pin!(creates);
+    // Every create reaches the queue while the lock is held.
+    for _ in 0..20 {
+        assert!(futures::poll!(&mut creates).is_pending());
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    if let Some(connection) = &mut blocker {
+        sqlx::query("COMMIT").execute(connection).await.unwrap();
+    }
+    let outcomes = creates.await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Ok(product) if !fails(i) => {
+                assert_eq!(product.tags, ["g".to_string() + &i.to_string(), "grouped".into()])
+            }
+            Err(storefront::error::Error::Invalid(errors)) if fails(i) => {
+                assert_eq!(errors[0].field, "category_id")
+            }
+            other => panic!("create {i}: {other:?}"),
+        }
+    }
+    let limit = std::num::NonZeroU64::new(100).unwrap();
+    let grouped = app.client.product_list().tag("grouped").limit(limit).send().await.unwrap().into_inner();
+    assert_eq!(grouped.items.len(), 16, "the 16 good creates, and only they");
+    let tags = app.client.tag_list().limit(limit).send().await.unwrap().into_inner().items;
+    let names: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
+    for i in 0..20 {
+        assert_eq!(names.contains(&format!("g{i}").as_str()), !fails(i), "tag g{i}: {names:?}");
+    }
+    let made = direct.store().grouped_writes();
+    if sqlite {
+        assert_eq!(made.writes, 16);
+        assert!(made.groups <= 3, "{made:?}: the first create alone, then the rest together");
+    } else {
+        assert_eq!(made, storefront::store::GroupedWrites::default());
+    }
+    direct.store().close().await;
+}

@@ -233,16 +233,19 @@ impl CatalogStore for SqlStore {
         let by_key = tags_by_key(&new.tags);
         let keys: Vec<&str> = by_key.keys().map(String::as_str).collect();
         let mut batch = Batch::default();
-        let mut rows: Vec<Product> = if keys.is_empty() {
-            // One statement, atomic as it is: no transaction.
-            insert_product(&mut batch, new, now, &keys);
-            batch.run(&mut *self.catalog_writer().await?).await.map_err(missing_category)?
-        } else {
+        if !keys.is_empty() {
             // The tags that do not exist yet, the row with its tags' names, and its links.
             create_tags(&mut batch, &by_key, now);
-            insert_product(&mut batch, new, now, &keys);
+        }
+        insert_product(&mut batch, new, now, &keys);
+        if !keys.is_empty() {
             link_tags(&mut batch, Linked::Inserted, &keys);
-            self.catalog_transaction(&batch, missing_category).await?
+        }
+        let mut rows: Vec<Product> = if keys.is_empty() && !self.grouped() {
+            // One statement, atomic as it is: no transaction.
+            batch.run(&mut *self.catalog_writer().await?).await.map_err(missing_category)?
+        } else {
+            self.catalog_transaction(batch, missing_category).await?
         };
         rows.pop().ok_or(Error::NotFound("product"))
     }

@@ -10,10 +10,12 @@
 mod accounts;
 mod catalog;
 mod customers;
+mod group;
 mod idempotency;
 mod orders;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,7 +32,10 @@ use crate::store::Store;
 pub struct SqlStore {
     read: sqlx::Pool<Db>,
     write: sqlx::Pool<Db>,
-    health: Health,
+    /// Where the database has a single writer (SQLite): the task that commits the catalog's
+    /// creates in groups (see `group`).
+    group: Option<group::Group>,
+    health: Arc<Health>,
     /// What the back-end checks before a write and a readiness probe (SQLite: that the path
     /// still names the file the server opened).
     guard: Guard,
@@ -60,40 +65,26 @@ impl SqlStore {
         down_acquire_timeout: Duration,
         cache: CacheConfig,
     ) -> SqlStore {
+        let health = Arc::new(Health { down: AtomicBool::new(false), short: down_acquire_timeout });
+        let generation = Generation::default();
+        let group = MANY_STATEMENTS_PER_QUERY
+            .then(|| group::Group::start(write.clone(), health.clone(), guard.clone(), generation.clone()));
         SqlStore {
             read,
             write,
-            health: Health { down: AtomicBool::new(false), short: down_acquire_timeout },
+            group,
+            health,
             guard,
-            generation: Generation::default(),
+            generation,
             products: ProductCache::new(cache.entries, cache.ttl),
             accounts: Generation::default(),
             sessions: SessionCache::new(cache.entries.min(SESSIONS), cache.ttl),
         }
     }
 
-    /// A connection from `pool`; with the database known to be down, after a short wait at most.
+    /// A connection from `pool` (see [`acquire`]).
     async fn acquire(&self, pool: &sqlx::Pool<Db>) -> Result<PoolConnection<Db>, Error> {
-        let acquired = if self.health.down.load(Ordering::Relaxed) {
-            match tokio::time::timeout(self.health.short, pool.acquire()).await {
-                Ok(result) => result,
-                Err(_) => Err(sqlx::Error::PoolTimedOut),
-            }
-        } else {
-            pool.acquire().await
-        };
-        match acquired {
-            Ok(connection) => {
-                self.health.down.store(false, Ordering::Relaxed);
-                Ok(connection)
-            }
-            Err(e) => {
-                if crate::store::is_unavailable(&e) {
-                    self.health.down.store(true, Ordering::Relaxed);
-                }
-                Err(e.into())
-            }
-        }
+        Ok(acquire(&self.health, pool).await?)
     }
 
     /// A connection for reads.
@@ -140,42 +131,57 @@ impl SqlStore {
     /// Runs `batch` as one write transaction on the catalog (see [`SqlStore::catalog_writer`])
     /// and returns its rows, as [`Batch::run`] does; `failed` says what a failed statement means.
     ///
-    /// Where a batch is one query (SQLite), `BEGIN IMMEDIATE` and `COMMIT` go into it: the whole
-    /// write is one hand-off to the connection's thread instead of three. A statement that fails
-    /// leaves that transaction open, so it is rolled back before the connection goes back to the
-    /// pool; if that fails too, or if the run is cancelled half-way (its future dropped), the
-    /// connection is closed instead, which rolls back whatever it had begun. Elsewhere the batch
-    /// runs inside an ordinary transaction.
+    /// Where a batch is one query (SQLite), it goes to the task that commits writes in groups
+    /// (see `group`): alone, `BEGIN IMMEDIATE; …; COMMIT` in one hand-off to the connection's
+    /// thread; with the writes that arrived while the previous group was written, in one
+    /// transaction, each in its own savepoint. Elsewhere the batch runs inside an ordinary
+    /// transaction of its own.
     async fn catalog_transaction<T>(
         &self,
-        batch: &Batch,
+        batch: Batch,
         failed: fn(sqlx::Error) -> Error,
     ) -> Result<Vec<T>, Error>
     where
         T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
     {
-        if !MANY_STATEMENTS_PER_QUERY {
+        let Some(group) = &self.group else {
             let mut tx = self.catalog_begin().await?;
             let rows = batch.run(&mut tx).await.map_err(failed)?;
             tx.commit().await?;
             return Ok(rows);
-        }
+        };
         // One query: `Batch::then` has kept every statement in `current`.
-        let Some(statements) = &batch.current else { return Ok(Vec::new()) };
-        let sql = Sql {
-            text: format!("BEGIN IMMEDIATE; {}; COMMIT", statements.text),
-            args: statements.args.clone(),
-            filtered: false,
-        };
-        let mut writer = self.catalog_writer().await?;
-        let mut open = OpenTransaction { connection: &mut writer.inner, over: false };
-        let result = sql.query_as().fetch_all(&mut **open.connection).await;
-        open.over = match &result {
-            Ok(_) => true,
-            Err(_) => sqlx::query("ROLLBACK").execute(&mut **open.connection).await.is_ok(),
-        };
-        result.map_err(failed)
+        let Some(statements) = batch.current else { return Ok(Vec::new()) };
+        let rows = group.write(statements).await.map_err(|failure| match failure {
+            group::Failed::Own(e) => failed(e),
+            group::Failed::Group(e) => e,
+        })?;
+        Ok(rows.iter().map(T::from_row).collect::<Result<Vec<T>, sqlx::Error>>()?)
     }
+
+    /// Whether writes to the catalog go through the group committer (see `group`).
+    fn grouped(&self) -> bool {
+        self.group.is_some()
+    }
+}
+
+/// A connection from `pool`; with the database known to be down (`health`), after a short wait
+/// at most.
+async fn acquire(health: &Health, pool: &sqlx::Pool<Db>) -> Result<PoolConnection<Db>, sqlx::Error> {
+    let acquired = if health.down.load(Ordering::Relaxed) {
+        match tokio::time::timeout(health.short, pool.acquire()).await {
+            Ok(result) => result,
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        }
+    } else {
+        pool.acquire().await
+    };
+    match &acquired {
+        Ok(_) => health.down.store(false, Ordering::Relaxed),
+        Err(e) if crate::store::is_unavailable(e) => health.down.store(true, Ordering::Relaxed),
+        Err(_) => {}
+    }
+    acquired
 }
 
 /// A write connection or transaction (`C`) with the guards that move the caches' generations on
@@ -368,6 +374,10 @@ impl Store for SqlStore {
         self.write.close().await;
     }
 
+    fn grouped_writes(&self) -> crate::store::GroupedWrites {
+        self.group.as_ref().map(group::Group::made).unwrap_or_default()
+    }
+
     fn pools(&self) -> Vec<crate::store::PoolStats> {
         let stats = |name, pool: &sqlx::Pool<Db>| crate::store::PoolStats {
             name,
@@ -546,6 +556,18 @@ impl Sql {
     /// and integers ([`Sql::limit`]); every other value from a request is bound.
     fn query(&self) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments> {
         self.args.iter().fold(sqlx::query(sqlx::AssertSqlSafe(self.text.as_str())), |query, arg| match arg {
+            Arg::Int(value) => query.bind(*value),
+            Arg::Text(value) => query.bind(value.as_str()),
+        })
+    }
+
+    /// The statement with its text replaced by `text`, which has the same placeholders (this
+    /// one's inside a transaction's or a savepoint's statements).
+    fn query_text<'q>(
+        &'q self,
+        text: &'q str,
+    ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
+        self.args.iter().fold(sqlx::query(sqlx::AssertSqlSafe(text)), |query, arg| match arg {
             Arg::Int(value) => query.bind(*value),
             Arg::Text(value) => query.bind(value.as_str()),
         })

@@ -1,0 +1,215 @@
+//! Group commit, where the database has a single writer (SQLite): writes that arrive while one
+//! is being made wait for it, then commit together in one transaction, each inside its own
+//! savepoint.
+//!
+//! Why: in WAL mode SQLite appends every page a transaction changed to the log when it commits
+//! (two system calls and a checksum per page). A new product changes about nine b-tree pages (its
+//! row, five sort indexes, the id sequence, its tag links); products created together share most
+//! of them (the table's last leaf, the time indexes, the links, the sequence), so n of them in
+//! one commit write far fewer pages than n commits do.
+//!
+//! What the caller sees does not change:
+//! - it is answered once the commit that holds its write is over, so a write answered is as
+//!   durable as any other (`synchronous=NORMAL`);
+//! - a write whose statement fails is rolled back to its savepoint alone, and answered with that
+//!   failure; the others in its group commit;
+//! - if the group's transaction fails as a whole (its `COMMIT`, an I/O error that ended it), no
+//!   write in it was made, and each is answered with that failure;
+//! - a write whose caller has gone (its request cancelled) before its group starts is not made.
+//!
+//! Nothing waits to fill a group: a write that finds the writer idle is made at once, alone, in
+//! one hand-off to the connection's thread (`BEGIN IMMEDIATE; …; COMMIT`), as it would be without
+//! grouping. A group of n takes n + 2 hand-offs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{acquire, Db, Guard, Health, OpenTransaction, Sql};
+use crate::error::Error;
+use crate::store::cache::Generation;
+
+/// Writes committed together at most: a bound on how long the last one waits for the others.
+const GROUP: usize = 64;
+
+/// Writes waiting at most; a request that finds the queue full waits for room.
+const QUEUE: usize = 1_024;
+
+type Row = <Db as sqlx::Database>::Row;
+
+/// A write's rows, or why it was not made.
+type Outcome = Result<Vec<Row>, Failed>;
+
+/// Why a grouped write was not made.
+pub(super) enum Failed {
+    /// One of its own statements failed (for the caller to interpret: a missing reference…).
+    Own(sqlx::Error),
+    /// Its group could not be written (the database is unavailable, the commit failed).
+    Group(Error),
+}
+
+/// A write: statements run in order, atomically, and the answer's channel.
+struct Job {
+    sql: Sql,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// The queue of writes to the task that makes them ([`Writes::serve`]).
+pub(super) struct Group {
+    queue: mpsc::Sender<Job>,
+    made: Arc<Made>,
+}
+
+/// Transactions committed and the writes they held, since the start.
+#[derive(Default)]
+struct Made {
+    groups: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// What the task needs of the store: its write pool and what goes with a write.
+struct Writes {
+    pool: sqlx::Pool<Db>,
+    health: Arc<Health>,
+    guard: Guard,
+    generation: Generation,
+    made: Arc<Made>,
+}
+
+impl Group {
+    /// Starts the task that makes the writes (on the current tokio runtime); it ends when the
+    /// store is dropped, after the writes queued so far.
+    pub(super) fn start(
+        pool: sqlx::Pool<Db>,
+        health: Arc<Health>,
+        guard: Guard,
+        generation: Generation,
+    ) -> Group {
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        let made = Arc::new(Made::default());
+        tokio::spawn(Writes { pool, health, guard, generation, made: made.clone() }.serve(jobs));
+        Group { queue, made }
+    }
+
+    /// Transactions committed so far, and the writes they held.
+    pub(super) fn made(&self) -> crate::store::GroupedWrites {
+        crate::store::GroupedWrites {
+            groups: self.made.groups.load(Ordering::Relaxed),
+            writes: self.made.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Makes the write `sql` (statements run atomically) with the writes queued beside it; its
+    /// rows, in order.
+    pub(super) async fn write(&self, sql: Sql) -> Result<Vec<Row>, Failed> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || Failed::Group(Error::Unavailable(sqlx::Error::PoolClosed));
+        self.queue.send(Job { sql, reply }).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+impl Writes {
+    async fn serve(self, mut queue: mpsc::Receiver<Job>) {
+        let mut jobs = Vec::with_capacity(GROUP);
+        while queue.recv_many(&mut jobs, GROUP).await > 0 {
+            jobs.retain(|job| !job.reply.is_closed());
+            let outcomes = self.commit(&jobs).await;
+            for (job, outcome) in jobs.drain(..).zip(outcomes) {
+                let _ = job.reply.send(outcome);
+            }
+        }
+    }
+
+    /// Makes `jobs` in one transaction; their outcomes, in order. The caches' generation moves
+    /// on once the transaction is over, before anyone is answered.
+    async fn commit(&self, jobs: &[Job]) -> Vec<Outcome> {
+        if jobs.is_empty() {
+            return Vec::new();
+        }
+        if let Err(e) = self.guard.check() {
+            let why = match &e {
+                Error::Unavailable(source) => source.to_string(),
+                other => other.to_string(),
+            };
+            return failed(jobs.len(), None, &why, true);
+        }
+        let _written = self.generation.write();
+        let mut connection = match acquire(&self.health, &self.pool).await {
+            Ok(connection) => connection,
+            Err(e) => return failed(jobs.len(), None, &e.to_string(), crate::store::is_unavailable(&e)),
+        };
+        let mut open = OpenTransaction { connection: &mut connection, over: false };
+        let connection = &mut **open.connection;
+        if let [job] = jobs {
+            // Alone: one hand-off, as without grouping.
+            let text = format!("BEGIN IMMEDIATE; {}; COMMIT", job.sql.text);
+            let result = job.sql.query_text(&text).fetch_all(&mut *connection).await;
+            open.over = match &result {
+                Ok(_) => true,
+                Err(_) => sqlx::query("ROLLBACK").execute(&mut **open.connection).await.is_ok(),
+            };
+            self.made(usize::from(result.is_ok()));
+            return vec![result.map_err(Failed::Own)];
+        }
+        if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *connection).await {
+            // The connection is closed (`open`): whatever it began is rolled back.
+            return failed(jobs.len(), None, &e.to_string(), crate::store::is_unavailable(&e));
+        }
+        let mut outcomes: Vec<Result<Vec<Row>, sqlx::Error>> = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            let text = format!("SAVEPOINT grouped; {}; RELEASE grouped", job.sql.text);
+            match job.sql.query_text(&text).fetch_all(&mut *connection).await {
+                Ok(rows) => outcomes.push(Ok(rows)),
+                Err(e) => {
+                    let undone =
+                        sqlx::query("ROLLBACK TO grouped; RELEASE grouped").execute(&mut *connection).await;
+                    if undone.is_err() {
+                        // The failure ended the transaction: nothing in it was made.
+                        let mut all =
+                            failed(jobs.len(), Some(i), &e.to_string(), crate::store::is_unavailable(&e));
+                        all[i] = Err(Failed::Own(e));
+                        return all;
+                    }
+                    outcomes.push(Err(e));
+                }
+            }
+        }
+        if let Err(e) = sqlx::query("COMMIT").execute(&mut *connection).await {
+            return failed(jobs.len(), None, &e.to_string(), crate::store::is_unavailable(&e));
+        }
+        open.over = true;
+        self.made(outcomes.iter().filter(|outcome| outcome.is_ok()).count());
+        outcomes.into_iter().map(|outcome| outcome.map_err(Failed::Own)).collect()
+    }
+}
+
+impl Writes {
+    /// Counts a transaction committed with `writes` writes made in it.
+    fn made(&self, writes: usize) {
+        if writes > 0 {
+            self.made.groups.fetch_add(1, Ordering::Relaxed);
+            self.made.writes.fetch_add(writes as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The outcomes of `n` writes that were not made because their group could not be written (the
+/// one at `cause`, if any, is the write whose failure ended the group's transaction).
+fn failed(n: usize, cause: Option<usize>, why: &str, unavailable: bool) -> Vec<Outcome> {
+    (0..n)
+        .map(|i| {
+            let why = if cause.is_some_and(|cause| cause != i) {
+                format!("a write committed with this one failed and ended their transaction: {why}")
+            } else {
+                why.to_string()
+            };
+            Err(Failed::Group(if unavailable {
+                Error::Unavailable(sqlx::Error::Protocol(why))
+            } else {
+                Error::internal(why)
+            }))
+        })
+        .collect()
+}
