@@ -125,14 +125,18 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
     }
     let options = options.create_if_missing(in_memory);
     let identity = if in_memory { None } else { Guard::identity(&path) };
-    // An embedded database does not drop connections: no ping before each use (each one is a
-    // round trip to the connection's thread).
+    // An embedded database does not drop connections: no ping before each use, nor after (each
+    // one is a round trip to the connection's thread; the connection's thread runs its commands
+    // in order, so a rollback queued by a dropped transaction runs before the next caller's
+    // query anyway). A connection is back in its pool as soon as it is dropped
+    // (`test_before_release`: vendor/sqlx-core.patch).
     let pool = |max: u32| {
         let (opened, path) = (identity, path.clone());
         SqlitePoolOptions::new()
             .max_connections(max)
             .acquire_timeout(config.acquire_timeout)
             .test_before_acquire(false)
+            .test_before_release(false)
             .after_connect(move |_, _| {
                 let replaced = opened.is_some() && Guard::identity(&path) != opened;
                 let path = path.clone();

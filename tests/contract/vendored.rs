@@ -1,7 +1,7 @@
-//! The vendored dropshot (`vendor/dropshot`) is exactly the published crate plus
-//! `vendor/dropshot.patch`: reversing the patch on a copy must give back every published file,
-//! byte for byte (their SHA-256 hashes are in `vendor/dropshot-0.18.0.sha256`, recorded by
-//! `vendor/update-dropshot.sh` from the checksummed `.crate`).
+//! Each vendored crate (`vendor/<crate>`: dropshot, sqlx-core) is exactly the published crate
+//! plus `vendor/<crate>.patch`: reversing the patch on a copy must give back every published
+//! file, byte for byte (their SHA-256 hashes are in `vendor/<crate>-<version>.sha256`, recorded
+//! by `vendor/update.sh <crate>` from the checksummed `.crate`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,36 +40,42 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn vendored_dropshot_is_the_published_crate_plus_the_patch() {
-    let vendor = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vendor");
-    let scratch = tempfile::tempdir().expect("a temporary directory");
-    let copy = scratch.path().join("dropshot");
-    copy_tree(&vendor.join("dropshot"), &copy);
-    let status = std::process::Command::new("patch")
-        .args(["-s", "-R", "-p1", "-i"])
-        .arg(vendor.join("dropshot.patch"))
-        .current_dir(&copy)
-        .status()
-        .expect("`patch` runs (Debian package patch)");
-    assert!(status.success(), "vendor/dropshot.patch does not reverse cleanly on vendor/dropshot");
+/// The vendored crates, with the published version each is a patch of.
+const VENDORED: [(&str, &str); 2] = [("dropshot", "0.18.0"), ("sqlx-core", "0.9.0")];
 
-    let published: BTreeMap<String, String> = std::fs::read_to_string(vendor.join("dropshot-0.18.0.sha256"))
-        .expect("the published crate's manifest")
-        .lines()
-        .filter_map(|line| line.split_once("  "))
-        .map(|(hash, path)| (path.to_string(), hash.to_string()))
-        .collect();
-    assert!(published.len() > 100, "the manifest lists the published files");
-    let reversed = files(&copy);
-    let differing: Vec<&String> = published
-        .keys()
-        .chain(reversed.keys())
-        .filter(|path| published.get(*path) != reversed.get(*path))
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "vendor/dropshot differs from dropshot 0.18.0 + vendor/dropshot.patch in {differing:?}; \
-         edit the patch and run vendor/update-dropshot.sh instead of editing vendor/dropshot"
-    );
+#[test]
+fn vendored_crates_are_the_published_crates_plus_their_patches() {
+    let vendor = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vendor");
+    for (name, version) in VENDORED {
+        let scratch = tempfile::tempdir().expect("a temporary directory");
+        let copy = scratch.path().join(name);
+        copy_tree(&vendor.join(name), &copy);
+        let status = std::process::Command::new("patch")
+            .args(["-s", "-R", "-p1", "-i"])
+            .arg(vendor.join(format!("{name}.patch")))
+            .current_dir(&copy)
+            .status()
+            .expect("`patch` runs (Debian package patch)");
+        assert!(status.success(), "vendor/{name}.patch does not reverse cleanly on vendor/{name}");
+
+        let manifest = vendor.join(format!("{name}-{version}.sha256"));
+        let published: BTreeMap<String, String> = std::fs::read_to_string(manifest)
+            .expect("the published crate's manifest")
+            .lines()
+            .filter_map(|line| line.split_once("  "))
+            .map(|(hash, path)| (path.to_string(), hash.to_string()))
+            .collect();
+        assert!(published.len() > 50, "the manifest lists the published files of {name}");
+        let reversed = files(&copy);
+        let differing: Vec<&String> = published
+            .keys()
+            .chain(reversed.keys())
+            .filter(|path| published.get(*path) != reversed.get(*path))
+            .collect();
+        assert!(
+            differing.is_empty(),
+            "vendor/{name} differs from {name} {version} + vendor/{name}.patch in {differing:?}; \
+             edit the patch and run vendor/update.sh {name} instead of editing vendor/{name}"
+        );
+    }
 }
