@@ -112,7 +112,8 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5));
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES.to_string());
     // The file is created (when allowed) once, here: a connection the pools open later, after
     // the file was deleted or replaced underneath the server, must not make an empty database
     // in its place (its queries would fail as a bug, "no such table"), but fail as the database
@@ -166,7 +167,41 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
         .map_err(|e| {
             format!("the database {} is read-only; Storefront needs to write to it: {e}", path.display())
         })?;
+    if !in_memory {
+        tokio::spawn(checkpoints(read.clone()));
+    }
     Ok(sql::SqlStore::new(read, write, Guard { path, identity }, config.down_acquire_timeout, config.cache))
+}
+
+/// How often the WAL is checkpointed in the background ([`checkpoints`]): also the bound on how
+/// long a committed write stays only in the WAL, out of the database file, while the server
+/// runs (seen by anything that copies the file alone).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// WAL pages (4 KiB each) past which the connection whose commit takes the WAL there
+/// checkpoints it itself, as SQLite does at 1,000 pages by default: a backstop, for when the
+/// background checkpoints cannot keep up.
+const WAL_BACKSTOP_PAGES: u32 = 10_000;
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`], on a connection of the read pool, until the
+/// pool is closed.
+///
+/// SQLite checkpoints in the connection whose commit takes the WAL past `wal_autocheckpoint`:
+/// left to it, the single writer would copy the WAL's pages into the database file and sync it
+/// while every write queued behind it waits (with the group commit, every create). `PASSIVE`
+/// waits for no reader and no writer and copies what it can, so a checkpoint here holds nobody
+/// up. A failure (the database file gone or unwritable) is not logged here, every 200 ms: the
+/// writes and `/readyz` report it.
+async fn checkpoints(pool: sqlx::SqlitePool) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await;
+    }
 }
 
 fn connect_error(e: sqlx::Error) -> String {

@@ -685,3 +685,47 @@ async fn name_keys_stored_by_the_old_rule_are_brought_up_to_date_once() {
     assert!(matches!(duplicate, Err(storefront::error::Error::Conflict(_))), "{duplicate:?}");
     app.store().close().await;
 }
+
+/// Committed writes reach the SQLite file itself within moments, not only its WAL: the WAL is
+/// checkpointed in the background (src/store/sqlite.rs), so the writer never stops to
+/// checkpoint a long WAL itself, and a copy of the file alone holds them. SQLite left alone
+/// checkpoints at 1,000 WAL pages: 20 small writes would stay in the WAL.
+#[tokio::test]
+async fn committed_writes_reach_the_sqlite_file_itself_within_moments() {
+    if std::env::var(POSTGRES_ENV).is_ok() {
+        return; // SQLite only.
+    }
+    let app = TestApp::spawn().await;
+    let path = app.database_url.trim_start_matches("sqlite://").to_string();
+    for i in 0..20 {
+        let created = app
+            .http
+            .post(app.url("/api/v1/categories"))
+            .json(&json!({"name": format!("Filed {i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = scratch.path().join("copy.db");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        std::fs::copy(&path, &copy).unwrap();
+        let url = format!("sqlite://{}", copy.display());
+        let mut connection = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        // Not even the schema, until a checkpoint: "no such table".
+        let filed: i64 = sqlx::query_scalar("SELECT count(*) FROM categories WHERE name LIKE 'Filed %'")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap_or(0);
+        sqlx::Connection::close(connection).await.unwrap();
+        let _ = std::fs::remove_file(scratch.path().join("copy.db-wal"));
+        let _ = std::fs::remove_file(scratch.path().join("copy.db-shm"));
+        if filed == 20 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "after 5 s the file itself holds {filed} of the 20 writes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
