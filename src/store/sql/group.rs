@@ -129,16 +129,16 @@ impl Writes {
             return Vec::new();
         }
         if let Err(e) = self.guard.check() {
-            let why = match &e {
-                Error::Unavailable(source) => source.to_string(),
-                other => other.to_string(),
+            let source = match e {
+                Error::Unavailable(source) => source,
+                other => sqlx::Error::Protocol(other.to_string()),
             };
-            return failed(jobs.len(), None, &why, true);
+            return failed(jobs.len(), None, &source);
         }
         let _written = self.generation.write();
         let mut connection = match acquire(&self.health, &self.pool).await {
             Ok(connection) => connection,
-            Err(e) => return failed(jobs.len(), None, &e.to_string(), crate::store::is_unavailable(&e)),
+            Err(e) => return failed(jobs.len(), None, &e),
         };
         let mut open = OpenTransaction { connection: &mut connection, over: false };
         let connection = &mut **open.connection;
@@ -155,7 +155,7 @@ impl Writes {
         }
         if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *connection).await {
             // The connection is closed (`open`): whatever it began is rolled back.
-            return failed(jobs.len(), None, &e.to_string(), crate::store::is_unavailable(&e));
+            return failed(jobs.len(), None, &e);
         }
         let mut outcomes: Vec<Result<Vec<Row>, sqlx::Error>> = Vec::with_capacity(jobs.len());
         for (i, job) in jobs.iter().enumerate() {
@@ -167,8 +167,7 @@ impl Writes {
                         sqlx::query("ROLLBACK TO grouped; RELEASE grouped").execute(&mut *connection).await;
                     if undone.is_err() {
                         // The failure ended the transaction: nothing in it was made.
-                        let mut all =
-                            failed(jobs.len(), Some(i), &e.to_string(), crate::store::is_unavailable(&e));
+                        let mut all = failed(jobs.len(), Some(i), &e);
                         all[i] = Err(Failed::Own(e));
                         return all;
                     }
@@ -177,15 +176,13 @@ impl Writes {
             }
         }
         if let Err(e) = sqlx::query("COMMIT").execute(&mut *connection).await {
-            return failed(jobs.len(), None, &e.to_string(), crate::store::is_unavailable(&e));
+            return failed(jobs.len(), None, &e);
         }
         open.over = true;
         self.made(outcomes.iter().filter(|outcome| outcome.is_ok()).count());
         outcomes.into_iter().map(|outcome| outcome.map_err(Failed::Own)).collect()
     }
-}
 
-impl Writes {
     /// Counts a transaction committed with `writes` writes made in it.
     fn made(&self, writes: usize) {
         if writes > 0 {
@@ -195,15 +192,16 @@ impl Writes {
     }
 }
 
-/// The outcomes of `n` writes that were not made because their group could not be written (the
-/// one at `cause`, if any, is the write whose failure ended the group's transaction).
-fn failed(n: usize, cause: Option<usize>, why: &str, unavailable: bool) -> Vec<Outcome> {
+/// The outcomes of `n` writes that were not made because their group could not be written, for
+/// `error` (the write at `cause`, if any, is the one whose failure ended the group's transaction).
+fn failed(n: usize, cause: Option<usize>, error: &sqlx::Error) -> Vec<Outcome> {
+    let (why, unavailable) = (error.to_string(), crate::store::is_unavailable(error));
     (0..n)
         .map(|i| {
             let why = if cause.is_some_and(|cause| cause != i) {
                 format!("a write committed with this one failed and ended their transaction: {why}")
             } else {
-                why.to_string()
+                why.clone()
             };
             Err(Failed::Group(if unavailable {
                 Error::Unavailable(sqlx::Error::Protocol(why))

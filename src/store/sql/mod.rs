@@ -555,10 +555,7 @@ impl Sql {
     /// Audited for injection: the text is built from fragments in the code, `$n` placeholders
     /// and integers ([`Sql::limit`]); every other value from a request is bound.
     fn query(&self) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments> {
-        self.args.iter().fold(sqlx::query(sqlx::AssertSqlSafe(self.text.as_str())), |query, arg| match arg {
-            Arg::Int(value) => query.bind(*value),
-            Arg::Text(value) => query.bind(value.as_str()),
-        })
+        self.query_text(&self.text)
     }
 
     /// The statement with its text replaced by `text`, which has the same placeholders (this
