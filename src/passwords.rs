@@ -4,9 +4,11 @@
 //! design. Unbounded, a crowd of logins (with real or made-up usernames: an unknown user costs
 //! the same check, so that both answers take the same time) takes the process to gigabytes.
 //! So the work is bounded: at most `workers` run at once, on the blocking threads, each with one
-//! of `workers` memory buffers allocated once and reused (the memory is the process's for good,
-//! but never more than that); at most `queue` more wait, for a short while; beyond that, and
-//! after that while, the answer is 503 with `Retry-After`.
+//! of at most `workers` memory buffers; at most `queue` more wait, for a short while; beyond
+//! that, and after that while, the answer is 503 with `Retry-After`. A buffer is kept for the
+//! next check only while checks keep coming (a burst of logins reuses them); when the last one
+//! admitted ends, the buffers are freed, and their memory goes back to the system (jemalloc
+//! returns allocations this large at once), instead of staying resident between logins.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -31,7 +33,9 @@ pub struct Passwords {
     admitted: Semaphore,
     /// Checks running.
     running: Semaphore,
-    /// One memory buffer per running check, reused.
+    /// Checks admitted at most: running and waiting.
+    capacity: usize,
+    /// Memory buffers of checks that ended while others were admitted, for them to reuse.
     buffers: Mutex<Vec<Vec<Block>>>,
     /// The hash an unknown user's password is checked against.
     dummy: tokio::sync::OnceCell<String>,
@@ -51,6 +55,7 @@ impl Passwords {
         let workers = workers.max(1);
         Passwords {
             admitted: Semaphore::new(workers + queue),
+            capacity: workers + queue,
             running: Semaphore::new(workers),
             buffers: Mutex::new(Vec::with_capacity(workers)),
             dummy: tokio::sync::OnceCell::new(),
@@ -132,7 +137,7 @@ impl Passwords {
         work: impl FnOnce(&mut [Block]) -> R + Send + 'static,
     ) -> Result<R, Error> {
         let busy = || Error::Busy("too many password checks at once; try again in a moment");
-        let _admitted = self.admitted.try_acquire().map_err(|_| busy())?;
+        let admitted = self.admitted.try_acquire().map_err(|_| busy())?;
         let _running = tokio::time::timeout(QUEUE_WAIT, self.running.acquire())
             .await
             .map_err(|_| busy())?
@@ -149,11 +154,28 @@ impl Passwords {
         })
         .await
         .map_err(Error::internal)?;
-        // Kept for the next check (a buffer larger than the default's is not).
-        if buffer.len() == Params::DEFAULT.block_count() {
-            if let Ok(mut buffers) = self.buffers.lock() {
-                buffers.push(buffer);
+        // Kept for a check admitted meanwhile (a buffer larger than the default's is not); when
+        // none is, this buffer and any kept are freed, on a blocking thread (19 MiB each). This
+        // check leaves the admitted ones under the lock, so that of two ending together, the
+        // second sees the first gone and frees both buffers.
+        let freed = match self.buffers.lock() {
+            Ok(mut buffers) => {
+                let others = self.capacity - self.admitted.available_permits() - 1;
+                drop(admitted);
+                if others == 0 {
+                    buffers.push(buffer);
+                    std::mem::take(&mut *buffers)
+                } else {
+                    if buffer.len() == Params::DEFAULT.block_count() {
+                        buffers.push(buffer);
+                    }
+                    Vec::new()
+                }
             }
+            Err(_) => vec![buffer],
+        };
+        if !freed.is_empty() {
+            drop(tokio::task::spawn_blocking(move || drop(freed)));
         }
         Ok(result)
     }
@@ -206,7 +228,26 @@ mod tests {
             }
         }
         assert!(busy >= 3, "one runs, one waits, the rest are turned away: {busy} busy");
-        // The buffers are reused: no more than one per worker is kept.
-        assert!(passwords.buffers.lock().unwrap().len() <= 1);
+        // The last check to end frees the buffers: none stays resident between logins.
+        assert!(passwords.buffers.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn buffers_are_kept_only_while_checks_keep_coming() {
+        let passwords = std::sync::Arc::new(Passwords::new(2, 8));
+        let hash = passwords.hash("Correct-Horse-42".into()).await.unwrap();
+        assert!(passwords.buffers.lock().unwrap().is_empty(), "a lone hash keeps no buffer");
+        let checks: Vec<_> = (0..8)
+            .map(|_| {
+                let (passwords, hash) = (passwords.clone(), hash.clone());
+                tokio::spawn(async move { passwords.verify("wrong".into(), Some(hash)).await })
+            })
+            .collect();
+        for check in checks {
+            assert!(!check.await.unwrap().unwrap());
+        }
+        // None is left after the last check ends, and every admission was given back.
+        assert!(passwords.buffers.lock().unwrap().is_empty());
+        assert_eq!(passwords.admitted.available_permits(), passwords.capacity);
     }
 }
