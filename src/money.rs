@@ -20,9 +20,17 @@ pub fn parse_cents(text: &str) -> Option<i64> {
 
 /// The decimal string of an amount of cents, always with two fraction digits (`"19.90"`).
 pub fn format_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
     let abs = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    let mut text = String::with_capacity(24);
+    if cents < 0 {
+        text.push('-');
+    }
+    text.push_str(itoa::Buffer::new().format(abs / 100));
+    text.push('.');
+    let fraction = (abs % 100) as u8;
+    text.push(char::from(b'0' + fraction / 10));
+    text.push(char::from(b'0' + fraction % 10));
+    text
 }
 
 #[cfg(test)]
@@ -53,5 +61,9 @@ mod tests {
         assert_eq!(format_cents(500), "5.00");
         assert_eq!(format_cents(5), "0.05");
         assert_eq!(format_cents(-150), "-1.50");
+        for cents in [0, 1, -1, 10, 99, 100, 101, -99, i64::MAX, i64::MIN, i64::MIN + 1] {
+            let (sign, abs) = (if cents < 0 { "-" } else { "" }, cents.unsigned_abs());
+            assert_eq!(format_cents(cents), format!("{sign}{}.{:02}", abs / 100, abs % 100));
+        }
     }
 }

@@ -48,11 +48,11 @@ use scope::{Answer, Scope};
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Headers on every response (a response that sets its own CSP keeps it).
-pub(crate) const SECURITY_HEADERS: [(&str, &str); 4] = [
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
-    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+pub(crate) const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
+    (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")),
 ];
 
 /// Response headers a browser script may read (CORS).
@@ -273,13 +273,13 @@ impl Edge {
         let method = request.method().clone();
         let own =
             |kind: Kind, detail: String| (edge_problem(kind, &detail, request_id, path), Answer::problem());
+        let gzip = accepts_gzip(request.headers());
         if method == Method::GET || method == Method::HEAD {
-            let accept_gzip = accepts_gzip(request.headers());
             if path == "/openapi.yaml" {
                 return (self.openapi_yaml.serve(request.headers(), false), Answer::default());
             }
             if path == "/openapi.json" {
-                return (self.openapi_json.serve(request.headers(), accept_gzip), Answer::default());
+                return (self.openapi_json.serve(request.headers(), gzip), Answer::default());
             }
         }
         if method == Method::OPTIONS {
@@ -310,7 +310,6 @@ impl Edge {
         }
 
         let accept = request.headers().get(header::ACCEPT).cloned();
-        let gzip = accepts_gzip(request.headers());
         let scope =
             Scope::new(request_id.to_string(), client, path.to_string(), accept, self.config.log.clone());
         // Boxed: the handler's future is tens of kilobytes (every extractor's and handler's state
@@ -428,9 +427,11 @@ impl Edge {
     fn decorate(&self, headers: &mut HeaderMap, request_id: &str, origin: Option<&HeaderValue>) {
         headers.insert(REQUEST_ID_HEADER, header_value(request_id));
         for (name, value) in SECURITY_HEADERS {
-            let name = HeaderName::from_static(name);
-            if name != header::CONTENT_SECURITY_POLICY || !headers.contains_key(&name) {
-                headers.insert(name, HeaderValue::from_static(value));
+            // A document's own policy (the docs page's) stays.
+            if name == header::CONTENT_SECURITY_POLICY {
+                headers.entry(name).or_insert(value);
+            } else {
+                headers.insert(name, value);
             }
         }
         if self.config.tls.is_some() {

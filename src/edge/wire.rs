@@ -138,7 +138,7 @@ fn replacement(refusal: &Refusal, request_id: &str) -> Vec<u8> {
         body.len(),
         super::SECURITY_HEADERS
             .iter()
-            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .map(|(name, value)| format!("{name}: {}\r\n", value.to_str().unwrap_or_default()))
             .collect::<String>(),
     )
     .into_bytes();

@@ -17,7 +17,9 @@ pub async fn authenticate(
     op: &OperationMeta,
 ) -> Result<Actor, ApiError> {
     let authorization = headers.get(http::header::AUTHORIZATION);
-    let api_key = headers.get("x-api-key");
+    // A constant name: a `&str` would be parsed into a header name on every request.
+    const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
+    let api_key = headers.get(X_API_KEY);
     let principal = match (authorization, api_key) {
         (None, None) => return Ok(Actor::Anonymous),
         (Some(_), Some(_)) => {

@@ -9,8 +9,20 @@
 use chrono::{DateTime, Utc};
 
 /// The strong ETag of a stored resource.
+/// (`"{version}-{created_at:x}"`, written out: `format!` cost about 1,000 instructions a GET.)
 pub fn entity_etag(version: crate::domain::Version) -> String {
-    format!("\"{}-{:x}\"", version.version, version.created_at)
+    let mut etag = String::with_capacity(2 + 20 + 1 + 16);
+    etag.push('"');
+    etag.push_str(itoa::Buffer::new().format(version.version));
+    etag.push('-');
+    // `{:x}` of an i64 is the hex of its two's complement: of the same bits as a u64.
+    let bits = version.created_at as u64;
+    let digits = (u64::BITS - bits.leading_zeros()).div_ceil(4).max(1);
+    for shift in (0..digits).rev() {
+        etag.push(char::from(b"0123456789abcdef"[((bits >> (shift * 4)) & 0xf) as usize]));
+    }
+    etag.push('"');
+    etag
 }
 
 /// A digest of a representation's bytes, for entity tags of what has no stored version (a
@@ -89,6 +101,27 @@ mod tests {
 
     fn version(version: i64, created_at: i64) -> crate::domain::Version {
         crate::domain::Version { version, created_at }
+    }
+
+    #[test]
+    fn entity_tags_are_the_version_and_the_creation_time_in_hex() {
+        use crate::domain::Version;
+        for (version, created_at) in [
+            (0, 0),
+            (1, 1),
+            (7, 15),
+            (12, 16),
+            (i64::MAX, i64::MAX),
+            (3, -1),
+            (-4, i64::MIN),
+            (1, 1_796_068_435_123_456),
+        ] {
+            assert_eq!(
+                entity_etag(Version { version, created_at }),
+                format!("\"{version}-{created_at:x}\""),
+                "{version} {created_at}"
+            );
+        }
     }
 
     #[test]

