@@ -4,7 +4,8 @@
 # id, list (random offset, `total` counted), cursor (a random page by keyset cursor; the
 # reference, which has no cursors, runs its offset list there) and POST at c64, on a fresh copy
 # of a SQLite database with 20 categories and 10,000 products. Anonymous reads; POSTs as an
-# admin.
+# admin. Memory: the most resident memory seen during each scenario ("RSS under load", VmRSS
+# sampled twice a second) and the peak since the server started (VmHWM).
 #
 # usage: bench/run.sh            (from the repository root; needs wrk, curl and python3)
 # env:   DURATION [10]  CONNS [64]  REPS [3]  SCENARIOS ["get list post"]  PORT [18080]
@@ -71,6 +72,15 @@ measure() {  # measure <server label> <post token or "">
   local label=$1 token=$2 scenario before after out line requests errors field
   SCENARIO=get taskset -c 0 wrk -t1 -c16 -d3s -s "$SCENARIO_LUA" "http://127.0.0.1:$PORT" >/dev/null
   for scenario in $SCENARIOS; do
+    # The most resident memory seen during this scenario's load (sampled twice a second), beside
+    # the process's peak since it started (VmHWM: with a login's transient 19 MiB, say).
+    echo 0 >"$work/rss"
+    ( max=0; while kill -0 "$PID" 2>/dev/null; do
+        kb=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
+        if [ "${kb:-0}" -gt "$max" ]; then max=$kb; echo "$max" >"$work/rss"; fi
+        sleep 0.5
+      done ) &
+    sampler=$!
     before=$(awk '{print $14+$15}' "/proc/$PID/stat")
     if [ "$scenario" = post ] && [ -n "$token" ]; then
       out=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 5s -H "Authorization: Bearer $token" \
@@ -84,20 +94,21 @@ measure() {  # measure <server label> <post token or "">
         -s "$SCENARIO_LUA" "http://127.0.0.1:$PORT")
     fi
     after=$(awk '{print $14+$15}' "/proc/$PID/stat")
+    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
     line=$(echo "$out" | grep RESULT)
     field() { echo "$line" | sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
     requests=$(echo "$line" | sed -n 's/RESULT requests=\([0-9]*\).*/\1/p')
     errors=$(( $(field err_connect) + $(field err_read) + $(field err_write) + $(field err_timeout) + $(field non2xx3xx) ))
-    printf '| %s | %s | %s | %.0f | %s | %s | %s | %s | %.1f |\n' "$label" "$scenario" "$rep" "$(field rps)" \
+    printf '| %s | %s | %s | %.0f | %s | %s | %s | %s | %.1f | %.1f |\n' "$label" "$scenario" "$rep" "$(field rps)" \
       "$(field p50_ms)" "$(field p99_ms)" "$errors" "$(( (after - before) * 10000 / (requests > 0 ? requests : 1) ))" \
-      "$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$PID/status")"
+      "$(awk '{print $1 / 1024}' "$work/rss")" "$(awk '/VmHWM/ {print $2 / 1024}' "/proc/$PID/status")"
   done
   kill "$PID"; wait "$PID" 2>/dev/null || true
   PID=""
 }
 
-printf '| server | scenario | rep | req/s | p50 ms | p99 ms | errors | server CPU µs/req | peak RSS MB |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+printf '| server | scenario | rep | req/s | p50 ms | p99 ms | errors | server CPU µs/req | RSS under load MB | peak RSS MB |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
 for rep in $(seq 1 "$REPS"); do
   if [ -n "${REFERENCE_DIR:-}" ]; then
     serve_reference
