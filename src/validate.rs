@@ -70,6 +70,11 @@ pub fn validator(name: &str) -> &'static Validator {
 /// Every violation of `validator` by `instance`, as field errors. `prefix` names the root
 /// (empty for a body, whose fields are named by their path).
 pub fn check(validator: &Validator, instance: &Value) -> Vec<FieldError> {
+    // The usual case, a valid instance, answered without building the error iterator (boxed,
+    // and every keyword's check collected): `is_valid` stops at the first failure.
+    if validator.is_valid(instance) {
+        return Vec::new();
+    }
     let mut errors: Vec<FieldError> = Vec::new();
     for error in validator.iter_errors(instance) {
         let path: Vec<String> = error.instance_path().iter().map(|segment| segment.to_string()).collect();

@@ -551,6 +551,11 @@ fn param_struct(
                     ::std::sync::OnceLock::new();
                 VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
             }
+            fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+                static ABSENT: ::std::sync::OnceLock<::std::option::Option<#name>> =
+                    ::std::sync::OnceLock::new();
+                &ABSENT
+            }
         }
     };
     Ok((item, schema))

@@ -112,6 +112,12 @@ impl crate::http::extract::ParamSet for ApiKeyCreateIdempotency {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ApiKeyCreateIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `api_key_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -210,6 +216,10 @@ impl crate::http::extract::ParamSet for ApiKeyGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ApiKeyGetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `api_key_get` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -291,6 +301,10 @@ impl crate::http::extract::ParamSet for ApiKeyDeletePath {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ApiKeyDeletePath>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `api_key_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
@@ -533,6 +547,12 @@ impl crate::http::extract::ParamSet for AuthRegisterIdempotency {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<AuthRegisterIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `auth_register` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -655,6 +675,10 @@ impl crate::http::extract::ParamSet for CategoryListQuery {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<CategoryListQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `category_list`.
 #[derive(
@@ -681,6 +705,12 @@ impl crate::http::extract::ParamSet for CategoryListHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CategoryListHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `category_list` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -795,6 +825,12 @@ impl crate::http::extract::ParamSet for CategoryCreateIdempotency {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CategoryCreateIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `category_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -901,6 +937,10 @@ impl crate::http::extract::ParamSet for CategoryGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<CategoryGetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `category_get`.
 #[derive(
@@ -939,6 +979,12 @@ impl crate::http::extract::ParamSet for CategoryGetHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CategoryGetHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `category_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -1038,6 +1084,12 @@ impl crate::http::extract::ParamSet for CategoryReplacePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CategoryReplacePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `category_replace`.
 #[derive(
@@ -1064,6 +1116,12 @@ impl crate::http::extract::ParamSet for CategoryReplaceHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CategoryReplaceHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `category_replace` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -1155,6 +1213,12 @@ impl crate::http::extract::ParamSet for CategoryDeletePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CategoryDeletePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `category_delete`.
 #[derive(
@@ -1181,6 +1245,12 @@ impl crate::http::extract::ParamSet for CategoryDeleteHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CategoryDeleteHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `category_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
@@ -1255,6 +1325,12 @@ impl crate::http::extract::ParamSet for CategoryUpdatePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CategoryUpdatePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `category_update`.
 #[derive(
@@ -1281,6 +1357,12 @@ impl crate::http::extract::ParamSet for CategoryUpdateHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CategoryUpdateHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `category_update` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -1429,6 +1511,10 @@ impl crate::http::extract::ParamSet for CustomerListQuery {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<CustomerListQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_list`.
 #[derive(
@@ -1455,6 +1541,12 @@ impl crate::http::extract::ParamSet for CustomerListHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerListHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_list` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -1585,6 +1677,12 @@ impl crate::http::extract::ParamSet for CustomerCreateIdempotency {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerCreateIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `customer_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -1699,6 +1797,10 @@ impl crate::http::extract::ParamSet for CustomerGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<CustomerGetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The query parameters of `customer_get`.
 #[derive(
@@ -1734,6 +1836,10 @@ impl crate::http::extract::ParamSet for CustomerGetQuery {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<CustomerGetQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers parameters of `customer_get`.
@@ -1773,6 +1879,12 @@ impl crate::http::extract::ParamSet for CustomerGetHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerGetHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -1888,6 +2000,12 @@ impl crate::http::extract::ParamSet for CustomerReplacePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerReplacePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_replace`.
 #[derive(
@@ -1914,6 +2032,12 @@ impl crate::http::extract::ParamSet for CustomerReplaceHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerReplaceHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_replace` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -2021,6 +2145,12 @@ impl crate::http::extract::ParamSet for CustomerDeletePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerDeletePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_delete`.
 #[derive(
@@ -2047,6 +2177,12 @@ impl crate::http::extract::ParamSet for CustomerDeleteHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerDeleteHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
@@ -2137,6 +2273,12 @@ impl crate::http::extract::ParamSet for CustomerUpdatePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerUpdatePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_update`.
 #[derive(
@@ -2163,6 +2305,12 @@ impl crate::http::extract::ParamSet for CustomerUpdateHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerUpdateHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_update` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -2270,6 +2418,12 @@ impl crate::http::extract::ParamSet for CustomerPhotoGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerPhotoGetPath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_photo_get`.
 #[derive(
@@ -2296,6 +2450,12 @@ impl crate::http::extract::ParamSet for CustomerPhotoGetHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerPhotoGetHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_photo_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -2402,6 +2562,12 @@ impl crate::http::extract::ParamSet for CustomerPhotoPutPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerPhotoPutPath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `customer_photo_put` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -2491,6 +2657,12 @@ impl crate::http::extract::ParamSet for CustomerPhotoDeletePath {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerPhotoDeletePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_photo_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
@@ -2589,6 +2761,12 @@ impl crate::http::extract::ParamSet for CustomerPhotoViewPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerPhotoViewPath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_photo_view`.
 #[derive(
@@ -2615,6 +2793,12 @@ impl crate::http::extract::ParamSet for CustomerPhotoViewHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerPhotoViewHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_photo_view` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -2770,6 +2954,10 @@ impl crate::http::extract::ParamSet for OrderListQuery {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<OrderListQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `order_list`.
 #[derive(
@@ -2796,6 +2984,10 @@ impl crate::http::extract::ParamSet for OrderListHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<OrderListHeaders>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `order_list` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -2910,6 +3102,12 @@ impl crate::http::extract::ParamSet for OrderCreateIdempotency {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<OrderCreateIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `order_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -3008,6 +3206,10 @@ impl crate::http::extract::ParamSet for OrderGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<OrderGetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The query parameters of `order_get`.
 #[derive(
@@ -3043,6 +3245,10 @@ impl crate::http::extract::ParamSet for OrderGetQuery {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<OrderGetQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers parameters of `order_get`.
@@ -3082,6 +3288,10 @@ impl crate::http::extract::ParamSet for OrderGetHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<OrderGetHeaders>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `order_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -3181,6 +3391,10 @@ impl crate::http::extract::ParamSet for OrderUpdatePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<OrderUpdatePath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `order_update`.
 #[derive(
@@ -3207,6 +3421,12 @@ impl crate::http::extract::ParamSet for OrderUpdateHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<OrderUpdateHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `order_update` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -3399,6 +3619,10 @@ impl crate::http::extract::ParamSet for ProductListQuery {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ProductListQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `product_list`.
 #[derive(
@@ -3425,6 +3649,12 @@ impl crate::http::extract::ParamSet for ProductListHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ProductListHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `product_list` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -3539,6 +3769,12 @@ impl crate::http::extract::ParamSet for ProductCreateIdempotency {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ProductCreateIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `product_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -3645,6 +3881,10 @@ impl crate::http::extract::ParamSet for ProductGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ProductGetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The query parameters of `product_get`.
 #[derive(
@@ -3680,6 +3920,10 @@ impl crate::http::extract::ParamSet for ProductGetQuery {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ProductGetQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers parameters of `product_get`.
@@ -3719,6 +3963,10 @@ impl crate::http::extract::ParamSet for ProductGetHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ProductGetHeaders>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `product_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -3818,6 +4066,12 @@ impl crate::http::extract::ParamSet for ProductReplacePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ProductReplacePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `product_replace`.
 #[derive(
@@ -3844,6 +4098,12 @@ impl crate::http::extract::ParamSet for ProductReplaceHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ProductReplaceHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `product_replace` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -3935,6 +4195,10 @@ impl crate::http::extract::ParamSet for ProductDeletePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ProductDeletePath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `product_delete`.
 #[derive(
@@ -3961,6 +4225,12 @@ impl crate::http::extract::ParamSet for ProductDeleteHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ProductDeleteHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `product_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
@@ -4035,6 +4305,10 @@ impl crate::http::extract::ParamSet for ProductUpdatePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ProductUpdatePath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `product_update`.
 #[derive(
@@ -4061,6 +4335,12 @@ impl crate::http::extract::ParamSet for ProductUpdateHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ProductUpdateHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `product_update` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -4176,6 +4456,10 @@ impl crate::http::extract::ParamSet for TagListQuery {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<TagListQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `tag_list`.
 #[derive(
@@ -4202,6 +4486,10 @@ impl crate::http::extract::ParamSet for TagListHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<TagListHeaders>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `tag_list` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -4301,6 +4589,10 @@ impl crate::http::extract::ParamSet for TagGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<TagGetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `tag_get`.
 #[derive(
@@ -4327,6 +4619,10 @@ impl crate::http::extract::ParamSet for TagGetHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<TagGetHeaders>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `tag_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -4438,6 +4734,10 @@ impl crate::http::extract::ParamSet for UserListQuery {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<UserListQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `user_list` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -4528,6 +4828,10 @@ impl crate::http::extract::ParamSet for UserGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<UserGetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `user_get` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -4614,6 +4918,10 @@ impl crate::http::extract::ParamSet for UserDeletePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<UserDeletePath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `user_delete`.
 #[derive(
@@ -4640,6 +4948,10 @@ impl crate::http::extract::ParamSet for UserDeleteHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<UserDeleteHeaders>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `user_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
@@ -4711,6 +5023,10 @@ impl crate::http::extract::ParamSet for UserUpdatePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<UserUpdatePath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `user_update`.
 #[derive(
@@ -4737,6 +5053,10 @@ impl crate::http::extract::ParamSet for UserUpdateHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<UserUpdateHeaders>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `user_update` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -4877,6 +5197,12 @@ impl crate::http::extract::ParamSet for CustomerV2ListQuery {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2ListQuery>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_v2_list`.
 #[derive(
@@ -4903,6 +5229,12 @@ impl crate::http::extract::ParamSet for CustomerV2ListHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2ListHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_v2_list` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -5017,6 +5349,12 @@ impl crate::http::extract::ParamSet for CustomerV2CreateIdempotency {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2CreateIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `customer_v2_create` declares for its 201 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -5115,6 +5453,10 @@ impl crate::http::extract::ParamSet for CustomerV2GetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<CustomerV2GetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The query parameters of `customer_v2_get`.
 #[derive(
@@ -5150,6 +5492,12 @@ impl crate::http::extract::ParamSet for CustomerV2GetQuery {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2GetQuery>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers parameters of `customer_v2_get`.
@@ -5189,6 +5537,12 @@ impl crate::http::extract::ParamSet for CustomerV2GetHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2GetHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_v2_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -5288,6 +5642,12 @@ impl crate::http::extract::ParamSet for CustomerV2ReplacePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2ReplacePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_v2_replace`.
 #[derive(
@@ -5314,6 +5674,12 @@ impl crate::http::extract::ParamSet for CustomerV2ReplaceHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2ReplaceHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_v2_replace` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -5405,6 +5771,12 @@ impl crate::http::extract::ParamSet for CustomerV2DeletePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2DeletePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_v2_delete`.
 #[derive(
@@ -5431,6 +5803,12 @@ impl crate::http::extract::ParamSet for CustomerV2DeleteHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2DeleteHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_v2_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
@@ -5505,6 +5883,12 @@ impl crate::http::extract::ParamSet for CustomerV2UpdatePath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2UpdatePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_v2_update`.
 #[derive(
@@ -5531,6 +5915,12 @@ impl crate::http::extract::ParamSet for CustomerV2UpdateHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2UpdateHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_v2_update` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -5622,6 +6012,12 @@ impl crate::http::extract::ParamSet for CustomerV2PhotoGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2PhotoGetPath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_v2_photo_get`.
 #[derive(
@@ -5648,6 +6044,12 @@ impl crate::http::extract::ParamSet for CustomerV2PhotoGetHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2PhotoGetHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_v2_photo_get` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -5738,6 +6140,12 @@ impl crate::http::extract::ParamSet for CustomerV2PhotoPutPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2PhotoPutPath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `customer_v2_photo_put` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -5811,6 +6219,12 @@ impl crate::http::extract::ParamSet for CustomerV2PhotoDeletePath {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2PhotoDeletePath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_v2_photo_delete` declares for its 204 response (they document it for dropshot; replies set them by name).
@@ -5893,6 +6307,12 @@ impl crate::http::extract::ParamSet for CustomerV2PhotoViewPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2PhotoViewPath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `customer_v2_photo_view`.
 #[derive(
@@ -5919,6 +6339,12 @@ impl crate::http::extract::ParamSet for CustomerV2PhotoViewHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<CustomerV2PhotoViewHeaders>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `customer_v2_photo_view` declares for its 200 response (they document it for dropshot; replies set them by name).
@@ -6017,6 +6443,10 @@ impl crate::http::extract::ParamSet for DocsAssetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<DocsAssetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `docs_asset` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -6071,6 +6501,10 @@ impl crate::http::extract::ParamSet for ProblemTypePath {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ProblemTypePath>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `problem_type` declares for its 200 response (they document it for dropshot; replies set them by name).

@@ -14,6 +14,7 @@
 //! A failure travels through dropshot's `HttpError` to the API's error type by way of the
 //! request's scope ([`ApiError::into_extractor_error`]), unchanged.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -53,12 +54,14 @@ pub struct ParamSpec {
 }
 
 /// A generated parameter struct: its parameters and the schema they are checked against.
-pub trait ParamSet: DeserializeOwned + JsonSchema + Send + Sync + 'static {
+pub trait ParamSet: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'static {
     const NAME: &'static str;
     const PARAMS: &'static [ParamSpec];
     fn validator() -> &'static Validator;
+    /// The set read from a request that gives none of its parameters (defaults filled in), once
+    /// it was read the first time; `None` inside when that is an error (a required parameter).
+    fn absent() -> &'static std::sync::OnceLock<Option<Self>>;
 }
-
 /// A generated request body type and the schema it is checked against.
 pub trait BodySchema: DeserializeOwned + JsonSchema + Send + Sync + 'static {
     const NAME: &'static str;
@@ -66,9 +69,10 @@ pub trait BodySchema: DeserializeOwned + JsonSchema + Send + Sync + 'static {
 }
 
 /// Reads parameter text as the JSON value its schema expects.
-fn coerce(kind: ParamKind, text: &str) -> Result<Value, &'static str> {
+fn coerce<'a>(kind: ParamKind, text: impl Into<Cow<'a, str>>) -> Result<Value, &'static str> {
+    let text = text.into();
     match kind {
-        ParamKind::String => Ok(Value::String(text.to_string())),
+        ParamKind::String => Ok(Value::String(text.into_owned())),
         ParamKind::Integer => text
             .parse::<i64>()
             .map(Value::from)
@@ -78,7 +82,7 @@ fn coerce(kind: ParamKind, text: &str) -> Result<Value, &'static str> {
             Ok(n) if n.is_finite() => Ok(Value::from(n)),
             _ => Err("must be a number"),
         },
-        ParamKind::Boolean => match text {
+        ParamKind::Boolean => match &*text {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
             _ => Err("must be true or false"),
@@ -87,19 +91,36 @@ fn coerce(kind: ParamKind, text: &str) -> Result<Value, &'static str> {
 }
 
 /// Turns raw parameter text into `T`: coerce, fill defaults, validate, deserialize.
-fn parse_params<T: ParamSet>(raw: Vec<(String, String)>) -> Result<T, ApiError> {
+///
+/// A request that gives none of `T`'s parameters (most GETs: no query, no conditional headers)
+/// always reads as the same value: it is worked out once per parameter set and cloned.
+fn parse_params<'a, T: ParamSet, N: AsRef<str>>(
+    raw: impl IntoIterator<Item = (N, Cow<'a, str>)>,
+) -> Result<T, ApiError> {
+    let mut raw = raw.into_iter().peekable();
+    if raw.peek().is_none() {
+        if let Some(absent) = T::absent().get_or_init(|| read_params::<T, N>(std::iter::empty()).ok()) {
+            return Ok(absent.clone());
+        }
+    }
+    read_params::<T, N>(raw)
+}
+
+fn read_params<'a, T: ParamSet, N: AsRef<str>>(
+    raw: impl Iterator<Item = (N, Cow<'a, str>)>,
+) -> Result<T, ApiError> {
     let mut object = Map::new();
     let mut errors = Vec::new();
     for (name, text) in raw {
         // Parameters the operation does not declare are ignored, as HTTP APIs usually do.
-        let Some(spec) = T::PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(&name)) else {
+        let Some(spec) = T::PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name.as_ref())) else {
             continue;
         };
         if object.contains_key(spec.name) {
             errors.push(field_error(spec.name, "must be given only once"));
             continue;
         }
-        match coerce(spec.kind, &text) {
+        match coerce(spec.kind, text) {
             Ok(value) => {
                 object.insert(spec.name.to_string(), value);
             }
@@ -107,23 +128,24 @@ fn parse_params<T: ParamSet>(raw: Vec<(String, String)>) -> Result<T, ApiError> 
         }
     }
     for spec in T::PARAMS {
-        let unparsed = errors.iter().any(|e| e.field == spec.name);
-        if let (Some(default), false, false) = (spec.default, object.contains_key(spec.name), unparsed) {
-            let value = serde_json::from_str(default).map_err(|e| {
-                ApiError::from(crate::error::Error::internal(format!("default of {}: {e}", spec.name)))
-            })?;
-            object.insert(spec.name.to_string(), value);
+        let Some(default) = spec.default else { continue };
+        if object.contains_key(spec.name) || errors.iter().any(|e| e.field == spec.name) {
+            continue;
         }
+        let value = serde_json::from_str(default).map_err(|e| {
+            ApiError::from(crate::error::Error::internal(format!("default of {}: {e}", spec.name)))
+        })?;
+        object.insert(spec.name.to_string(), value);
     }
     let value = Value::Object(object);
     // Report every problem at once: what could not be read, and what breaks the schema.
-    let unreadable: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
-    errors.extend(
-        validate::check(T::validator(), &value)
-            .into_iter()
-            .filter(|e| !(unreadable.contains(&e.field) && e.message == "is required")),
-    );
-    if !errors.is_empty() {
+    if !errors.is_empty() || !T::validator().is_valid(&value) {
+        let unreadable: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+        errors.extend(
+            validate::check(T::validator(), &value)
+                .into_iter()
+                .filter(|e| !(unreadable.contains(&e.field) && e.message == "is required")),
+        );
         errors.sort_by(|a, b| a.field.cmp(&b.field));
         return Err(ApiError::validation(errors));
     }
@@ -148,11 +170,16 @@ impl<T> PathParams<T> {
 #[async_trait]
 impl<T: ParamSet> SharedExtractor for PathParams<T> {
     async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
-        // Dropshot matched the route; read the raw segments and check them ourselves.
-        let raw = <dropshot::Path<BTreeMap<String, String>> as SharedExtractor>::from_request(rqctx)
-            .await?
-            .into_inner();
-        parse_params::<T>(raw.into_iter().collect()).map(PathParams).map_err(ApiError::into_extractor_error)
+        // Dropshot matched the route (and decoded its segments); check them ourselves.
+        let raw = rqctx.endpoint.variables.iter().map(|(name, value)| {
+            let text = match value {
+                dropshot::VariableValue::String(text) => Cow::Borrowed(text.as_str()),
+                // A `{name:.*}` variable (none in this API): its segments, as they were sent.
+                dropshot::VariableValue::Components(segments) => Cow::Owned(segments.join("/")),
+            };
+            (name.as_str(), text)
+        });
+        parse_params::<T, _>(raw).map(PathParams).map_err(ApiError::into_extractor_error)
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -162,7 +189,7 @@ impl<T: ParamSet> SharedExtractor for PathParams<T> {
 
 /// Reads a query string (without the `?`) as `T`: decode, coerce, fill defaults, validate.
 pub(crate) fn parse_query<T: ParamSet>(query: &str) -> Result<T, ApiError> {
-    parse_params::<T>(form_urlencoded::parse(query.as_bytes()).into_owned().collect())
+    parse_params::<T, _>(form_urlencoded::parse(query.as_bytes()))
 }
 
 /// Query parameters, validated.
@@ -207,24 +234,35 @@ impl<T> HeaderParams<T> {
 #[async_trait]
 impl<T: ParamSet> SharedExtractor for HeaderParams<T> {
     async fn from_request<C: ServerContext>(rqctx: &RequestContext<C>) -> Result<Self, HttpError> {
-        let headers = rqctx.request.headers();
-        let mut raw = Vec::new();
+        // One pass over the request's headers (a handful), comparing names: cheaper than
+        // hashing each declared name to look it up, and most requests carry none of them.
+        let mut raw: Vec<(&'static str, Cow<'_, str>)> = Vec::new();
         let mut errors = Vec::new();
-        for spec in T::PARAMS {
-            let values: Vec<&http::HeaderValue> = headers.get_all(spec.name).iter().collect();
-            if values.is_empty() {
+        for (name, value) in rqctx.request.headers() {
+            let Some(spec) = T::PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name.as_str())) else {
                 continue;
-            }
-            // Repeated header lines mean one comma-separated list (RFC 9110 §5.3).
-            match values.iter().map(|v| v.to_str()).collect::<Result<Vec<_>, _>>() {
-                Ok(texts) => raw.push((spec.name.to_string(), texts.join(", "))),
-                Err(_) => errors.push(field_error(spec.name, "must be visible ASCII text")),
+            };
+            let Ok(text) = value.to_str() else {
+                if !errors.iter().any(|e: &FieldError| e.field == spec.name) {
+                    errors.push(field_error(spec.name, "must be visible ASCII text"));
+                }
+                continue;
+            };
+            // Repeated header lines mean one comma-separated list (RFC 9110 §5.3); a map's
+            // values of one name come together, in the order they were sent.
+            match raw.last_mut() {
+                Some((last, joined)) if *last == spec.name => {
+                    let joined = joined.to_mut();
+                    joined.push_str(", ");
+                    joined.push_str(text);
+                }
+                _ => raw.push((spec.name, Cow::Borrowed(text))),
             }
         }
         if !errors.is_empty() {
             return Err(ApiError::validation(errors).into_extractor_error());
         }
-        parse_params::<T>(raw).map(HeaderParams).map_err(ApiError::into_extractor_error)
+        parse_params::<T, _>(raw).map(HeaderParams).map_err(ApiError::into_extractor_error)
     }
 
     fn metadata(content_type: ApiEndpointBodyContentType) -> ExtractorMetadata {
@@ -542,6 +580,25 @@ fn multipart_error(error: multer::Error, limit: usize) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_without_parameters_reads_as_the_first_time_every_time() {
+        use crate::api::server::{ProductGetPath, ProductListQuery};
+        let json = |q: &ProductListQuery| serde_json::to_value(q).unwrap();
+        let first = parse_query::<ProductListQuery>("").unwrap();
+        let again = parse_query::<ProductListQuery>("").unwrap();
+        let worked_out = read_params::<ProductListQuery, &str>(std::iter::empty()).unwrap();
+        assert_eq!(json(&first), json(&worked_out));
+        assert_eq!(json(&again), json(&worked_out));
+        // The defaults are in (`limit`), and a given parameter is not taken from the cache.
+        assert_eq!(json(&first)["limit"], 20);
+        assert_eq!(json(&parse_query::<ProductListQuery>("limit=3").unwrap())["limit"], 3);
+        // A set with a required parameter: its absence is an error each time, never cached.
+        for _ in 0..2 {
+            let error = parse_params::<ProductGetPath, &str>(std::iter::empty()).unwrap_err();
+            assert!(format!("{error:?}").contains("is required"), "{error:?}");
+        }
+    }
 
     #[test]
     fn parameters_are_coerced_by_their_declared_kind() {

@@ -161,6 +161,25 @@ async fn product_get_returns_the_product_304_or_404() {
 }
 
 #[tokio::test]
+async fn product_get_reads_repeated_conditional_header_lines_as_one_list() {
+    let app = TestApp::spawn().await;
+    app.seed_demo().await;
+    let etag = app.client.product_get().id(id(1)).send().await.unwrap().headers()["etag"].clone();
+    // Raw: two `If-None-Match` lines are one list (RFC 9110 §5.3); the second names the ETag.
+    let url = app.url("/api/v1/products/1");
+    let lines = app.http.get(&url).header("if-none-match", "\"other\"").header("if-none-match", &etag);
+    assert_eq!(lines.send().await.unwrap().status(), 304);
+    let neither = app.http.get(&url).header("if-none-match", "\"a\"").header("if-none-match", "\"b\"");
+    assert_eq!(neither.send().await.unwrap().status(), 200);
+    // A value that is not visible ASCII is refused by name, as every bad parameter is.
+    let bytes = reqwest::header::HeaderValue::from_bytes(b"\"caf\xe9\"").unwrap();
+    let response = app.http.get(&url).header("if-none-match", bytes).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let problem: storefront_client::types::Problem = response.json().await.unwrap();
+    assert_eq!(invalid_fields(&problem), ["If-None-Match"]);
+}
+
+#[tokio::test]
 async fn product_replace_replaces_every_field_and_honours_if_match() {
     let app = TestApp::spawn().await;
     let food = create_category(&app, "Food").await;

@@ -969,6 +969,8 @@ pub use pagination::PaginationOrder;
 pub use pagination::PaginationParams;
 pub use pagination::ResultsPage;
 pub use pagination::WhichPage;
+pub use router::VariableSet;
+pub use router::VariableValue;
 pub use server::BuildError;
 pub use server::RequestHandler;
 pub use server::ServerBuilder;

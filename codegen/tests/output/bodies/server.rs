@@ -34,6 +34,12 @@ impl crate::http::extract::ParamSet for ExportStartIdempotency {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ExportStartIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `export_start` declares for its 202 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -83,6 +89,12 @@ impl crate::http::extract::ParamSet for ExportDownloadPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ExportDownloadPath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `export_download` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -124,6 +136,12 @@ impl crate::http::extract::ParamSet for PersonCreateIdempotency {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<PersonCreateIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `person_create` declares for its 201 response (they document it for dropshot; replies set them by name).
@@ -174,6 +192,12 @@ impl crate::http::extract::ParamSet for PersonPhotoGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<PersonPhotoGetPath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `person_photo_get` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -221,6 +245,12 @@ impl crate::http::extract::ParamSet for PersonPhotoPutPath {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<PersonPhotoPutPath>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `person_photo_put` declares for its 204 response (they document it for dropshot; replies set them by name).

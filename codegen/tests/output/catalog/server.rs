@@ -58,6 +58,10 @@ impl crate::http::extract::ParamSet for ItemListQuery {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ItemListQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers `item_list` declares for its 200 response (they document it for dropshot; replies set them by name).
 #[derive(::serde::Serialize, ::schemars::JsonSchema)]
@@ -100,6 +104,12 @@ impl crate::http::extract::ParamSet for ItemCreateIdempotency {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<
+            ::std::option::Option<ItemCreateIdempotency>,
+        > = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `item_create` declares for its 201 response (they document it for dropshot; replies set them by name).
@@ -150,6 +160,10 @@ impl crate::http::extract::ParamSet for ItemGetPath {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ItemGetPath>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The query parameters of `item_get`.
 #[derive(
@@ -177,6 +191,10 @@ impl crate::http::extract::ParamSet for ItemGetQuery {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
     }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ItemGetQuery>> = ::std::sync::OnceLock::new();
+        &ABSENT
+    }
 }
 ///The headers parameters of `item_get`.
 #[derive(
@@ -203,6 +221,10 @@ impl crate::http::extract::ParamSet for ItemGetHeaders {
     fn validator() -> &'static crate::validate::Validator {
         static VALIDATOR: ::std::sync::OnceLock<&'static crate::validate::Validator> = ::std::sync::OnceLock::new();
         VALIDATOR.get_or_init(|| crate::validate::validator(Self::NAME))
+    }
+    fn absent() -> &'static ::std::sync::OnceLock<::std::option::Option<Self>> {
+        static ABSENT: ::std::sync::OnceLock<::std::option::Option<ItemGetHeaders>> = ::std::sync::OnceLock::new();
+        &ABSENT
     }
 }
 ///The headers `item_get` declares for its 200 response (they document it for dropshot; replies set them by name).
