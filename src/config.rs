@@ -24,9 +24,10 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://storefront.db", hide_env_values = true)]
     pub database_url: Secret,
 
-    /// Database connections for reads (and for writes too on PostgreSQL).
-    #[arg(long, env = "STOREFRONT_DB_MAX_CONNECTIONS", default_value_t = 8,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Database connections for reads (and for writes too on PostgreSQL); 0 for the backend's
+    /// own choice: on SQLite two per core the process may run on (at least 2), on PostgreSQL 8.
+    #[arg(long, env = "STOREFRONT_DB_MAX_CONNECTIONS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub db_max_connections: u32,
 
     /// How long a request may wait for a database connection before the answer is 503.

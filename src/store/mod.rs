@@ -35,7 +35,8 @@ pub enum Backend {
 /// Pool sizes, timeouts, and how to open the database.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
-    /// Connections for reads (and, on PostgreSQL, for writes too).
+    /// Connections for reads (and, on PostgreSQL, for writes too); 0: the backend's default
+    /// ([`PoolConfig::connections`]).
     pub max_connections: u32,
     /// How long a request waits for a connection before the API answers 503.
     pub acquire_timeout: Duration,
@@ -53,12 +54,31 @@ pub struct PoolConfig {
 impl Default for PoolConfig {
     fn default() -> Self {
         PoolConfig {
-            max_connections: 8,
+            max_connections: 0,
             acquire_timeout: Duration::from_secs(5),
             down_acquire_timeout: Duration::from_millis(250),
             no_create: false,
             slow_statement: Duration::from_secs(1),
             cache: cache::CacheConfig::default(),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// The pool's size: as configured, or the backend's default.
+    ///
+    /// SQLite reads run on the CPU, one connection thread each: two connections per core keep
+    /// every core busy while a result travels back, and more only add page caches (about
+    /// 1.5 MB each on a 10,000-product catalog) and threads. PostgreSQL's connections mostly
+    /// wait on the network and the database server: 8.
+    pub fn connections(&self, backend: Backend) -> u32 {
+        match (self.max_connections, backend) {
+            (0, Backend::Sqlite) => {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                u32::try_from(cores.saturating_mul(2)).unwrap_or(u32::MAX).max(2)
+            }
+            (0, Backend::Postgres) => 8,
+            (n, _) => n,
         }
     }
 }
@@ -431,5 +451,17 @@ mod tests {
         assert!(super::is_unavailable(&read_only), "{read_only:?}");
         let bad = sqlx::query("SELEC 1").execute(&mut connection).await.unwrap_err();
         assert!(!super::is_unavailable(&bad), "{bad:?}");
+    }
+
+    #[test]
+    fn a_pool_is_as_configured_or_sized_for_its_backend() {
+        use super::{Backend, PoolConfig};
+        let configured = PoolConfig { max_connections: 3, ..PoolConfig::default() };
+        assert_eq!(configured.connections(Backend::Sqlite), 3);
+        assert_eq!(configured.connections(Backend::Postgres), 3);
+        let automatic = PoolConfig::default();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(automatic.connections(Backend::Sqlite), u32::try_from(2 * cores).unwrap().max(2));
+        assert_eq!(automatic.connections(Backend::Postgres), 8);
     }
 }

@@ -78,7 +78,7 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<PgStore, String> 
         .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?
         .log_slow_statements(log::LevelFilter::Warn, config.slow_statement);
     let pool = PgPoolOptions::new()
-        .max_connections(config.max_connections)
+        .max_connections(config.connections(BACKEND))
         .acquire_timeout(config.acquire_timeout)
         .connect_with(options)
         .await

@@ -153,7 +153,7 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
             })
     };
     let write = pool(1).connect_with(options.clone()).await.map_err(connect_error)?;
-    let read = pool(config.max_connections).connect_with(options).await.map_err(connect_error)?;
+    let read = pool(config.connections(BACKEND)).connect_with(options).await.map_err(connect_error)?;
     sqlx::migrate!("migrations/sqlite")
         .run(&write)
         .await

@@ -100,7 +100,7 @@ fn the_readme_configuration_table_matches_the_example_file() {
 fn a_bad_value_in_the_file_is_refused_naming_the_key() {
     let path = Path::new("storefront.toml");
     let cases = [
-        ("db_max_connections = 0", "`db_max_connections` = 0: 0 is not in 1..=1000"),
+        ("db_max_connections = 1001", "`db_max_connections` = 1001: 1001 is not in 0..=1000"),
         ("db_max_connections = \"many\"", "`db_max_connections` = many: invalid digit"),
         ("log_level = \"loud\"", "`log_level` = loud: must be one of"),
         ("bind = 8080", "`bind` = 8080: invalid socket address"),
@@ -156,7 +156,7 @@ fn check_config_reports_each_value_and_its_source_and_never_a_secret() {
 fn a_bad_value_stops_the_server_before_it_starts_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("never.db").display());
-    let out = storefront(&[], &[("DATABASE_URL", &database), ("STOREFRONT_DB_MAX_CONNECTIONS", "0")]);
+    let out = storefront(&[], &[("DATABASE_URL", &database), ("STOREFRONT_DB_MAX_CONNECTIONS", "1001")]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
