@@ -62,6 +62,7 @@ pub trait ParamSet: DeserializeOwned + JsonSchema + Clone + Send + Sync + 'stati
     /// it was read the first time; `None` inside when that is an error (a required parameter).
     fn absent() -> &'static std::sync::OnceLock<Option<Self>>;
 }
+
 /// A generated request body type and the schema it is checked against.
 pub trait BodySchema: DeserializeOwned + JsonSchema + Send + Sync + 'static {
     const NAME: &'static str;
@@ -139,13 +140,14 @@ fn read_params<'a, T: ParamSet, N: AsRef<str>>(
     }
     let value = Value::Object(object);
     // Report every problem at once: what could not be read, and what breaks the schema.
-    if !errors.is_empty() || !T::validator().is_valid(&value) {
-        let unreadable: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
-        errors.extend(
-            validate::check(T::validator(), &value)
-                .into_iter()
-                .filter(|e| !(unreadable.contains(&e.field) && e.message == "is required")),
-        );
+    // (`check` answers a valid value without building errors; `unreadable` is then empty.)
+    let unreadable: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+    errors.extend(
+        validate::check(T::validator(), &value)
+            .into_iter()
+            .filter(|e| !(unreadable.contains(&e.field) && e.message == "is required")),
+    );
+    if !errors.is_empty() {
         errors.sort_by(|a, b| a.field.cmp(&b.field));
         return Err(ApiError::validation(errors));
     }
