@@ -227,6 +227,9 @@ impl Edge {
                 headers.insert(name, value);
             }
         }
+        if let Some(rate_limit) = answer.rate_limit {
+            rate_limit.write(headers);
+        }
         self.decorate(headers, &request_id, origin.as_ref());
 
         let elapsed = started.elapsed();

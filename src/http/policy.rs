@@ -28,7 +28,7 @@ use http::header::{HeaderName, HeaderValue};
 use crate::api::server::operations;
 use crate::api::types::Role;
 use crate::app::{Actor, Principal};
-use crate::edge::scope;
+use crate::edge::scope::{self, RateLimitHeaders};
 use crate::error::{ApiError, Kind};
 use crate::http::{Cx, ServerState};
 
@@ -358,31 +358,13 @@ fn decide(
 ) -> Result<(), ApiError> {
     match decision {
         Ok(Some(decision)) => {
-            // Integers straight into header values, in one visit to the request's scope.
-            scope::with(|scope| {
-                // The names are constants: `from_static` at run time parsed each one anew.
-                const NAMES: [(HeaderName, HeaderName); 3] = [
-                    (
-                        HeaderName::from_static("ratelimit-limit"),
-                        HeaderName::from_static("x-ratelimit-limit"),
-                    ),
-                    (
-                        HeaderName::from_static("ratelimit-remaining"),
-                        HeaderName::from_static("x-ratelimit-remaining"),
-                    ),
-                    (
-                        HeaderName::from_static("ratelimit-reset"),
-                        HeaderName::from_static("x-ratelimit-reset"),
-                    ),
-                ];
-                for ((name, x_name), value) in
-                    NAMES.into_iter().zip([decision.limit, decision.remaining, decision.reset])
-                {
-                    let value = HeaderValue::from(value);
-                    scope.header(name, value.clone());
-                    scope.header(x_name, value);
-                }
-            });
+            // Three numbers for the response: the edge writes them as its headers.
+            let headers = RateLimitHeaders {
+                limit: decision.limit,
+                remaining: decision.remaining,
+                reset: decision.reset,
+            };
+            scope::with(|scope| scope.rate_limit(headers));
             if !decision.allowed {
                 let retry = decision.reset.max(1);
                 return Err(ApiError::new(
