@@ -92,6 +92,36 @@ pub struct Decision {
     pub reset: u64,
 }
 
+impl Decision {
+    /// The names are constants: `from_static` at run time parses each one anew.
+    const HEADERS: [(http::HeaderName, http::HeaderName); 3] = [
+        (
+            http::HeaderName::from_static("ratelimit-limit"),
+            http::HeaderName::from_static("x-ratelimit-limit"),
+        ),
+        (
+            http::HeaderName::from_static("ratelimit-remaining"),
+            http::HeaderName::from_static("x-ratelimit-remaining"),
+        ),
+        (
+            http::HeaderName::from_static("ratelimit-reset"),
+            http::HeaderName::from_static("x-ratelimit-reset"),
+        ),
+    ];
+
+    /// Writes the decision into a response's headers, as `RateLimit-Limit`, `-Remaining` and
+    /// `-Reset` and as the `X-RateLimit-*` that older clients read (replacing any of the same
+    /// name).
+    pub fn write_headers(&self, headers: &mut http::HeaderMap) {
+        for ((name, x_name), value) in Self::HEADERS.into_iter().zip([self.limit, self.remaining, self.reset])
+        {
+            let value = http::HeaderValue::from(value);
+            headers.insert(name, value.clone());
+            headers.insert(x_name, value);
+        }
+    }
+}
+
 /// Counts requests.
 pub struct Limiter {
     classes: Classes,
@@ -338,6 +368,19 @@ async fn send_hits(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_decision_is_written_under_both_header_names_replacing_older_ones() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("ratelimit-limit", http::HeaderValue::from_static("1"));
+        super::Decision { allowed: true, limit: 100, remaining: 99, reset: 60 }.write_headers(&mut headers);
+        for (name, value) in [("limit", "100"), ("remaining", "99"), ("reset", "60")] {
+            for name in [format!("ratelimit-{name}"), format!("x-ratelimit-{name}")] {
+                assert_eq!(headers.get_all(&name).iter().collect::<Vec<_>>(), [value], "{name}");
+            }
+        }
+        assert_eq!(headers.len(), 6);
+    }
+
     use super::*;
 
     #[test]

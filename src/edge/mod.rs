@@ -227,8 +227,8 @@ impl Edge {
                 headers.insert(name, value);
             }
         }
-        if let Some(rate_limit) = answer.rate_limit {
-            rate_limit.write(headers);
+        if let Some(decision) = answer.rate_limit {
+            decision.write_headers(headers);
         }
         self.decorate(headers, &request_id, origin.as_ref());
 

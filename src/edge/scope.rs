@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::http::fields::Fieldset;
 use crate::http::idempotency::Pending;
 use crate::http::policy::OperationMeta;
+use crate::ratelimit::Decision;
 
 tokio::task_local! {
     static SCOPE: Scope;
@@ -43,43 +44,15 @@ pub struct Answer {
     pub caller: Option<i64>,
     /// Headers for the response, whatever its status.
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// The rate limiter's last word on the request: its `RateLimit-*` headers, written into
-    /// the response by the edge (six headers; kept as three numbers until then).
-    pub rate_limit: Option<RateLimitHeaders>,
+    /// The rate limiter's last word on the request, written into the response by the edge as
+    /// its `RateLimit-*` headers ([`Decision::write_headers`]).
+    pub rate_limit: Option<Decision>,
     /// The response body is one of the API's problems (complete, with request id).
     pub problem: bool,
     /// An extractor's error on its way through dropshot (see `ApiError::into_extractor_error`).
     stashed: Option<ApiError>,
     /// The sparse fieldset the answer's body is to have (`fields`; see `crate::http::fields`).
     fieldset: Option<Fieldset>,
-}
-
-/// The `RateLimit-Limit`, `-Remaining` and `-Reset` of a request's decision (also sent as the
-/// `X-RateLimit-*` headers that older clients read).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimitHeaders {
-    pub limit: u64,
-    pub remaining: u64,
-    /// Seconds until the window resets.
-    pub reset: u64,
-}
-
-impl RateLimitHeaders {
-    /// The names are constants: `from_static` at run time parses each one anew.
-    const NAMES: [(HeaderName, HeaderName); 3] = [
-        (HeaderName::from_static("ratelimit-limit"), HeaderName::from_static("x-ratelimit-limit")),
-        (HeaderName::from_static("ratelimit-remaining"), HeaderName::from_static("x-ratelimit-remaining")),
-        (HeaderName::from_static("ratelimit-reset"), HeaderName::from_static("x-ratelimit-reset")),
-    ];
-
-    /// Writes the six headers into a response's (replacing any of the same name).
-    pub fn write(self, headers: &mut http::HeaderMap) {
-        for ((name, x_name), value) in Self::NAMES.into_iter().zip([self.limit, self.remaining, self.reset]) {
-            let value = HeaderValue::from(value);
-            headers.insert(name, value.clone());
-            headers.insert(x_name, value);
-        }
-    }
 }
 
 impl Answer {
@@ -156,9 +129,9 @@ impl Scope {
         answer.headers.push((name, value));
     }
 
-    /// Sets the response's `RateLimit-*` headers (the last decision made for the request wins).
-    pub fn rate_limit(&self, headers: RateLimitHeaders) {
-        self.answer.borrow_mut().rate_limit = Some(headers);
+    /// Sets the decision the response's `RateLimit-*` headers tell (the last one made wins).
+    pub fn rate_limit(&self, decision: Decision) {
+        self.answer.borrow_mut().rate_limit = Some(decision);
     }
 
     /// The response is a problem of the API's; these headers go with it.
@@ -261,18 +234,5 @@ mod tests {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(ip_text("ip:", ip), format!("ip:{ip}"));
         }
-    }
-
-    #[test]
-    fn rate_limit_headers_are_written_under_both_names_replacing_older_ones() {
-        let mut headers = http::HeaderMap::new();
-        headers.insert("ratelimit-limit", HeaderValue::from_static("1"));
-        RateLimitHeaders { limit: 100, remaining: 99, reset: 60 }.write(&mut headers);
-        for (name, value) in [("limit", "100"), ("remaining", "99"), ("reset", "60")] {
-            for name in [format!("ratelimit-{name}"), format!("x-ratelimit-{name}")] {
-                assert_eq!(headers.get_all(&name).iter().collect::<Vec<_>>(), [value], "{name}");
-            }
-        }
-        assert_eq!(headers.len(), 6);
     }
 }

@@ -28,7 +28,7 @@ use http::header::{HeaderName, HeaderValue};
 use crate::api::server::operations;
 use crate::api::types::Role;
 use crate::app::{Actor, Principal};
-use crate::edge::scope::{self, RateLimitHeaders};
+use crate::edge::scope;
 use crate::error::{ApiError, Kind};
 use crate::http::{Cx, ServerState};
 
@@ -358,13 +358,8 @@ fn decide(
 ) -> Result<(), ApiError> {
     match decision {
         Ok(Some(decision)) => {
-            // Three numbers for the response: the edge writes them as its headers.
-            let headers = RateLimitHeaders {
-                limit: decision.limit,
-                remaining: decision.remaining,
-                reset: decision.reset,
-            };
-            scope::with(|scope| scope.rate_limit(headers));
+            // Kept for the response: the edge writes it as its headers.
+            scope::with(|scope| scope.rate_limit(decision));
             if !decision.allowed {
                 let retry = decision.reset.max(1);
                 return Err(ApiError::new(
