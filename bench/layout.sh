@@ -25,29 +25,22 @@ work=$(mktemp -d)
 PID=""
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$work"' EXIT
 
-ready() {
-  for _ in $(seq 1 600); do curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "the server did not start" >&2
-  exit 1
-}
-login() {
-  curl -fsS "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
-    -d '{"username":"bench","password":"Bench-Pass-1"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
-}
+# shellcheck source=bench/common.sh
+. bench/common.sh
 
 export STOREFRONT_RATE_LIMITS="$LIMITS" STOREFRONT_JWT_SECRET="$SECRET" STOREFRONT_LOG_FORMAT=json \
   STOREFRONT_ACCESS_TOKEN_TTL_SECS=86400 DATABASE_URL="sqlite://$work/run.db" STOREFRONT_BIND="127.0.0.1:$PORT"
 STOREFRONT_ADMIN_PASSWORD=Bench-Pass-1 "$BINARY" create-admin --username bench --email bench@example.com >/dev/null
 "$BINARY" >"$work/seed.log" 2>&1 &
 PID=$!
-ready
+wait_ready
 SEED_TOKEN=$(login) python3 bench/seed.py "http://127.0.0.1:$PORT" 10000 >/dev/null
 python3 bench/cursors.py "http://127.0.0.1:$PORT" >"$work/cursors.txt"
 kill "$PID"; wait "$PID" 2>/dev/null || true
 
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/cg.out" "$BINARY" >"$work/server.log" 2>&1 &
 PID=$!
-ready
+READY_SECONDS=60 wait_ready  # callgrind starts it slowly
 TOKEN=$(login)
 LAYOUT_TOKEN=$TOKEN python3 bench/layout.py "http://127.0.0.1:$PORT"
 SCENARIO=get wrk -t1 -c16 -d3s -s ../shared/bench/scripts/scenario.lua "http://127.0.0.1:$PORT" >/dev/null

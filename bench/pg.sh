@@ -24,20 +24,15 @@ work=$(mktemp -d)
 PIDS=()
 stop() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; PIDS=(); }
 trap 'stop; rm -rf "$work"' EXIT
+# shellcheck source=bench/common.sh
+. bench/common.sh
 sql() { psql -q -v ON_ERROR_STOP=1 "$PG_URL/postgres" -c "$1" >/dev/null; }
 
 start() {  # start <port> <database> [env...]: a server, waited for
   local port=$1 db=$2; shift 2
   env DATABASE_URL="$PG_URL/$db" STOREFRONT_BIND="127.0.0.1:$port" "$@" "$BINARY" >>"$work/server-$port.log" 2>&1 &
   PIDS+=($!)
-  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "the server on $port did not start" >&2; exit 1
-}
-
-login() {
-  curl -fsS "http://127.0.0.1:$1/api/v1/auth/login" -H 'content-type: application/json' \
-    -d '{"username":"bench","password":"Bench-Pass-1"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+  wait_ready /readyz "$port"
 }
 
 load() {  # load <scenario> <port> <connections> <token>: one wrk, its RESULT line

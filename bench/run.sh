@@ -25,18 +25,8 @@ work=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-
-wait_ready() {
-  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT$1" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "the server did not start" >&2
-  exit 1
-}
-
-login() {
-  curl -fsS "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
-    -d '{"username":"bench","password":"Bench-Pass-1"}' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
-}
+# shellcheck source=bench/common.sh
+. bench/common.sh
 
 serve() {  # serve the seeded database (a fresh copy) on $PORT, pinned to CPU 1
   rm -f "$work"/run.db*
