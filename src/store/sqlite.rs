@@ -152,7 +152,8 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
                 })
             })
     };
-    let write = pool(1).connect_with(options.clone()).await.map_err(connect_error)?;
+    let writer = options.clone().pragma("cache_size", format!("-{WRITER_CACHE_KIB}"));
+    let write = pool(1).connect_with(writer).await.map_err(connect_error)?;
     let read = pool(config.connections(BACKEND)).connect_with(options).await.map_err(connect_error)?;
     sqlx::migrate!("migrations/sqlite")
         .run(&write)
@@ -172,6 +173,11 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
     }
     Ok(sql::SqlStore::new(read, write, Guard { path, identity }, config.down_acquire_timeout, config.cache))
 }
+
+/// The page cache of the write connection, in KiB (SQLite's default, which the read connections
+/// keep, is 2,000). Writes touch the pages of the b-trees they change; reads need the pages
+/// that lists walk again and again.
+const WRITER_CACHE_KIB: u32 = 1_024;
 
 /// How often the WAL is checkpointed in the background ([`checkpoints`]): also the bound on how
 /// long a committed write stays only in the WAL, out of the database file, while the server
