@@ -368,11 +368,13 @@ async fn send_hits(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_decision_is_written_under_both_header_names_replacing_older_ones() {
         let mut headers = http::HeaderMap::new();
         headers.insert("ratelimit-limit", http::HeaderValue::from_static("1"));
-        super::Decision { allowed: true, limit: 100, remaining: 99, reset: 60 }.write_headers(&mut headers);
+        Decision { allowed: true, limit: 100, remaining: 99, reset: 60 }.write_headers(&mut headers);
         for (name, value) in [("limit", "100"), ("remaining", "99"), ("reset", "60")] {
             for name in [format!("ratelimit-{name}"), format!("x-ratelimit-{name}")] {
                 assert_eq!(headers.get_all(&name).iter().collect::<Vec<_>>(), [value], "{name}");
@@ -380,8 +382,6 @@ mod tests {
         }
         assert_eq!(headers.len(), 6);
     }
-
-    use super::*;
 
     #[test]
     fn classes_parse_with_units_and_refuse_nonsense() {
