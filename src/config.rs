@@ -180,6 +180,13 @@ pub struct Config {
     /// Lowest level logged: trace, debug, info, warn, error, critical.
     #[arg(long, env = "STOREFRONT_LOG_LEVEL", default_value = "info")]
     pub log_level: LogLevel,
+
+    /// The JSON log's lines are written together, at most this many milliseconds after the
+    /// first of them (or at 32 KiB, or at once for a warning or worse); 0 writes each line at
+    /// once. A `write` per line costs a busy server about a tenth of its cached GETs.
+    #[arg(long, env = "STOREFRONT_LOG_FLUSH_MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub log_flush_ms: u64,
 }
 
 /// A command of `Config`'s arguments alone: the keys of the configuration.
@@ -264,6 +271,10 @@ impl Config {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    pub fn log_flush(&self) -> Duration {
+        Duration::from_millis(self.log_flush_ms)
     }
 
     pub fn shutdown_drain(&self) -> Duration {

@@ -355,7 +355,9 @@ fn describe(error: &storefront::error::Error) -> String {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     args.config.check()?;
-    let log = storefront::logging::logger(args.config.log_format, args.config.log_level);
+    // Dropped when `serve` returns, however it does: the lines the log holds are written.
+    let (log, _flush) =
+        storefront::logging::logger(args.config.log_format, args.config.log_level, args.config.log_flush());
     // sqlx (slow statements, connection errors) reports through `tracing`: into the same log.
     storefront::logging::forward_tracing(&log, args.config.log_level)?;
     if args.demo {

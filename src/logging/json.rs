@@ -4,23 +4,147 @@
 //! Every request writes one line, so its cost is per request: `slog_json` took about 17,000
 //! instructions for the access line (each key and value through an erased serde serializer, a
 //! `chrono` RFC 3339 formatting per line); this drain takes about a fifth of that. A line is
-//! gathered in a per-thread buffer and written in one `write` under the output's lock.
+//! gathered in a per-thread buffer, then written in one `write` under the output's lock, or
+//! (the server's log: [`JsonLines::buffered`]) kept with others and written with them.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use slog::{Key, OwnedKVList, Record, KV};
 
+/// Lines kept at most before they are written, when the output is buffered ([`JsonLines::buffered`]).
+const BUFFER: usize = 32 * 1024;
+
 /// A slog drain writing one JSON object per line to `out`.
 pub struct JsonLines<W: Write> {
-    out: Mutex<W>,
+    output: Arc<Output<W>>,
+}
+
+/// The output and the lines not yet written to it.
+struct Output<W> {
+    state: Mutex<State<W>>,
+    /// Told when a line goes into an empty buffer (the flusher waits for it).
+    pending: Condvar,
+}
+
+struct State<W> {
+    out: W,
+    /// Lines not yet written: empty, and not used, unless the output is buffered and open.
+    buffer: Vec<u8>,
+    buffered: bool,
+}
+
+/// Ends the buffering of a [`JsonLines::buffered`] drain when dropped: the lines it holds are
+/// written, and later lines are written as they come.
+pub struct Flush {
+    end: Box<dyn Fn() + Send + Sync>,
+}
+
+impl Drop for Flush {
+    fn drop(&mut self) {
+        (self.end)();
+    }
 }
 
 impl<W: Write> JsonLines<W> {
+    /// Every line written to `out` as it is logged (one `write`).
     pub fn new(out: W) -> Self {
-        JsonLines { out: Mutex::new(out) }
+        JsonLines { output: Arc::new(Output::new(out, false)) }
+    }
+}
+
+impl<W: Write + Send + 'static> JsonLines<W> {
+    /// Lines gathered and written together: once `interval` has passed since the oldest line
+    /// still held, when 32 KiB are held, and at once for a warning or worse (with the lines
+    /// before it, so the order is kept). Each write is a system call, so this is what a busy
+    /// server wants: about 150 lines a call instead of one. A thread of its own writes the
+    /// lines whose time has come; it sleeps while none is held. Dropping the [`Flush`] writes
+    /// what is held and ends the buffering.
+    pub fn buffered(out: W, interval: Duration) -> (Self, Flush) {
+        let output = Arc::new(Output::new(out, true));
+        let flusher = output.clone();
+        let started = std::thread::Builder::new()
+            .name("log-flush".into())
+            .spawn(move || flusher.flush_every(interval))
+            .is_ok();
+        if !started {
+            // No thread, no buffering: every line is written at once.
+            output.lock().buffered = false;
+        }
+        let ending = output.clone();
+        let end = Box::new(move || ending.end());
+        (JsonLines { output }, Flush { end })
+    }
+}
+
+impl<W: Write> Output<W> {
+    fn new(out: W, buffered: bool) -> Self {
+        let buffer = if buffered { Vec::with_capacity(BUFFER) } else { Vec::new() };
+        Output { state: Mutex::new(State { out, buffer, buffered }), pending: Condvar::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<W>> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes `line` now or keeps it for later (see [`JsonLines::buffered`]).
+    fn write(&self, line: &[u8], urgent: bool) {
+        let mut state = self.lock();
+        if !state.buffered {
+            state.write_out(line);
+            return;
+        }
+        let was_empty = state.buffer.is_empty();
+        state.buffer.extend_from_slice(line);
+        if urgent || state.buffer.len() >= BUFFER {
+            state.write_out(&[]);
+        } else if was_empty {
+            self.pending.notify_one();
+        }
+    }
+
+    /// The flusher's loop: waits for a line, lets `interval` pass, writes what is held.
+    fn flush_every(&self, interval: Duration) {
+        loop {
+            let mut state = self.lock();
+            while state.buffered && state.buffer.is_empty() {
+                state = self.pending.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            if !state.buffered {
+                return;
+            }
+            drop(state);
+            std::thread::sleep(interval);
+            self.lock().write_out(&[]);
+        }
+    }
+
+    /// Writes what is held and stops buffering.
+    fn end(&self) {
+        let mut state = self.lock();
+        state.write_out(&[]);
+        state.buffered = false;
+        self.pending.notify_one();
+    }
+}
+
+impl<W: Write> State<W> {
+    /// Writes the lines held, then `line`. A log that cannot be written must not take the
+    /// request down with it: the lines are dropped.
+    fn write_out(&mut self, line: &[u8]) {
+        let State { out, buffer, .. } = self;
+        let mut result = Ok(());
+        if !buffer.is_empty() {
+            result = out.write_all(buffer);
+            buffer.clear();
+        }
+        if !line.is_empty() {
+            result = result.and_then(|()| out.write_all(line));
+        }
+        let _ = result.and_then(|()| out.flush());
     }
 }
 
@@ -44,9 +168,7 @@ impl<W: Write> slog::Drain for JsonLines<W> {
             };
             buffer.clear();
             format_line(buffer, record, values);
-            let mut out = self.out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            // A log that cannot be written must not take the request down with it.
-            let _ = out.write_all(buffer.as_bytes()).and_then(|()| out.flush());
+            self.output.write(buffer.as_bytes(), record.level().is_at_least(slog::Level::Warning));
             if buffer.capacity() > 64 * 1024 {
                 *buffer = String::with_capacity(512);
             }
@@ -348,6 +470,56 @@ mod tests {
             let expected = chrono::DateTime::<chrono::Utc>::from(at)
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             assert_eq!(line, expected);
+        }
+    }
+    fn written(buffer: &Buffer) -> usize {
+        buffer.0.lock().unwrap().len()
+    }
+
+    #[test]
+    fn a_buffered_log_writes_its_lines_at_a_warning_when_full_and_when_its_flush_is_dropped() {
+        let out = Buffer::default();
+        let (drain, flush) = JsonLines::buffered(out.clone(), Duration::from_secs(3600));
+        let log = Logger::root(drain.fuse(), o!("service" => "storefront"));
+        slog::info!(log, "first"; "n" => 1);
+        slog::info!(log, "second"; "n" => 2);
+        assert_eq!(written(&out), 0, "info lines are held");
+        slog::warn!(log, "third");
+        let msgs: Vec<Value> = lines(&out).iter().map(|line| line["msg"].clone()).collect();
+        assert_eq!(msgs, ["first", "second", "third"], "a warning is written at once, after the lines held");
+
+        let before = written(&out);
+        let mut held = 0;
+        while written(&out) == before {
+            slog::info!(log, "filler"; "i" => held);
+            held += 1;
+            assert!(held < 10_000, "32 KiB of lines were never written");
+        }
+        assert!(written(&out) - before >= BUFFER, "written at 32 KiB, not before");
+        assert_eq!(lines(&out).len(), 3 + held, "every line held is written, whole");
+
+        slog::info!(log, "held until the flush is dropped");
+        let before = written(&out);
+        drop(flush);
+        assert!(written(&out) > before);
+        slog::info!(log, "written at once once the buffering is over");
+        let last = lines(&out).pop().unwrap();
+        assert_eq!(last["msg"], "written at once once the buffering is over");
+    }
+
+    #[test]
+    fn a_buffered_log_writes_a_line_within_its_interval() {
+        let out = Buffer::default();
+        let (drain, _flush) = JsonLines::buffered(out.clone(), Duration::from_millis(20));
+        let log = Logger::root(drain.fuse(), o!("service" => "storefront"));
+        for round in 0..3 {
+            slog::info!(log, "a line"; "round" => round);
+            // Polled with a generous deadline: the flusher runs on a thread of its own.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while lines(&out).len() <= round {
+                assert!(std::time::Instant::now() < deadline, "the line of round {round} was never written");
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 }
