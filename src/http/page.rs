@@ -124,7 +124,8 @@ pub fn links<Q: Serialize, R>(
     let prev_cursor =
         page.more_before.then_some(first).flatten().and_then(|p| encode(Direction::Before, p, fingerprint));
 
-    let url = |extra: Option<(&str, String)>| page_url(path, query, extra);
+    let base = PageUrl::new(path, query);
+    let url = |extra: Option<(&str, String)>| base.with(extra);
     let this = match (start, offset) {
         (Start::After(p), _) => {
             encode(Direction::After, p.clone(), fingerprint).map(|c| ("cursor", c.to_string()))
@@ -180,25 +181,43 @@ pub(crate) fn encode(direction: Direction, position: Position, fingerprint: &str
     Some(types::Cursor::from(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).ok()?)))
 }
 
-/// `path?…` with the list's query parameters, without `offset`/`cursor` unless `extra` sets one.
-fn page_url<Q: Serialize>(path: &str, query: &Q, extra: Option<(&str, String)>) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    if let Ok(serde_json::Value::Object(params)) = serde_json::to_value(query) {
-        for (name, value) in params {
-            if name == "offset" || name == "cursor" {
-                continue;
+/// `path?…` with the list's query parameters but `offset` and `cursor`, form-encoded once for
+/// all of a page's links (each then adds its own `offset` or `cursor`).
+struct PageUrl {
+    url: String,
+    /// Where the query starts (after the `?`).
+    query: usize,
+}
+
+impl PageUrl {
+    fn new<Q: Serialize>(path: &str, query: &Q) -> PageUrl {
+        let mut url = String::with_capacity(path.len() + 64);
+        url.push_str(path);
+        url.push('?');
+        let start = url.len();
+        let mut serializer = form_urlencoded::Serializer::for_suffix(url, start);
+        if let Ok(serde_json::Value::Object(params)) = serde_json::to_value(query) {
+            for (name, value) in params {
+                if name == "offset" || name == "cursor" {
+                    continue;
+                }
+                match value {
+                    serde_json::Value::String(s) => serializer.append_pair(&name, &s),
+                    serde_json::Value::Null => &mut serializer,
+                    other => serializer.append_pair(&name, &other.to_string()),
+                };
             }
-            match value {
-                serde_json::Value::String(s) => serializer.append_pair(&name, &s),
-                serde_json::Value::Null => &mut serializer,
-                other => serializer.append_pair(&name, &other.to_string()),
-            };
         }
+        PageUrl { url: serializer.finish(), query: start }
     }
-    if let Some((name, value)) = extra {
-        serializer.append_pair(name, &value);
+
+    /// The URL, with `extra` (`offset` or `cursor`) last.
+    fn with(&self, extra: Option<(&str, String)>) -> String {
+        let Some((name, value)) = extra else { return self.url.clone() };
+        let mut url = String::with_capacity(self.url.len() + name.len() + value.len() + 2);
+        url.push_str(&self.url);
+        form_urlencoded::Serializer::for_suffix(url, self.query).append_pair(name, &value).finish()
     }
-    format!("{path}?{}", serializer.finish())
 }
 
 #[cfg(test)]
@@ -264,9 +283,12 @@ mod tests {
         let query =
             serde_json::json!({"limit": 2, "offset": 4, "cursor": null, "q": "a b&c", "in_stock": true});
         assert_eq!(
-            page_url("/p", &query, Some(("offset", "6".into()))),
+            PageUrl::new("/p", &query).with(Some(("offset", "6".into()))),
             "/p?in_stock=true&limit=2&q=a+b%26c&offset=6"
         );
+        let bare = PageUrl::new("/p", &serde_json::json!({"offset": 4}));
+        assert_eq!(bare.with(None), "/p?");
+        assert_eq!(bare.with(Some(("cursor", "a=b".into()))), "/p?cursor=a%3Db");
     }
 
     #[test]
