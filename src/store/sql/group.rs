@@ -19,7 +19,8 @@
 //!
 //! Nothing waits to fill a group: a write that finds the writer idle is made at once, alone, in
 //! one hand-off to the connection's thread (`BEGIN IMMEDIATE; …; COMMIT`), as it would be without
-//! grouping. A group of n takes n + 2 hand-offs.
+//! grouping. A group of n takes n hand-offs: the first write's begins the transaction, the
+//! last's commits it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -153,20 +154,33 @@ impl Writes {
             self.made(usize::from(result.is_ok()));
             return vec![result.map_err(Failed::Own)];
         }
-        if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *connection).await {
-            // The connection is closed (`open`): whatever it began is rolled back.
-            return failed(jobs.len(), None, &e);
-        }
+        // The transaction begins in the first write's hand-off and commits in the last's: n
+        // hand-offs for n writes. A failure there is told apart by whether the write's
+        // savepoint can still be rolled back to: if it can, the write failed alone.
+        let last = jobs.len() - 1;
+        let mut committed = false;
         let mut outcomes: Vec<Result<Vec<Row>, sqlx::Error>> = Vec::with_capacity(jobs.len());
         for (i, job) in jobs.iter().enumerate() {
-            let text = format!("SAVEPOINT grouped; {}; RELEASE grouped", job.sql.text);
+            let text = match i {
+                0 => format!("BEGIN IMMEDIATE; SAVEPOINT grouped; {}; RELEASE grouped", job.sql.text),
+                _ if i == last => format!("SAVEPOINT grouped; {}; RELEASE grouped; COMMIT", job.sql.text),
+                _ => format!("SAVEPOINT grouped; {}; RELEASE grouped", job.sql.text),
+            };
             match job.sql.query_text(&text).fetch_all(&mut *connection).await {
-                Ok(rows) => outcomes.push(Ok(rows)),
+                Ok(rows) => {
+                    committed = i == last;
+                    outcomes.push(Ok(rows));
+                }
                 Err(e) => {
                     let undone =
                         sqlx::query("ROLLBACK TO grouped; RELEASE grouped").execute(&mut *connection).await;
                     if undone.is_err() {
-                        // The failure ended the transaction: nothing in it was made.
+                        // No savepoint: the transaction did not begin, its commit failed, or the
+                        // failure ended it. Nothing in it was made (the connection is closed
+                        // if it is still open: `open`).
+                        if i == 0 || i == last {
+                            return failed(jobs.len(), None, &e);
+                        }
                         let mut all = failed(jobs.len(), Some(i), &e);
                         all[i] = Err(Failed::Own(e));
                         return all;
@@ -175,8 +189,11 @@ impl Writes {
                 }
             }
         }
-        if let Err(e) = sqlx::query("COMMIT").execute(&mut *connection).await {
-            return failed(jobs.len(), None, &e);
+        if !committed {
+            // The last write failed alone: the others are still to commit.
+            if let Err(e) = sqlx::query("COMMIT").execute(&mut *connection).await {
+                return failed(jobs.len(), None, &e);
+            }
         }
         open.over = true;
         self.made(outcomes.iter().filter(|outcome| outcome.is_ok()).count());
