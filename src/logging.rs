@@ -25,7 +25,7 @@ use crate::config::{LogFormat, LogLevel};
 /// would wake its thread for every request, and a context switch costs more than the
 /// formatting: measured, about 10 µs of CPU per request on one core). With a `flush` interval,
 /// lines are then kept and written together, at most that long after the first of them, at
-/// 32 KiB, and at once for a warning or worse ([`json::JsonLines::buffered`]): a `write` per
+/// 32 KiB, and at once for a warning or worse (`JsonLines::buffered` in `logging/json.rs`): a `write` per
 /// line was a tenth of a cached GET's time. With `flush` zero, each line is written at once.
 /// Drop the [`Flush`] before the process ends, so that no line is lost.
 pub fn logger(format: LogFormat, level: LogLevel, flush: std::time::Duration) -> (Logger, Option<Flush>) {

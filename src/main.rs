@@ -25,7 +25,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// - `dirty_decay_ms:1000`: pages freed go back to the system within about a second (by
 ///   default ten seconds; `muzzy_decay_ms` is already 0).
 ///
-/// Measured (bench/README.md): −3 MB resident under POSTs, the same throughput.
+/// Measured (bench/README.md): 1–4 MB less resident under POSTs, the same throughput.
 mod allocator_options {
     /// A C string's address, as jemalloc declares `malloc_conf` (`const char *`).
     #[repr(transparent)]

@@ -37,7 +37,7 @@ struct State<W> {
     buffered: bool,
 }
 
-/// Ends the buffering of a [`JsonLines::buffered`] drain when dropped: the lines it holds are
+/// Ends the buffering of a `JsonLines::buffered` drain when dropped: the lines it holds are
 /// written, and later lines are written as they come.
 pub struct Flush {
     end: Box<dyn Fn() + Send + Sync>,
