@@ -472,6 +472,7 @@ mod tests {
             assert_eq!(line, expected);
         }
     }
+
     fn written(buffer: &Buffer) -> usize {
         buffer.0.lock().unwrap().len()
     }

@@ -158,19 +158,13 @@ impl Writes {
         // hand-offs for n writes. A failure there is told apart by whether the write's
         // savepoint can still be rolled back to: if it can, the write failed alone.
         let last = jobs.len() - 1;
-        let mut committed = false;
         let mut outcomes: Vec<Result<Vec<Row>, sqlx::Error>> = Vec::with_capacity(jobs.len());
         for (i, job) in jobs.iter().enumerate() {
-            let text = match i {
-                0 => format!("BEGIN IMMEDIATE; SAVEPOINT grouped; {}; RELEASE grouped", job.sql.text),
-                _ if i == last => format!("SAVEPOINT grouped; {}; RELEASE grouped; COMMIT", job.sql.text),
-                _ => format!("SAVEPOINT grouped; {}; RELEASE grouped", job.sql.text),
-            };
+            let begin = if i == 0 { "BEGIN IMMEDIATE; " } else { "" };
+            let commit = if i == last { "; COMMIT" } else { "" };
+            let text = format!("{begin}SAVEPOINT grouped; {}; RELEASE grouped{commit}", job.sql.text);
             match job.sql.query_text(&text).fetch_all(&mut *connection).await {
-                Ok(rows) => {
-                    committed = i == last;
-                    outcomes.push(Ok(rows));
-                }
+                Ok(rows) => outcomes.push(Ok(rows)),
                 Err(e) => {
                     let undone =
                         sqlx::query("ROLLBACK TO grouped; RELEASE grouped").execute(&mut *connection).await;
@@ -189,8 +183,8 @@ impl Writes {
                 }
             }
         }
-        if !committed {
-            // The last write failed alone: the others are still to commit.
+        if outcomes.last().is_some_and(Result::is_err) {
+            // The last write failed alone, before its `COMMIT`: the others are still to commit.
             if let Err(e) = sqlx::query("COMMIT").execute(&mut *connection).await {
                 return failed(jobs.len(), None, &e);
             }
