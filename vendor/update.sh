@@ -6,15 +6,16 @@
 # Run this after editing a patch, or with another VERSION/CHECKSUM to move to a new release
 # (then refresh the patch against it and review the diff).
 #
-# usage: vendor/update.sh dropshot|sqlx-core     (needs curl or a cargo cache with the .crate, and patch)
+# usage: vendor/update.sh dropshot|sqlx-core|sqlx-sqlite     (needs curl or a cargo cache with the .crate, and patch)
 # env:   VERSION, CHECKSUM: another release than the one below
 set -euo pipefail
-name=${1:?usage: vendor/update.sh dropshot|sqlx-core}
+name=${1:?usage: vendor/update.sh dropshot|sqlx-core|sqlx-sqlite}
 # The version vendored, and the checksum crates.io publishes for its .crate (Cargo.lock records
 # the same one).
 case "$name" in
   dropshot) VERSION=${VERSION:-0.18.0} CHECKSUM=${CHECKSUM:-4a9e64e150bf661306cc9fa32c25996cb37025edebcbe55e80669750aa90b703} ;;
   sqlx-core) VERSION=${VERSION:-0.9.0} CHECKSUM=${CHECKSUM:-05b44e85bf579a8eeb4ceaa77a3a523baf2bf0e9bac7e40f405d537b5d2d5ccb} ;;
+  sqlx-sqlite) VERSION=${VERSION:-0.9.0} CHECKSUM=${CHECKSUM:-488e99c397a62007e4229aec669a179816339afc6d2620ca6fa420dbee2e982c} ;;
   *) echo "no such vendored crate: $name" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")"

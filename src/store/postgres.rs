@@ -53,6 +53,15 @@ macro_rules! last_insert_id {
 /// PostgreSQL prepares one statement per query: a batch is sent statement by statement.
 const MANY_STATEMENTS_PER_QUERY: bool = false;
 
+/// Where SQLite runs a group of writes on the calling thread (`sql/group.rs`); PostgreSQL's
+/// writes are not grouped (`MANY_STATEMENTS_PER_QUERY` is false), so this is never called.
+fn on_this_thread<R>(
+    _: &mut sqlx::PgConnection,
+    _: impl FnOnce(&mut sql::Run<'_>) -> R,
+) -> Result<R, sqlx::Error> {
+    Err(sqlx::Error::Protocol("PostgreSQL's writes are not grouped".to_string()))
+}
+
 // The shared SQL, compiled a second time against this back-end's types: by design.
 #[allow(clippy::duplicate_mod)]
 #[path = "sql/mod.rs"]

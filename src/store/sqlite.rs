@@ -55,6 +55,20 @@ macro_rules! last_insert_id {
 /// statements is one query (one hand-off instead of one per statement).
 const MANY_STATEMENTS_PER_QUERY: bool = true;
 
+/// Runs `run` on the calling thread with `connection`'s SQLite handle locked away from the
+/// connection's own thread: each query made through the function `run` is given (its text and
+/// arguments; its rows) goes straight to SQLite, without a round trip to that thread
+/// (`LockedSqliteHandle::fetch_all_blocking`, vendor/sqlx-sqlite.patch). The group commit
+/// (`sql/group.rs`) runs a whole group this way. It blocks while SQLite works: call it where
+/// blocking is allowed (`spawn_blocking`).
+fn on_this_thread<R>(
+    connection: &mut sqlx::SqliteConnection,
+    run: impl FnOnce(&mut sql::Run<'_>) -> R,
+) -> Result<R, sqlx::Error> {
+    let mut handle = futures::executor::block_on(connection.lock_handle())?;
+    Ok(run(&mut |text, arguments| handle.fetch_all_blocking(sqlx::AssertSqlSafe(text), Some(arguments))))
+}
+
 // The shared SQL, compiled a second time against this back-end's types: by design.
 #[allow(clippy::duplicate_mod)]
 #[path = "sql/mod.rs"]

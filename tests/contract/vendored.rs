@@ -1,4 +1,4 @@
-//! Each vendored crate (`vendor/<crate>`: dropshot, sqlx-core) is exactly the published crate
+//! Each vendored crate (`vendor/<crate>`: dropshot, sqlx-core, sqlx-sqlite) is exactly the published crate
 //! plus `vendor/<crate>.patch`: reversing the patch on a copy must give back every published
 //! file, byte for byte (their SHA-256 hashes are in `vendor/<crate>-<version>.sha256`, recorded
 //! by `vendor/update.sh <crate>` from the checksummed `.crate`).
@@ -41,7 +41,8 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// The vendored crates, with the published version each is a patch of.
-const VENDORED: [(&str, &str); 2] = [("dropshot", "0.18.0"), ("sqlx-core", "0.9.0")];
+const VENDORED: [(&str, &str); 3] =
+    [("dropshot", "0.18.0"), ("sqlx-core", "0.9.0"), ("sqlx-sqlite", "0.9.0")];
 
 #[test]
 fn vendored_crates_are_the_published_crates_plus_their_patches() {

@@ -19,15 +19,17 @@
 //!
 //! Nothing waits to fill a group: a write that finds the writer idle is made at once, alone, in
 //! one hand-off to the connection's thread (`BEGIN IMMEDIATE; …; COMMIT`), as it would be without
-//! grouping. A group of n takes n hand-offs: the first write's begins the transaction, the
-//! last's commits it.
+//! grouping. A group of several runs on a blocking thread (`spawn_blocking`) with the
+//! connection's SQLite handle locked (`on_this_thread`): its statements go straight to SQLite,
+//! without a round trip to the connection's thread for each write. The transaction begins with
+//! the first write's statements and commits with the last's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{acquire, Db, Guard, Health, OpenTransaction, Sql};
+use super::{acquire, on_this_thread, Db, Guard, Health, OpenTransaction, Run, Sql};
 use crate::error::Error;
 use crate::store::cache::Generation;
 
@@ -115,18 +117,19 @@ impl Writes {
     async fn serve(self, mut queue: mpsc::Receiver<Job>) {
         let mut jobs = Vec::with_capacity(GROUP);
         while queue.recv_many(&mut jobs, GROUP).await > 0 {
-            jobs.retain(|job| !job.reply.is_closed());
-            let outcomes = self.commit(&jobs).await;
-            for (job, outcome) in jobs.drain(..).zip(outcomes) {
-                let _ = job.reply.send(outcome);
+            let (writes, replies): (Vec<Sql>, Vec<_>) =
+                jobs.drain(..).filter(|job| !job.reply.is_closed()).map(|job| (job.sql, job.reply)).unzip();
+            let outcomes = self.commit(writes).await;
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
             }
         }
     }
 
-    /// Makes `jobs` in one transaction; their outcomes, in order. The caches' generation moves
+    /// Makes `writes` in one transaction; their outcomes, in order. The caches' generation moves
     /// on once the transaction is over, before anyone is answered.
-    async fn commit(&self, jobs: &[Job]) -> Vec<Outcome> {
-        if jobs.is_empty() {
+    async fn commit(&self, writes: Vec<Sql>) -> Vec<Outcome> {
+        if writes.is_empty() {
             return Vec::new();
         }
         if let Err(e) = self.guard.check() {
@@ -134,19 +137,18 @@ impl Writes {
                 Error::Unavailable(source) => source,
                 other => sqlx::Error::Protocol(other.to_string()),
             };
-            return failed(jobs.len(), None, &source);
+            return failed(writes.len(), None, &source);
         }
         let _written = self.generation.write();
         let mut connection = match acquire(&self.health, &self.pool).await {
             Ok(connection) => connection,
-            Err(e) => return failed(jobs.len(), None, &e),
+            Err(e) => return failed(writes.len(), None, &e),
         };
-        let mut open = OpenTransaction { connection: &mut connection, over: false };
-        let connection = &mut **open.connection;
-        if let [job] = jobs {
+        if let [write] = &writes[..] {
             // Alone: one hand-off, as without grouping.
-            let text = format!("BEGIN IMMEDIATE; {}; COMMIT", job.sql.text);
-            let result = job.sql.query_text(&text).fetch_all(&mut *connection).await;
+            let mut open = OpenTransaction { connection: &mut connection, over: false };
+            let text = format!("BEGIN IMMEDIATE; {}; COMMIT", write.text);
+            let result = write.query_text(&text).fetch_all(&mut **open.connection).await;
             open.over = match &result {
                 Ok(_) => true,
                 Err(_) => sqlx::query("ROLLBACK").execute(&mut **open.connection).await.is_ok(),
@@ -154,44 +156,25 @@ impl Writes {
             self.made(usize::from(result.is_ok()));
             return vec![result.map_err(Failed::Own)];
         }
-        // The transaction begins in the first write's hand-off and commits in the last's: n
-        // hand-offs for n writes. A failure there is told apart by whether the write's
-        // savepoint can still be rolled back to: if it can, the write failed alone.
-        let last = jobs.len() - 1;
-        let mut outcomes: Vec<Result<Vec<Row>, sqlx::Error>> = Vec::with_capacity(jobs.len());
-        for (i, job) in jobs.iter().enumerate() {
-            let begin = if i == 0 { "BEGIN IMMEDIATE; " } else { "" };
-            let commit = if i == last { "; COMMIT" } else { "" };
-            let text = format!("{begin}SAVEPOINT grouped; {}; RELEASE grouped{commit}", job.sql.text);
-            match job.sql.query_text(&text).fetch_all(&mut *connection).await {
-                Ok(rows) => outcomes.push(Ok(rows)),
-                Err(e) => {
-                    let undone =
-                        sqlx::query("ROLLBACK TO grouped; RELEASE grouped").execute(&mut *connection).await;
-                    if undone.is_err() {
-                        // No savepoint: the transaction did not begin, its commit failed, or the
-                        // failure ended it. Nothing in it was made (the connection is closed
-                        // if it is still open: `open`).
-                        if i == 0 || i == last {
-                            return failed(jobs.len(), None, &e);
-                        }
-                        let mut all = failed(jobs.len(), Some(i), &e);
-                        all[i] = Err(Failed::Own(e));
-                        return all;
-                    }
-                    outcomes.push(Err(e));
+        // Several: the whole group on a blocking thread with the connection's handle locked,
+        // not a hand-off to the connection's thread per write (see `group`).
+        let n = writes.len();
+        let ran = tokio::task::spawn_blocking(move || {
+            let mut open = OpenTransaction { connection: &mut connection, over: false };
+            match on_this_thread(open.connection, |run| group(run, &writes)) {
+                Ok((outcomes, over)) => {
+                    open.over = over;
+                    outcomes
                 }
+                // The handle could not be locked (the connection's thread is gone): nothing
+                // began, and the connection is closed.
+                Err(e) => failed(n, None, &e),
             }
-        }
-        if outcomes.last().is_some_and(Result::is_err) {
-            // The last write failed alone, before its `COMMIT`: the others are still to commit.
-            if let Err(e) = sqlx::query("COMMIT").execute(&mut *connection).await {
-                return failed(jobs.len(), None, &e);
-            }
-        }
-        open.over = true;
+        })
+        .await;
+        let outcomes = ran.unwrap_or_else(|e| failed(n, None, &sqlx::Error::Protocol(e.to_string())));
         self.made(outcomes.iter().filter(|outcome| outcome.is_ok()).count());
-        outcomes.into_iter().map(|outcome| outcome.map_err(Failed::Own)).collect()
+        outcomes
     }
 
     /// Counts a transaction committed with `writes` writes made in it.
@@ -201,6 +184,48 @@ impl Writes {
             self.made.writes.fetch_add(writes as u64, Ordering::Relaxed);
         }
     }
+}
+
+/// Makes `writes` (two or more) in one transaction through `run`, each in its own savepoint;
+/// their outcomes, in order, and whether the transaction is over (committed or never begun).
+///
+/// The transaction begins with the first write's statements and commits with the last's. A
+/// failure there is told apart by whether the write's savepoint can still be rolled back to:
+/// if it can, the write failed alone.
+fn group(run: &mut Run<'_>, writes: &[Sql]) -> (Vec<Outcome>, bool) {
+    let last = writes.len() - 1;
+    let mut outcomes: Vec<Result<Vec<Row>, sqlx::Error>> = Vec::with_capacity(writes.len());
+    for (i, write) in writes.iter().enumerate() {
+        let begin = if i == 0 { "BEGIN IMMEDIATE; " } else { "" };
+        let commit = if i == last { "; COMMIT" } else { "" };
+        let text = format!("{begin}SAVEPOINT grouped; {}; RELEASE grouped{commit}", write.text);
+        let result = write.arguments().and_then(|arguments| run(text, arguments));
+        match result {
+            Ok(rows) => outcomes.push(Ok(rows)),
+            Err(e) => {
+                let undone = run("ROLLBACK TO grouped; RELEASE grouped".to_string(), Default::default());
+                if undone.is_err() {
+                    // No savepoint: the transaction did not begin, its commit failed, or the
+                    // failure ended it. Nothing in it was made (the connection is closed if it
+                    // is still open: `OpenTransaction`).
+                    if i == 0 || i == last {
+                        return (failed(writes.len(), None, &e), false);
+                    }
+                    let mut all = failed(writes.len(), Some(i), &e);
+                    all[i] = Err(Failed::Own(e));
+                    return (all, false);
+                }
+                outcomes.push(Err(e));
+            }
+        }
+    }
+    if outcomes.last().is_some_and(Result::is_err) {
+        // The last write failed alone, before its `COMMIT`: the others are still to commit.
+        if let Err(e) = run("COMMIT".to_string(), Default::default()) {
+            return (failed(writes.len(), None, &e), false);
+        }
+    }
+    (outcomes.into_iter().map(|outcome| outcome.map_err(Failed::Own)).collect(), true)
 }
 
 /// The outcomes of `n` writes that were not made because their group could not be written, for

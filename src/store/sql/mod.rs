@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 
-use super::{Backend, Db, Guard, BACKEND, MANY_STATEMENTS_PER_QUERY};
+use super::{on_this_thread, Backend, Db, Guard, BACKEND, MANY_STATEMENTS_PER_QUERY};
 use crate::domain::{Check, Id, Page, Start};
 use crate::error::Error;
 use crate::store::cache::{CacheConfig, Generation, ProductCache, SessionCache, Written, SESSIONS};
@@ -478,6 +478,10 @@ impl From<&str> for Arg {
     }
 }
 
+/// A query run on the calling thread ([`on_this_thread`]): its text and arguments, its rows.
+pub(super) type Run<'a> = dyn FnMut(String, <Db as sqlx::Database>::Arguments) -> Result<Vec<<Db as sqlx::Database>::Row>, sqlx::Error>
+    + 'a;
+
 /// SQL text whose shape depends on the request (filters, sorts, `IN` lists) and the values of
 /// its placeholders, in order. It numbers `$n` itself: sqlx's `QueryBuilder` would write `?`
 /// for SQLite and `$n` for PostgreSQL, and this text is shared.
@@ -568,6 +572,20 @@ impl Sql {
             Arg::Int(value) => query.bind(*value),
             Arg::Text(value) => query.bind(value.as_str()),
         })
+    }
+
+    /// The statement's arguments, for [`Run`].
+    fn arguments(&self) -> Result<<Db as sqlx::Database>::Arguments, sqlx::Error> {
+        use sqlx::Arguments;
+        let mut arguments = <Db as sqlx::Database>::Arguments::default();
+        for arg in &self.args {
+            match arg {
+                Arg::Int(value) => arguments.add(*value),
+                Arg::Text(value) => arguments.add(value.as_str()),
+            }
+            .map_err(sqlx::Error::Encode)?;
+        }
+        Ok(arguments)
     }
 
     /// The statement, decoding rows as `T`.
