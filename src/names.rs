@@ -26,6 +26,23 @@ const ZWJ: char = '\u{200d}';
 /// A name as given, checked and normalized (NFC) as it is stored; 422 naming `field` when it
 /// holds what a name may not.
 pub fn checked(field: &str, raw: &str) -> Result<String, Error> {
+    if raw.is_ascii() {
+        // The same answer as below, without the Unicode tables (most names): ASCII is its own
+        // NFC, has no default-ignorable, format, mark, unassigned or separator-line characters,
+        // and its visible characters are exactly the graphic ones.
+        if raw.bytes().any(|b| b.is_ascii_control()) {
+            return Err(Error::invalid(field, CONTROL));
+        }
+        if !raw.bytes().any(|b| b.is_ascii_graphic()) {
+            return Err(Error::invalid(field, INVISIBLE));
+        }
+        return Ok(raw.to_string());
+    }
+    checked_unicode(field, raw)
+}
+
+/// [`checked`] for any text, with the Unicode tables.
+fn checked_unicode(field: &str, raw: &str) -> Result<String, Error> {
     let name: String = raw.nfc().collect();
     let chars: Vec<char> = name.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
@@ -37,7 +54,7 @@ pub fn checked(field: &str, raw: &str) -> Result<String, Error> {
             ));
         }
         let refused = match c.general_category() {
-            GeneralCategory::Control => Some("must not contain control characters"),
+            GeneralCategory::Control => Some(CONTROL),
             GeneralCategory::Format if c == ZWJ && joins_emoji(&chars, i) => None,
             GeneralCategory::Format => Some(
                 "must not contain invisible formatting characters (bidirectional overrides, zero-width \
@@ -68,10 +85,13 @@ pub fn checked(field: &str, raw: &str) -> Result<String, Error> {
         )
     });
     if !visible {
-        return Err(Error::invalid(field, "must contain a visible character"));
+        return Err(Error::invalid(field, INVISIBLE));
     }
     Ok(name)
 }
+
+const CONTROL: &str = "must not contain control characters";
+const INVISIBLE: &str = "must contain a visible character";
 
 /// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters a renderer
 /// shows as nothing, whatever their category — including marks (variation selectors, the
@@ -107,6 +127,15 @@ fn is_emoji_modifier(c: char) -> bool {
 
 /// The key two names are compared by: NFKC, then Unicode default case folding.
 pub fn key(name: &str) -> String {
+    if name.is_ascii() {
+        // ASCII is its own NFKC, and folds by lowering A-Z alone (CaseFolding.txt).
+        return name.to_ascii_lowercase();
+    }
+    key_unicode(name)
+}
+
+/// [`key`] for any text, with the Unicode tables.
+fn key_unicode(name: &str) -> String {
     let compatible: String = name.nfkc().collect();
     caseless::default_case_fold_str(&compatible)
 }
@@ -120,6 +149,24 @@ mod tests {
             Err(Error::Invalid(errors)) => errors[0].message.clone(),
             other => panic!("{raw:?} was not refused: {other:?}"),
         }
+    }
+
+    #[test]
+    fn ascii_names_are_checked_and_keyed_as_the_unicode_tables_would() {
+        let outcome = |result: Result<String, Error>| match result {
+            Ok(name) => name,
+            Err(Error::Invalid(errors)) => format!("refused: {}", errors[0].message),
+            Err(other) => panic!("{other:?}"),
+        };
+        for c in (0u8..=127).map(char::from) {
+            for raw in [c.to_string(), format!("{c}a"), format!("a{c}"), format!(" {c} "), format!("{c}{c}")]
+            {
+                assert_eq!(outcome(checked("name", &raw)), outcome(checked_unicode("name", &raw)), "{raw:?}");
+                assert_eq!(key(&raw), key_unicode(&raw), "{raw:?}");
+            }
+        }
+        assert_eq!(outcome(checked("name", "")), outcome(checked_unicode("name", "")));
+        assert_eq!(key("Electronics & More"), "electronics & more");
     }
 
     #[test]
