@@ -19,10 +19,10 @@
 //!
 //! Nothing waits to fill a group: a write that finds the writer idle is made at once, alone, in
 //! one hand-off to the connection's thread (`BEGIN IMMEDIATE; …; COMMIT`), as it would be without
-//! grouping. A group of several runs on a blocking thread (`spawn_blocking`) with the
-//! connection's SQLite handle locked (`on_this_thread`): its statements go straight to SQLite,
-//! without a round trip to the connection's thread for each write. The transaction begins with
-//! the first write's statements and commits with the last's.
+//! grouping. A group of several runs on a thread of its own ([`Worker`]) with the connection's
+//! SQLite handle locked (`on_this_thread`): its statements go straight to SQLite, without a round
+//! trip to the connection's thread for each write. The transaction begins with the first write's
+//! statements and commits with the last's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -78,6 +78,51 @@ struct Writes {
     guard: Guard,
     generation: Generation,
     made: Arc<Made>,
+    /// The thread groups are written on, from the first group on.
+    worker: Option<Worker>,
+}
+
+/// A job for the [`Worker`]'s thread.
+type Work = Box<dyn FnOnce() + Send>;
+
+/// The one thread that writes the groups, for as long as the store is open.
+///
+/// Not tokio's blocking pool (`spawn_blocking`): a group handed to the pool while the thread
+/// that wrote the last one is still on its way back to it gets another thread, and from then on
+/// two threads take turns at the groups, each with its own allocator cache (jemalloc's) filled
+/// with what the other frees. Under the benchmark's stream of creates that happened in most runs
+/// and cost up to 3 MB of resident memory (bench/README.md, "One thread for the groups").
+struct Worker {
+    jobs: std::sync::mpsc::Sender<Work>,
+}
+
+impl Worker {
+    /// Starts the thread (from inside a tokio runtime); it ends when the `Worker` is dropped,
+    /// after the job it is running.
+    fn start() -> std::io::Result<Worker> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Work>();
+        // Inside tokio's context, as a blocking-pool thread is: a pooled connection dropped on
+        // this thread is given back to its pool by a task.
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::Builder::new().name("storefront-writes".to_string()).spawn(move || {
+            let _context = runtime.enter();
+            for job in queue {
+                // A job that panics drops its answer's sender (its caller is told), not the thread.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+        })?;
+        Ok(Worker { jobs })
+    }
+
+    /// `work`'s result, run on the thread; `None` if it panicked.
+    async fn run<R: Send + 'static>(&self, work: impl FnOnce() -> R + Send + 'static) -> Option<R> {
+        let (done, result) = oneshot::channel();
+        let job: Work = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs.send(job).ok()?;
+        result.await.ok()
+    }
 }
 
 impl Group {
@@ -91,7 +136,9 @@ impl Group {
     ) -> Group {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let made = Arc::new(Made::default());
-        tokio::spawn(Writes { pool, health, guard, generation, made: made.clone() }.serve(jobs));
+        tokio::spawn(
+            Writes { pool, health, guard, generation, made: made.clone(), worker: None }.serve(jobs),
+        );
         Group { queue, made }
     }
 
@@ -114,7 +161,7 @@ impl Group {
 }
 
 impl Writes {
-    async fn serve(self, mut queue: mpsc::Receiver<Job>) {
+    async fn serve(mut self, mut queue: mpsc::Receiver<Job>) {
         let mut jobs = Vec::with_capacity(GROUP);
         while queue.recv_many(&mut jobs, GROUP).await > 0 {
             let (writes, replies): (Vec<Sql>, Vec<_>) =
@@ -128,7 +175,7 @@ impl Writes {
 
     /// Makes `writes` in one transaction; their outcomes, in order. The caches' generation moves
     /// on once the transaction is over, before anyone is answered.
-    async fn commit(&self, writes: Vec<Sql>) -> Vec<Outcome> {
+    async fn commit(&mut self, writes: Vec<Sql>) -> Vec<Outcome> {
         if writes.is_empty() {
             return Vec::new();
         }
@@ -156,23 +203,31 @@ impl Writes {
             self.made(usize::from(result.is_ok()));
             return vec![result.map_err(Failed::Own)];
         }
-        // Several: the whole group on a blocking thread with the connection's handle locked,
+        // Several: the whole group on the worker's thread with the connection's handle locked,
         // not a hand-off to the connection's thread per write (see `group`).
         let n = writes.len();
-        let ran = tokio::task::spawn_blocking(move || {
-            let mut open = OpenTransaction { connection: &mut connection, over: false };
-            match on_this_thread(open.connection, |run| group(run, &writes)) {
-                Ok((outcomes, over)) => {
-                    open.over = over;
-                    outcomes
+        let worker = match &mut self.worker {
+            Some(worker) => worker,
+            none => match Worker::start() {
+                Ok(worker) => none.insert(worker),
+                Err(e) => return failed(n, None, &sqlx::Error::Io(e)),
+            },
+        };
+        let ran = worker
+            .run(move || {
+                let mut open = OpenTransaction { connection: &mut connection, over: false };
+                match on_this_thread(open.connection, |run| group(run, &writes)) {
+                    Ok((outcomes, over)) => {
+                        open.over = over;
+                        outcomes
+                    }
+                    // The handle could not be locked (the connection's thread is gone): nothing
+                    // began, and the connection is closed.
+                    Err(e) => failed(n, None, &e),
                 }
-                // The handle could not be locked (the connection's thread is gone): nothing
-                // began, and the connection is closed.
-                Err(e) => failed(n, None, &e),
-            }
-        })
-        .await;
-        let outcomes = ran.unwrap_or_else(|e| failed(n, None, &sqlx::Error::Protocol(e.to_string())));
+            })
+            .await;
+        let outcomes = ran.unwrap_or_else(|| failed(n, None, &sqlx::Error::WorkerCrashed));
         self.made(outcomes.iter().filter(|outcome| outcome.is_ok()).count());
         outcomes
     }
@@ -246,4 +301,23 @@ fn failed(n: usize, cause: Option<usize>, error: &sqlx::Error) -> Vec<Outcome> {
             }))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Worker;
+
+    #[tokio::test]
+    async fn one_thread_for_every_job_even_after_a_panic() {
+        let worker = Worker::start().unwrap();
+        let first = worker.run(|| std::thread::current().id()).await.unwrap();
+        assert_ne!(first, std::thread::current().id(), "not the caller's thread");
+        let panicked = worker.run(|| -> u8 { panic!("a job that panics") }).await;
+        assert!(panicked.is_none(), "its caller is told");
+        for _ in 0..3 {
+            assert_eq!(worker.run(|| std::thread::current().id()).await, Some(first), "the same thread");
+        }
+        let name = worker.run(|| std::thread::current().name().map(str::to_string)).await.unwrap();
+        assert_eq!(name.as_deref(), Some("storefront-writes"));
+    }
 }
