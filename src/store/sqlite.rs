@@ -60,7 +60,7 @@ const MANY_STATEMENTS_PER_QUERY: bool = true;
 /// arguments; its rows) goes straight to SQLite, without a round trip to that thread
 /// (`LockedSqliteHandle::fetch_all_blocking`, vendor/sqlx-sqlite.patch). The group commit
 /// (`sql/group.rs`) runs a whole group this way. It blocks while SQLite works: call it where
-/// blocking is allowed (`spawn_blocking`).
+/// blocking is allowed (the group commit's own thread, `spawn_blocking`).
 fn on_this_thread<R>(
     connection: &mut sqlx::SqliteConnection,
     run: impl FnOnce(&mut sql::Run<'_>) -> R,
