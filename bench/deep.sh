@@ -10,6 +10,8 @@
 # env:   NPRODUCTS [1000000]  DURATION [5]  PORT [18085]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 NPRODUCTS=${NPRODUCTS:-1000000} DURATION=${DURATION:-5} PORT=${PORT:-18085}
 BINARY=${1:-}
 if [ -z "$BINARY" ]; then cargo build --release --quiet; BINARY=target/release/storefront; fi
@@ -33,7 +35,7 @@ db.commit()
 PY
 taskset -c 1 "$BINARY" >"$work/server.log" 2>&1 &
 PID=$!
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready /readyz
 # Walk to the last page; print the cursors of the second and the deepest page, and how many
 # pages there were.
 read -r SECOND DEEP PAGES < <(python3 - "$PORT" <<'PY'

@@ -14,6 +14,8 @@
 # env:   N [2000] requests counted per scenario; SCENARIOS ["get get-cached post"]; PORT [18902]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 N=${N:-2000} SCENARIOS=${SCENARIOS:-"get get-cached cursor post"} PORT=${PORT:-18902}
 COUNT=$(cd ../shared/bench/scripts && pwd)/instructions.sh
 LIMITS="auth=1000000/60s,default=100000000/60s,admin=100000000/60s"
@@ -30,9 +32,8 @@ DATABASE_URL="sqlite://$work/seed.db" STOREFRONT_ADMIN_PASSWORD=Bench-Pass-1 \
   "$BINARY" create-admin --username bench --email bench@example.com >/dev/null
 DATABASE_URL="sqlite://$work/seed.db" STOREFRONT_BIND="127.0.0.1:$PORT" "$BINARY" >"$work/seed.log" 2>&1 &
 PID=$!
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-TOKEN=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
-  -d '{"username":"bench","password":"Bench-Pass-1"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+wait_ready /readyz
+TOKEN=$(login)
 SEED_TOKEN=$TOKEN python3 bench/seed.py "http://127.0.0.1:$PORT" 10000 >/dev/null
 CURSOR=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/products?limit=20&offset=5000" \
   | python3 -c 'import json, sys, urllib.parse; print(urllib.parse.quote(json.load(sys.stdin)["next_cursor"]))')

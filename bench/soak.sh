@@ -8,6 +8,8 @@
 # env:   SOAK_SECONDS [600]  SOAK_RATE [200]  PORT [18903]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+. bench/common.sh
 SOAK_SECONDS=${SOAK_SECONDS:-600} SOAK_RATE=${SOAK_RATE:-200} PORT=${PORT:-18903}
 BINARY=${1:-target/release/storefront}
 [ -x "$BINARY" ] || cargo build --release --quiet
@@ -21,7 +23,7 @@ export STOREFRONT_RATE_LIMITS="auth=1000/60s,default=100000000/60s,admin=1000000
 STOREFRONT_ADMIN_PASSWORD=Soak-Pass-1 "$BINARY" create-admin --username soak --email soak@example.com >/dev/null
 STOREFRONT_BIND="127.0.0.1:$PORT" "$BINARY" >"$work/server.log" 2>&1 &
 PID=$!
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_ready /readyz
 TOKEN=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
   -d '{"username":"soak","password":"Soak-Pass-1"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
 SEED_TOKEN=$TOKEN python3 bench/seed.py "http://127.0.0.1:$PORT" 1000 >/dev/null
