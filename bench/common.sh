@@ -1,5 +1,5 @@
-# Sourced by the bench scripts: waiting for a server on loopback, logging the benchmark's admin
-# in (the account they create: bench / Bench-Pass-1).
+# Sourced by the bench scripts: waiting for a server on loopback, logging an account in (by
+# default the benchmark's admin the scripts create: bench / Bench-Pass-1).
 
 # wait_ready [PATH] [PORT]: until GET PATH (default /readyz) on PORT (default $PORT) answers 2xx,
 # for READY_SECONDS [10]; exits the script if it never does.
@@ -13,9 +13,12 @@ wait_ready() {
   exit 1
 }
 
-# login [PORT]: the admin's access token, from the server on PORT (default $PORT).
+# login [PORT] [USERNAME] [PASSWORD]: an access token for that account (default: the benchmark's
+# admin, bench / Bench-Pass-1), from the server on PORT (default $PORT).
 login() {
-  curl -fsS "http://127.0.0.1:${1:-$PORT}/api/v1/auth/login" -H 'content-type: application/json' \
-    -d '{"username":"bench","password":"Bench-Pass-1"}' |
+  local body
+  body=$(python3 -c 'import json, sys; print(json.dumps({"username": sys.argv[1], "password": sys.argv[2]}))' \
+    "${2:-bench}" "${3:-Bench-Pass-1}")
+  curl -fsS "http://127.0.0.1:${1:-$PORT}/api/v1/auth/login" -H 'content-type: application/json' -d "$body" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
 }

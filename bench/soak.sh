@@ -24,8 +24,7 @@ STOREFRONT_ADMIN_PASSWORD=Soak-Pass-1 "$BINARY" create-admin --username soak --e
 STOREFRONT_BIND="127.0.0.1:$PORT" "$BINARY" >"$work/server.log" 2>&1 &
 PID=$!
 wait_ready /readyz
-TOKEN=$(curl -fsS "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
-  -d '{"username":"soak","password":"Soak-Pass-1"}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+TOKEN=$(login "$PORT" soak Soak-Pass-1)
 SEED_TOKEN=$TOKEN python3 bench/seed.py "http://127.0.0.1:$PORT" 1000 >/dev/null
 SOAK_TOKEN=$TOKEN python3 bench/soak.py "http://127.0.0.1:$PORT" "$PID" \
   --seconds "$SOAK_SECONDS" --rate "$SOAK_RATE" --products 1000
