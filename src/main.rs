@@ -130,11 +130,89 @@ mod sqlite_memory {
         }
     }
 
+    /// Bytes of a statement journal SQLite keeps in memory before it moves it to a temporary
+    /// file (by default 64 KiB).
+    ///
+    /// A statement journal keeps the pages a savepoint changes as they were when it began, so that
+    /// it can be rolled back to. The group commit (`store::sql::group`) runs each create in a
+    /// savepoint of its own, and a create changes 11 to 24 pages that are already in the
+    /// database: with SQLite's default, the journal of nearly every group outgrew 64 KiB, SQLite
+    /// made a temporary file, and every later page of the group went to it, one `pwrite` each
+    /// (80 % of the server's file writes under a stream of creates). This holds 31 pages, more
+    /// than the most a create was seen to journal; SQLite takes the memory, one block of 128 KiB
+    /// (the limit and the block's 8-byte header: a size class of jemalloc's), when a savepoint
+    /// first changes a page, and frees it when the savepoint is released. A larger journal still
+    /// moves to a file.
+    ///
+    /// It must stay under 128 KiB: a journal that moves to a file is written a block at a time,
+    /// and SQLite's unix VFS writes at most 128 KiB − 1 bytes a call (`seekAndWriteFd` masks the
+    /// length with `0x1ffff`), so that a larger block's write comes up short and the savepoint
+    /// fails with `SQLITE_FULL`, "database or disk is full" (192 KiB did, in the test below).
+    pub const STATEMENT_JOURNAL_IN_MEMORY: c_int = 128 * 1024 - 8;
+
+    /// Sets [`STATEMENT_JOURNAL_IN_MEMORY`]. Must run before any SQLite connection opens, as
+    /// [`use_jemalloc`]; otherwise SQLite refuses (`SQLITE_MISUSE`) and keeps its default.
+    pub fn statement_journals_in_memory() -> Result<(), c_int> {
+        // SAFETY: as in `use_jemalloc`; this option takes one int.
+        match unsafe {
+            sqlite::sqlite3_config(sqlite::SQLITE_CONFIG_STMTJRNL_SPILL, STATEMENT_JOURNAL_IN_MEMORY)
+        } {
+            sqlite::SQLITE_OK => Ok(()),
+            refused => Err(refused),
+        }
+    }
+
     #[cfg(test)]
     mod tests {
+        /// A savepoint is rolled back to exactly, whether its journal stays in memory (more pages
+        /// than SQLite's default holds there: about 26 pages) or outgrows it and moves to a file
+        /// (about 52).
+        fn savepoints_roll_back_with_the_journal_in_memory() {
+            savepoint_rolled_back(200);
+            savepoint_rolled_back(400);
+        }
+
+        /// `rows` rows of 500 bytes, all changed in a savepoint, then rolled back to.
+        fn savepoint_rolled_back(rows: i64) {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("journal.db").display());
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            runtime.block_on(async {
+                use sqlx::{Connection, Executor};
+                let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                db.execute("PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+                    .await
+                    .unwrap();
+                for i in 0..rows {
+                    sqlx::query("INSERT INTO t (id, body) VALUES ($1, $2)")
+                        .bind(i)
+                        .bind(format!("{i:0>500}"))
+                        .execute(&mut db)
+                        .await
+                        .unwrap();
+                }
+                let before: String = sqlx::query_scalar("SELECT group_concat(body, '') FROM t").fetch_one(&mut db).await.unwrap();
+                // Every page changed in the savepoint, one change kept before it, then the
+                // savepoint undone.
+                db.execute("BEGIN; UPDATE t SET body = 'kept' WHERE id = 0; SAVEPOINT s; UPDATE t SET body = body || 'x'; \
+                            DELETE FROM t WHERE id % 7 = 0; ROLLBACK TO s; RELEASE s; COMMIT")
+                    .await
+                    .unwrap();
+                let after: String = sqlx::query_scalar("SELECT group_concat(body, '') FROM t WHERE id > 0").fetch_one(&mut db).await.unwrap();
+                assert_eq!(after, before[500..], "every row as before the savepoint");
+                let kept: String = sqlx::query_scalar("SELECT body FROM t WHERE id = 0").fetch_one(&mut db).await.unwrap();
+                assert_eq!(kept, "kept", "and the change before it kept");
+                let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut db).await.unwrap();
+                assert_eq!(check, "ok");
+                db.close().await.unwrap();
+            });
+        }
+
+        /// Both settings in one test: SQLite takes them only before it starts, once per process.
         #[test]
-        fn sqlite_runs_on_jemalloc() {
+        fn sqlite_runs_on_jemalloc_with_statement_journals_in_memory() {
             super::use_jemalloc().expect("SQLite not yet started in this test process");
+            super::statement_journals_in_memory().expect("SQLite not yet started in this test process");
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
             runtime.block_on(async {
                 use sqlx::Connection;
@@ -161,8 +239,10 @@ mod sqlite_memory {
                 assert_eq!(total, (0..2000_i64).map(|i| i % 300 * 17).sum::<i64>());
                 db.close().await.unwrap();
             });
+            savepoints_roll_back_with_the_journal_in_memory();
             // Too late now: SQLite has started, and says so instead of switching allocators.
             assert_eq!(super::use_jemalloc(), Err(libsqlite3_sys::SQLITE_MISUSE));
+            assert_eq!(super::statement_journals_in_memory(), Err(libsqlite3_sys::SQLITE_MISUSE));
         }
     }
 }
@@ -256,6 +336,12 @@ fn main() -> ExitCode {
         // Nothing has opened SQLite yet, so this does not happen; if it did, glibc's allocator
         // would serve SQLite, correctly, only slower.
         eprintln!("storefront: SQLite keeps its own allocator (sqlite3_config answered {code})");
+    }
+    if let Err(code) = sqlite_memory::statement_journals_in_memory() {
+        // As above: SQLite's default would serve, correctly, only slower.
+        eprintln!(
+            "storefront: SQLite keeps its statement journals' default (sqlite3_config answered {code})"
+        );
     }
     let file = match ConfigFile::from_args(std::env::args_os()) {
         Ok(file) => file,
