@@ -116,17 +116,19 @@ mod sqlite_memory {
         // arguments have the types each option documents (a pointer to sqlite3_mem_methods, an
         // int).
         unsafe {
-            match sqlite::sqlite3_config(
+            accepted(sqlite::sqlite3_config(
                 sqlite::SQLITE_CONFIG_MALLOC,
                 &methods as *const sqlite::sqlite3_mem_methods,
-            ) {
-                sqlite::SQLITE_OK => {}
-                refused => return Err(refused),
-            }
-            match sqlite::sqlite3_config(sqlite::SQLITE_CONFIG_MEMSTATUS, 0 as c_int) {
-                sqlite::SQLITE_OK => Ok(()),
-                refused => Err(refused),
-            }
+            ))?;
+            accepted(sqlite::sqlite3_config(sqlite::SQLITE_CONFIG_MEMSTATUS, 0 as c_int))
+        }
+    }
+
+    /// `sqlite3_config`'s answer: `SQLITE_OK`, or the code it refused with.
+    fn accepted(code: c_int) -> Result<(), c_int> {
+        match code {
+            sqlite::SQLITE_OK => Ok(()),
+            refused => Err(refused),
         }
     }
 
@@ -154,12 +156,9 @@ mod sqlite_memory {
     /// [`use_jemalloc`]; otherwise SQLite refuses (`SQLITE_MISUSE`) and keeps its default.
     pub fn statement_journals_in_memory() -> Result<(), c_int> {
         // SAFETY: as in `use_jemalloc`; this option takes one int.
-        match unsafe {
+        accepted(unsafe {
             sqlite::sqlite3_config(sqlite::SQLITE_CONFIG_STMTJRNL_SPILL, STATEMENT_JOURNAL_IN_MEMORY)
-        } {
-            sqlite::SQLITE_OK => Ok(()),
-            refused => Err(refused),
-        }
+        })
     }
 
     #[cfg(test)]
