@@ -192,53 +192,71 @@ async fn the_migration_that_keeps_tag_names_in_the_row_fills_them_from_the_links
     reopened.store().close().await;
 }
 
-/// Creates that arrive while the writer is busy are committed together (SQLite's group commit,
-/// store/sql/group.rs): each is answered with its own outcome, one that fails (a missing
-/// category) is rolled back alone, with the tag it made, and the others are made with all their
-/// links. On PostgreSQL each is its own transaction; the outcomes are the same.
-#[tokio::test]
-async fn creates_made_together_are_answered_each_and_fail_alone() {
+/// `products`, created through the store at once while another connection holds SQLite's write
+/// lock: the first create waits for it and the others queue behind that one, so that they are
+/// committed together (SQLite's group commit, store/sql/group.rs). On PostgreSQL each is its own
+/// transaction. Their outcomes, in order.
+async fn created_while_the_writer_is_busy(
+    app: &TestApp,
+    direct: &storefront::app::App,
+    products: &[storefront::domain::NewProduct],
+) -> Vec<Result<storefront::domain::Product, storefront::error::Error>> {
     use sqlx::Connection;
-    let app = TestApp::spawn().await;
-    let category = create_category(&app, "Pantry").await;
-    let config = storefront::config::Config::with_database(app.database_url.clone());
-    let direct = storefront::open_for_operator(&config, false).await.unwrap();
     let actor = storefront::app::Actor::Operator;
-    let sqlite = app.database_url.starts_with("sqlite:");
-    // Another connection holds SQLite's write lock: the first create waits for it, and the
-    // others queue behind that one.
-    let mut blocker = if sqlite {
+    let mut blocker = if app.database_url.starts_with("sqlite:") {
         let mut connection = sqlx::SqliteConnection::connect(&app.database_url).await.unwrap();
         sqlx::query("BEGIN IMMEDIATE").execute(&mut connection).await.unwrap();
         Some(connection)
     } else {
         None
     };
-    // The first create is made alone; of the group of the 19 others, the first and the last
-    // fail too (the group's transaction begins and commits in their hand-offs).
-    let fails = |i: usize| i % 5 == 3 || i == 1 || i == 19;
-    let good = (0..20).filter(|&i| !fails(i)).count();
-    let products: Vec<_> = (0..20)
-        .map(|i| storefront::domain::NewProduct {
-            name: format!("Grouped {i}"),
-            description: String::new(),
-            price_cents: 100,
-            stock: 1,
-            category_id: if fails(i) { 999 } else { category.id.0.get().try_into().unwrap() },
-            tags: vec!["grouped".into(), format!("g{i}")],
-        })
-        .collect();
     let creates = futures::future::join_all(products.iter().map(|p| direct.product_create(&actor, p)));
     tokio::pin!(creates);
     // Every create reaches the queue while the lock is held.
-    for _ in 0..20 {
+    for _ in 0..products.len() {
         assert!(futures::poll!(&mut creates).is_pending());
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     if let Some(connection) = &mut blocker {
         sqlx::query("COMMIT").execute(connection).await.unwrap();
     }
-    let outcomes = creates.await;
+    creates.await
+}
+
+/// A product named `name` in `category_id`, with the tags `tags`.
+fn new_product(name: String, category_id: u64, tags: Vec<String>) -> storefront::domain::NewProduct {
+    storefront::domain::NewProduct {
+        name,
+        description: String::new(),
+        price_cents: 100,
+        stock: 1,
+        category_id: category_id.try_into().unwrap(),
+        tags,
+    }
+}
+
+/// Creates that arrive while the writer is busy are committed together: each is answered with
+/// its own outcome, one that fails (a missing category) is rolled back alone, with the tag it
+/// made, and the others are made with all their links. On PostgreSQL each is its own
+/// transaction; the outcomes are the same.
+#[tokio::test]
+async fn creates_made_together_are_answered_each_and_fail_alone() {
+    let app = TestApp::spawn().await;
+    let category = create_category(&app, "Pantry").await;
+    let config = storefront::config::Config::with_database(app.database_url.clone());
+    let direct = storefront::open_for_operator(&config, false).await.unwrap();
+    let sqlite = app.database_url.starts_with("sqlite:");
+    // The first create is made alone; of the group of the 19 others, the first and the last
+    // fail too (the group's transaction begins and commits in their hand-offs).
+    let fails = |i: usize| i % 5 == 3 || i == 1 || i == 19;
+    let good = (0..20).filter(|&i| !fails(i)).count();
+    let products: Vec<_> = (0..20)
+        .map(|i| {
+            let category_id = if fails(i) { 999 } else { category.id.0.get() };
+            new_product(format!("Grouped {i}"), category_id, vec!["grouped".into(), format!("g{i}")])
+        })
+        .collect();
+    let outcomes = created_while_the_writer_is_busy(&app, &direct, &products).await;
     for (i, outcome) in outcomes.iter().enumerate() {
         match outcome {
             Ok(product) if !fails(i) => {
@@ -264,6 +282,43 @@ async fn creates_made_together_are_answered_each_and_fail_alone() {
         assert!(made.groups <= 3, "{made:?}: the first create alone, then the rest together");
     } else {
         assert_eq!(made, storefront::store::GroupedWrites::default());
+    }
+    direct.store().close().await;
+}
+
+/// A group in which no create fails: each create is answered with its own product (the rows of
+/// the group's transaction go back to the create that made them, in order), and every one is
+/// there afterwards with its tags.
+#[tokio::test]
+async fn creates_made_together_without_a_failure_are_each_answered_with_their_own_product() {
+    let app = TestApp::spawn().await;
+    let category = create_category(&app, "Pantry").await;
+    let config = storefront::config::Config::with_database(app.database_url.clone());
+    let direct = storefront::open_for_operator(&config, false).await.unwrap();
+    let products: Vec<_> = (0..12)
+        .map(|i| {
+            let tags = vec!["together".into(), format!("t{i}")];
+            new_product(format!("Together {i}"), category.id.0.get(), tags)
+        })
+        .collect();
+    let outcomes = created_while_the_writer_is_busy(&app, &direct, &products).await;
+    let mut ids = Vec::new();
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let product = outcome.unwrap_or_else(|e| panic!("create {i}: {e:?}"));
+        assert_eq!(product.name, format!("Together {i}"));
+        assert_eq!(product.tags, [format!("t{i}"), "together".into()]);
+        ids.push(product.id);
+    }
+    let distinct: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), 12, "each its own product");
+    for (i, id) in ids.iter().enumerate() {
+        let read = direct.product_get(&storefront::app::Actor::Operator, *id).await.unwrap();
+        assert_eq!((read.name.as_str(), read.tags.len()), (format!("Together {i}").as_str(), 2));
+    }
+    let made = direct.store().grouped_writes();
+    if app.database_url.starts_with("sqlite:") {
+        assert_eq!(made.writes, 12);
+        assert!(made.groups <= 2, "{made:?}: the first create alone, then the rest together");
     }
     direct.store().close().await;
 }
