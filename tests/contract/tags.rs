@@ -65,24 +65,24 @@ async fn a_create_that_fails_half_way_writes_nothing() {
     assert_eq!(made.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>(), ["unseen"]);
 }
 
+/// A server with the category "Pantry", and the store opened beside it as the CLI opens it, for
+/// creates made through the application directly.
+async fn with_the_store() -> (TestApp, storefront_client::types::Category, storefront::app::App) {
+    let app = TestApp::spawn().await;
+    let category = create_category(&app, "Pantry").await;
+    let config = storefront::config::Config::with_database(app.database_url.clone());
+    let direct = storefront::open_for_operator(&config, false).await.unwrap();
+    (app, category, direct)
+}
+
 /// The same when the request is abandoned half-way (its future dropped after a few polls,
 /// wherever the write then is): each product is there with all its links or not at all, and
 /// the store keeps writing.
 #[tokio::test]
 async fn a_create_abandoned_half_way_leaves_nothing_half_written() {
-    let app = TestApp::spawn().await;
-    let category = create_category(&app, "Pantry").await;
-    let config = storefront::config::Config::with_database(app.database_url.clone());
-    let direct = storefront::open_for_operator(&config, false).await.unwrap();
+    let (app, category, direct) = with_the_store().await;
     let actor = storefront::app::Actor::Operator;
-    let new = |name: String, tags: Vec<String>| storefront::domain::NewProduct {
-        name,
-        description: String::new(),
-        price_cents: 100,
-        stock: 1,
-        category_id: category.id.0.get().try_into().unwrap(),
-        tags,
-    };
+    let new = |name: String, tags: Vec<String>| new_product(name, category.id.0.get(), tags);
     for i in 0..24 {
         let product = new(format!("Abandoned {i}"), vec!["left".into(), format!("t{i}")]);
         let create = direct.product_create(&actor, &product);
@@ -241,10 +241,7 @@ fn new_product(name: String, category_id: u64, tags: Vec<String>) -> storefront:
 /// transaction; the outcomes are the same.
 #[tokio::test]
 async fn creates_made_together_are_answered_each_and_fail_alone() {
-    let app = TestApp::spawn().await;
-    let category = create_category(&app, "Pantry").await;
-    let config = storefront::config::Config::with_database(app.database_url.clone());
-    let direct = storefront::open_for_operator(&config, false).await.unwrap();
+    let (app, category, direct) = with_the_store().await;
     let sqlite = app.database_url.starts_with("sqlite:");
     // The first create is made alone; of the group of the 19 others, the first and the last
     // fail too (the group's transaction begins and commits in their hand-offs).
@@ -291,10 +288,7 @@ async fn creates_made_together_are_answered_each_and_fail_alone() {
 /// there afterwards with its tags.
 #[tokio::test]
 async fn creates_made_together_without_a_failure_are_each_answered_with_their_own_product() {
-    let app = TestApp::spawn().await;
-    let category = create_category(&app, "Pantry").await;
-    let config = storefront::config::Config::with_database(app.database_url.clone());
-    let direct = storefront::open_for_operator(&config, false).await.unwrap();
+    let (app, category, direct) = with_the_store().await;
     let products: Vec<_> = (0..12)
         .map(|i| {
             let tags = vec!["together".into(), format!("t{i}")];
