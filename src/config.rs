@@ -47,6 +47,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub db_slow_statement_ms: u64,
 
+    /// SQLite: how long a read may run on the request's own thread, without the hand-off to a
+    /// connection thread, before it is interrupted and run again on the read pool, in
+    /// microseconds; 0: every read goes through the pool.
+    #[arg(long, env = "STOREFRONT_DB_INLINE_READ_US", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub db_inline_read_us: u64,
+
     /// Products kept in the in-process product cache (`GET /products/{id}` without a database
     /// read); 0 switches it off, and the cache of authenticated callers with it. This process's
     /// writes invalidate them at once.

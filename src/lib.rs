@@ -244,6 +244,7 @@ fn pool_config(config: &Config) -> PoolConfig {
         down_acquire_timeout: config.db_down_acquire_timeout(),
         no_create: config.db_no_create || config.environment == config::Environment::Production,
         slow_statement: Duration::from_millis(config.db_slow_statement_ms),
+        inline_read_budget: Duration::from_micros(config.db_inline_read_us),
         cache: store::cache::CacheConfig {
             entries: usize::try_from(config.cache_entries).unwrap_or(usize::MAX),
             ttl: Duration::from_millis(config.cache_ttl_ms),

@@ -64,6 +64,7 @@ pub struct Metrics {
     pool_max: IntGaugeVec,
     write_groups: IntCounter,
     grouped_writes: IntCounter,
+    inline_reads: IntCounterVec,
     /// Held by a scrape while it brings the counters of the store's writes up to date.
     scrape: std::sync::Mutex<()>,
     /// Whether the public listener serves them (not when they have an address of their own).
@@ -108,6 +109,14 @@ impl Metrics {
         )?;
         let grouped_writes =
             IntCounter::new("db_grouped_writes_total", "Writes committed in those transactions.")?;
+        let inline_reads = IntCounterVec::new(
+            Opts::new(
+                "db_inline_reads_total",
+                "SQLite reads run on the request's own thread, by outcome: done; interrupted past the \
+                 time budget or failed, then run again on the read pool.",
+            ),
+            &["outcome"],
+        )?;
         let build = IntGaugeVec::new(
             Opts::new(
                 "build_info",
@@ -128,6 +137,7 @@ impl Metrics {
             Box::new(pool_max.clone()),
             Box::new(write_groups.clone()),
             Box::new(grouped_writes.clone()),
+            Box::new(inline_reads.clone()),
             Box::new(build),
         ] {
             registry.register(collector)?;
@@ -153,6 +163,7 @@ impl Metrics {
             pool_max,
             write_groups,
             grouped_writes,
+            inline_reads,
             scrape: std::sync::Mutex::new(()),
             public,
         })
@@ -210,6 +221,13 @@ impl Metrics {
         let grouped = store.grouped_writes();
         self.write_groups.inc_by(grouped.groups.saturating_sub(self.write_groups.get()));
         self.grouped_writes.inc_by(grouped.writes.saturating_sub(self.grouped_writes.get()));
+        let inline = store.inline_reads();
+        for (outcome, count) in
+            [("done", inline.done), ("interrupted", inline.interrupted), ("failed", inline.failed)]
+        {
+            let counter = self.inline_reads.with_label_values(&[outcome]);
+            counter.inc_by(count.saturating_sub(counter.get()));
+        }
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into memory fails only on a metric the registry would not have accepted.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);

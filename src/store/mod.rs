@@ -49,6 +49,10 @@ pub struct PoolConfig {
     pub slow_statement: Duration,
     /// The product cache (see [`cache`]).
     pub cache: cache::CacheConfig,
+    /// SQLite: how long a read may run on the request's own thread before it is interrupted and
+    /// run again on the read pool; zero: every read goes through the pool (`sqlite.rs`,
+    /// `Inline`).
+    pub inline_read_budget: Duration,
 }
 
 impl Default for PoolConfig {
@@ -60,6 +64,7 @@ impl Default for PoolConfig {
             no_create: false,
             slow_statement: Duration::from_secs(1),
             cache: cache::CacheConfig::default(),
+            inline_read_budget: Duration::from_millis(1),
         }
     }
 }
@@ -333,6 +338,22 @@ pub trait Store:
     /// The writes committed in groups so far (SQLite: the catalog's creates; see
     /// `store/sql/group.rs`), and the transactions that held them; zero elsewhere.
     fn grouped_writes(&self) -> GroupedWrites;
+
+    /// What SQLite's reads on the request's own thread did so far (see `store/sqlite.rs`,
+    /// `Inline`); zero elsewhere.
+    fn inline_reads(&self) -> InlineReads;
+}
+
+/// Reads run on the request's own thread (SQLite), by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InlineReads {
+    /// Reads answered inline.
+    pub done: u64,
+    /// Reads interrupted past their time budget, then run again on the read pool.
+    pub interrupted: u64,
+    /// Reads that failed inline otherwise, then ran again on the read pool (their connection
+    /// closed).
+    pub failed: u64,
 }
 
 /// Writes committed together: `writes / groups` is the mean group's size.

@@ -80,6 +80,28 @@ impl Guard {
     }
 }
 
+/// PostgreSQL reads go over the network: none runs inline (SQLite's `Inline`); there is no
+/// value of this type.
+pub(crate) enum Inline {}
+
+impl Inline {
+    fn fetch_all(
+        &self,
+        _: &str,
+        _: impl FnOnce() -> Result<sqlx::postgres::PgArguments, sqlx::Error>,
+    ) -> Option<Vec<sqlx::postgres::PgRow>> {
+        match *self {}
+    }
+
+    fn counts(&self) -> crate::store::InlineReads {
+        match *self {}
+    }
+
+    fn close(&self) {
+        match *self {}
+    }
+}
+
 /// Connects and migrates.
 pub async fn connect(url: &str, config: &PoolConfig) -> Result<PgStore, String> {
     use sqlx::ConnectOptions;
@@ -96,5 +118,5 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<PgStore, String> 
         .run(&pool)
         .await
         .map_err(|e| format!("migrating the database: {e}"))?;
-    Ok(sql::SqlStore::new(pool.clone(), pool, Guard, config.down_acquire_timeout, config.cache))
+    Ok(sql::SqlStore::new(pool.clone(), pool, Guard, None, config.down_acquire_timeout, config.cache))
 }

@@ -69,6 +69,193 @@ fn on_this_thread<R>(
     Ok(run(&mut |text, arguments| handle.fetch_all_blocking(sqlx::AssertSqlSafe(text), Some(arguments))))
 }
 
+/// Reads run on the request's own thread: short reads without the hand-off to a connection
+/// thread and back (two context switches, which cost more than a page of 20 products itself).
+///
+/// It keeps one [`SqliteBlockingConnection`] per runtime worker (vendor/sqlx-sqlite.patch); a
+/// read takes an idle one, or reads through the pool when none is idle. A read may run for
+/// `budget` at most: SQLite's progress handler interrupts it past that, and the caller runs it
+/// again on the read pool, so a long search or count never holds up the other requests of its
+/// runtime thread for longer. A connection whose read fails otherwise is closed (the pool
+/// reports the failure), and a new one opened by a later read, unless the database file was
+/// replaced meanwhile ([`Guard`]).
+pub(crate) struct Inline {
+    idle: std::sync::Mutex<Vec<InlineConnection>>,
+    /// Connections open, idle or not, and the most there may be.
+    open: std::sync::atomic::AtomicUsize,
+    max: usize,
+    budget: std::time::Duration,
+    options: SqliteConnectOptions,
+    guard: Guard,
+    counts: InlineCounts,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// What the inline reads did (for the metrics and the tests).
+#[derive(Default)]
+struct InlineCounts {
+    done: std::sync::atomic::AtomicU64,
+    interrupted: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+struct InlineConnection {
+    connection: sqlx::sqlite::SqliteBlockingConnection,
+    clock: std::sync::Arc<Clock>,
+}
+
+/// When the read under way must stop, for the progress handler of one connection; the
+/// handler runs on the thread that reads, so relaxed atomics suffice.
+struct Clock {
+    base: std::time::Instant,
+    /// Nanoseconds after `base`.
+    deadline: std::sync::atomic::AtomicU64,
+    tripped: std::sync::atomic::AtomicBool,
+}
+
+/// Whether `e` is SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED` (any extended code).
+fn busy(e: &sqlx::Error) -> bool {
+    let code = e.as_database_error().and_then(|e| e.code()).and_then(|code| code.parse::<i32>().ok());
+    matches!(code.map(|code| code & 0xff), Some(5 | 6))
+}
+
+/// SQLite virtual-machine instructions between two calls of the progress handler: a call
+/// reads the clock (tens of nanoseconds), every few microseconds of work.
+const PROGRESS_EVERY_OPS: i32 = 1_000;
+
+impl Inline {
+    fn new(options: SqliteConnectOptions, guard: Guard, budget: std::time::Duration) -> Option<Inline> {
+        // Off when asked, and in memory: there each connection would be a database of its own.
+        if budget.is_zero() || guard.identity.is_none() {
+            return None;
+        }
+        // One per worker thread of the runtime: a thread reads inline once at a time.
+        let max = tokio::runtime::Handle::try_current().map_or(1, |h| h.metrics().num_workers()).max(1);
+        // Never wait for a lock on a runtime thread: busy, a read goes to the pool.
+        let options = options.busy_timeout(std::time::Duration::ZERO);
+        Some(Inline {
+            idle: std::sync::Mutex::new(Vec::with_capacity(max)),
+            open: Default::default(),
+            max,
+            budget,
+            options,
+            guard,
+            counts: InlineCounts::default(),
+            closed: Default::default(),
+        })
+    }
+
+    /// The rows of `text` with `arguments`, read on this thread; `None` when the caller must
+    /// read through the pool (no connection idle, or the read ran past the budget or failed).
+    pub(crate) fn fetch_all(
+        &self,
+        text: &str,
+        arguments: impl FnOnce() -> Result<sqlx::sqlite::SqliteArguments, sqlx::Error>,
+    ) -> Option<Vec<sqlx::sqlite::SqliteRow>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut inline = self.take()?;
+        let arguments = match arguments() {
+            Ok(arguments) => arguments,
+            Err(_) => {
+                self.put(inline);
+                return None;
+            }
+        };
+        let clock = &inline.clock;
+        let deadline = clock.base.elapsed().saturating_add(self.budget).as_nanos();
+        clock.deadline.store(u64::try_from(deadline).unwrap_or(u64::MAX), Relaxed);
+        clock.tripped.store(false, Relaxed);
+        let rows = inline.connection.fetch_all(sqlx::AssertSqlSafe(text.to_string()), Some(arguments));
+        match rows {
+            Ok(rows) => {
+                self.put(inline);
+                self.counts.done.fetch_add(1, Relaxed);
+                Some(rows)
+            }
+            // Past the budget, or the database busy (a checkpoint that waits for readers): the
+            // connection is sound, the pool waits with SQLite's busy handler off this thread.
+            Err(e) if inline.clock.tripped.load(Relaxed) || busy(&e) => {
+                self.put(inline);
+                self.counts.interrupted.fetch_add(1, Relaxed);
+                None
+            }
+            Err(_) => {
+                drop(inline);
+                self.open.fetch_sub(1, Relaxed);
+                self.counts.failed.fetch_add(1, Relaxed);
+                None
+            }
+        }
+    }
+
+    /// An idle connection, or a new one when fewer than `max` are open.
+    fn take(&self) -> Option<InlineConnection> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.closed.load(Relaxed) {
+            return None;
+        }
+        if let Some(inline) = self.idle.lock().ok()?.pop() {
+            return Some(inline);
+        }
+        if self.open.fetch_add(1, Relaxed) >= self.max {
+            self.open.fetch_sub(1, Relaxed);
+            return None;
+        }
+        let opened = self.guard.check().ok().and_then(|()| self.open_one());
+        if opened.is_none() {
+            self.open.fetch_sub(1, Relaxed);
+        }
+        opened
+    }
+
+    fn open_one(&self) -> Option<InlineConnection> {
+        let mut connection = sqlx::sqlite::SqliteBlockingConnection::open(&self.options).ok()?;
+        let clock = std::sync::Arc::new(Clock {
+            base: std::time::Instant::now(),
+            deadline: Default::default(),
+            tripped: Default::default(),
+        });
+        let handler = clock.clone();
+        connection.set_progress_handler(PROGRESS_EVERY_OPS, move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            let now = u64::try_from(handler.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let within = now <= handler.deadline.load(Relaxed);
+            if !within {
+                handler.tripped.store(true, Relaxed);
+            }
+            within
+        });
+        Some(InlineConnection { connection, clock })
+    }
+
+    /// Closes the idle connections; reads from now on go through the pool.
+    fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+
+    fn put(&self, inline: InlineConnection) {
+        match self.idle.lock() {
+            Ok(mut idle) if !self.closed.load(std::sync::atomic::Ordering::Relaxed) => idle.push(inline),
+            _ => {
+                self.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// How many reads ran inline, were interrupted past the budget, and failed otherwise.
+    pub(crate) fn counts(&self) -> crate::store::InlineReads {
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::store::InlineReads {
+            done: self.counts.done.load(Relaxed),
+            interrupted: self.counts.interrupted.load(Relaxed),
+            failed: self.counts.failed.load(Relaxed),
+        }
+    }
+}
+
 // The shared SQL, compiled a second time against this back-end's types: by design.
 #[allow(clippy::duplicate_mod)]
 #[path = "sql/mod.rs"]
@@ -168,7 +355,8 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
     };
     let writer = options.clone().pragma("cache_size", format!("-{WRITER_CACHE_KIB}"));
     let write = pool(1).connect_with(writer).await.map_err(connect_error)?;
-    let read = pool(config.connections(BACKEND)).connect_with(options).await.map_err(connect_error)?;
+    let read =
+        pool(config.connections(BACKEND)).connect_with(options.clone()).await.map_err(connect_error)?;
     sqlx::migrate!("migrations/sqlite")
         .run(&write)
         .await
@@ -185,7 +373,9 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
     if !in_memory {
         tokio::spawn(checkpoints(read.clone()));
     }
-    Ok(sql::SqlStore::new(read, write, Guard { path, identity }, config.down_acquire_timeout, config.cache))
+    let guard = Guard { path, identity };
+    let inline = Inline::new(options, guard.clone(), config.inline_read_budget);
+    Ok(sql::SqlStore::new(read, write, guard, inline, config.down_acquire_timeout, config.cache))
 }
 
 /// The page cache of the write connection, in KiB (SQLite's default, which the read connections
@@ -226,4 +416,151 @@ async fn checkpoints(pool: sqlx::SqlitePool) {
 
 fn connect_error(e: sqlx::Error) -> String {
     format!("connecting to the database: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{InlineReads, Store};
+
+    /// A migrated database in `dir`, its store reading inline with `budget`.
+    async fn store(dir: &Path, budget: std::time::Duration) -> (SqliteStore, String) {
+        let url = format!("sqlite://{}", dir.join("inline.db").display());
+        let config = PoolConfig { inline_read_budget: budget, ..PoolConfig::default() };
+        (connect(&url, &config).await.expect("connect"), url)
+    }
+
+    fn inline(url: &str, budget: std::time::Duration) -> Inline {
+        let options = SqliteConnectOptions::from_str(url).expect("url");
+        let path = options.get_filename().to_path_buf();
+        let guard = Guard { identity: Guard::identity(&path), path };
+        Inline::new(options, guard, budget).expect("inline reads are on")
+    }
+
+    /// Counts to `n` in SQL: a read whose length the test chooses.
+    fn count_to(n: i64) -> String {
+        format!("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {n}) SELECT count(*) FROM c")
+    }
+
+    fn no_arguments() -> Result<sqlx::sqlite::SqliteArguments, sqlx::Error> {
+        Ok(Default::default())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_short_read_runs_inline_and_a_long_one_is_interrupted_past_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, url) = store(dir.path(), std::time::Duration::from_millis(1)).await;
+        let inline = inline(&url, std::time::Duration::from_millis(5));
+
+        let rows = inline.fetch_all(&count_to(10), no_arguments).expect("a short read runs inline");
+        assert_eq!(sqlx::Row::get::<i64, _>(&rows[0], 0), 10);
+
+        // A hundred million rows would take seconds: the budget stops it.
+        assert!(inline.fetch_all(&count_to(100_000_000), no_arguments).is_none());
+        assert_eq!(inline.counts(), InlineReads { done: 1, interrupted: 1, failed: 0 });
+
+        // The connection survives an interruption, with a fresh budget.
+        let rows = inline.fetch_all(&count_to(1_000), no_arguments).expect("read inline again");
+        assert_eq!(sqlx::Row::get::<i64, _>(&rows[0], 0), 1_000);
+        assert_eq!(inline.open.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_read_closes_its_connection_and_none_opens_on_a_replaced_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, url) = store(dir.path(), std::time::Duration::from_millis(1)).await;
+        let inline = inline(&url, std::time::Duration::from_millis(5));
+
+        assert!(inline.fetch_all("SELECT * FROM no_such_table", no_arguments).is_none());
+        assert_eq!(inline.counts(), InlineReads { done: 0, interrupted: 0, failed: 1 });
+        assert_eq!(inline.open.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+        // A later read opens a new connection.
+        assert!(inline.fetch_all("SELECT 1", no_arguments).is_some());
+        // Closed again by a failure, it is not reopened on a file that replaced the database.
+        assert!(inline.fetch_all("SELECT * FROM no_such_table", no_arguments).is_none());
+        let path = dir.path().join("inline.db");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"").unwrap();
+        assert!(inline.fetch_all("SELECT 1", no_arguments).is_none());
+        assert_eq!(inline.counts(), InlineReads { done: 1, interrupted: 0, failed: 2 });
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_that_would_wait_for_a_lock_goes_to_the_pool_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // A rollback journal, where a writer's exclusive lock keeps readers out (WAL readers
+        // almost never wait).
+        let path = dir.path().join("journal.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Delete)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let mut other = sqlx::sqlite::SqliteBlockingConnection::open(&options).unwrap();
+        other
+            .fetch_all(sqlx::AssertSqlSafe("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)"), None)
+            .unwrap();
+        let guard = Guard { identity: Guard::identity(&path), path };
+        let inline = Inline::new(options, guard, std::time::Duration::from_millis(5)).unwrap();
+        assert!(inline.fetch_all("SELECT x FROM t", no_arguments).is_some());
+
+        other.fetch_all(sqlx::AssertSqlSafe("BEGIN EXCLUSIVE"), None).unwrap();
+        let started = std::time::Instant::now();
+        assert!(inline.fetch_all("SELECT x FROM t", no_arguments).is_none());
+        // Not the options' 5 s busy timeout: inline, the busy handler is off.
+        assert!(started.elapsed() < std::time::Duration::from_millis(2_500), "{:?}", started.elapsed());
+        assert_eq!(inline.counts(), InlineReads { done: 1, interrupted: 1, failed: 0 });
+
+        // The connection is kept, and reads once the lock is gone.
+        other.fetch_all(sqlx::AssertSqlSafe("COMMIT"), None).unwrap();
+        assert!(inline.fetch_all("SELECT x FROM t", no_arguments).is_some());
+        assert_eq!(inline.open.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_past_the_budget_are_answered_by_the_read_pool() {
+        use crate::store::CatalogStore;
+        let dir = tempfile::tempdir().unwrap();
+        // One microsecond: every read long enough to call the progress handler is interrupted.
+        let (store, _) = store(dir.path(), std::time::Duration::from_micros(1)).await;
+        let category = store.category_create("Things").await.expect("a category");
+        let names: Vec<String> = (0..300).map(|i| format!("Product {i}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            let new = crate::domain::NewProduct {
+                name: name.clone(),
+                description: String::new(),
+                price_cents: 100,
+                stock: 1,
+                category_id: category.id,
+                tags: vec![format!("tag {}", i % 3)],
+            };
+            store.product_create(&new).await.expect("create");
+        }
+        // A search scans the catalog: long enough for the progress handler to run.
+        let filter = crate::domain::ProductFilter { q: Some("product 2".into()), ..Default::default() };
+        let matching: Vec<&String> = names.iter().filter(|name| name.starts_with("Product 2")).collect();
+        let page = store
+            .products(
+                &filter,
+                crate::domain::ProductSort { key: crate::domain::SortKey::Id, descending: false },
+                &crate::domain::Start::Offset(10),
+                20,
+            )
+            .await
+            .expect("a page");
+        assert_eq!(page.total, Some(matching.len() as i64));
+        let found: Vec<&String> = page.items.iter().map(|p| &p.name).collect();
+        assert_eq!(found, matching[10..30]);
+        assert!(store.inline_reads().interrupted > 0, "{:?}", store.inline_reads());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_no_budget_every_read_goes_through_the_pool() {
+        use crate::store::CatalogStore;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = store(dir.path(), std::time::Duration::ZERO).await;
+        assert!(matches!(store.product(1).await, Err(crate::error::Error::NotFound("product"))));
+        assert_eq!(store.inline_reads(), InlineReads::default());
+    }
 }

@@ -40,9 +40,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn user(&self, id: Id) -> Result<User, Error> {
-        sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *self.reader().await?)
+        self.fetch_optional(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"), &[id.into()])
             .await?
             .ok_or(Error::NotFound("user"))
     }

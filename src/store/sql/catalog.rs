@@ -41,11 +41,12 @@ impl CatalogStore for SqlStore {
     }
 
     async fn category(&self, id: Id) -> Result<Category, Error> {
-        sqlx::query_as(concat!("SELECT ", category_columns!(), " FROM categories WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *self.reader().await?)
-            .await?
-            .ok_or(Error::NotFound("category"))
+        self.fetch_optional(
+            concat!("SELECT ", category_columns!(), " FROM categories WHERE id = $1"),
+            &[id.into()],
+        )
+        .await?
+        .ok_or(Error::NotFound("category"))
     }
 
     async fn category_named(&self, name: &str) -> Result<Option<Category>, Error> {
@@ -118,9 +119,7 @@ impl CatalogStore for SqlStore {
     }
 
     async fn tag(&self, id: Id) -> Result<Tag, Error> {
-        sqlx::query_as("SELECT id, name, created_at FROM tags WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *self.reader().await?)
+        self.fetch_optional("SELECT id, name, created_at FROM tags WHERE id = $1", &[id.into()])
             .await?
             .ok_or(Error::NotFound("tag"))
     }
@@ -170,14 +169,13 @@ impl CatalogStore for SqlStore {
                 Start::Offset(_) => {
                     let mut count = Sql::new("SELECT count(*) FROM products p");
                     push_filter(&mut count, filter);
-                    let (total,): (i64,) = count.query_as().fetch_one(&mut *self.reader().await?).await?;
+                    let (total,): (i64,) = self.fetch_one(&count.text, &count.args).await?;
                     Ok::<_, Error>(Some(total))
                 }
                 _ => Ok(None),
             }
         };
-        let rows =
-            async { Ok::<_, Error>(page.query_as::<Product>().fetch_all(&mut *self.reader().await?).await?) };
+        let rows = self.fetch_all::<Product>(&page.text, &page.args);
         let (mut items, total) = tokio::try_join!(rows, total)?;
         let overflow = items.len() as i64 > limit;
         items.truncate(usize::try_from(limit).unwrap_or(0));
@@ -197,11 +195,8 @@ impl CatalogStore for SqlStore {
         if let Some(product) = self.products.get(&id, generation) {
             return Ok(product);
         }
-        let product: Product = sqlx::query_as(PRODUCT)
-            .bind(id)
-            .fetch_optional(&mut *self.reader().await?)
-            .await?
-            .ok_or(Error::NotFound("product"))?;
+        let product: Product =
+            self.fetch_optional(PRODUCT, &[id.into()]).await?.ok_or(Error::NotFound("product"))?;
         self.products.put(generation, product.id, &product);
         Ok(product)
     }
@@ -214,7 +209,7 @@ impl CatalogStore for SqlStore {
         let mut sql =
             Sql::new(concat!("SELECT ", product_columns!(), " FROM products p WHERE p.category_id IN ("));
         sql.bind_list(category_ids).push(") ORDER BY p.category_id, p.id");
-        for product in sql.query_as::<Product>().fetch_all(&mut *self.reader().await?).await? {
+        for product in self.fetch_all::<Product>(&sql.text, &sql.args).await? {
             out.entry(product.category_id).or_default().push(product);
         }
         Ok(out)

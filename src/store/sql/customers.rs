@@ -30,25 +30,24 @@ impl CustomerStore for SqlStore {
                 Start::Offset(_) => {
                     let mut count = Sql::new("SELECT count(*) FROM customers");
                     push_filter(&mut count, filter);
-                    let (total,): (i64,) = count.query_as().fetch_one(&mut *self.reader().await?).await?;
+                    let (total,): (i64,) = self.fetch_one(&count.text, &count.args).await?;
                     Ok::<_, Error>(Some(total))
                 }
                 _ => Ok(None),
             }
         };
-        let rows = async {
-            Ok::<_, Error>(page.query_as::<Customer>().fetch_all(&mut *self.reader().await?).await?)
-        };
+        let rows = self.fetch_all::<Customer>(&page.text, &page.args);
         let (items, total) = tokio::try_join!(rows, total)?;
         Ok(page_of(items, total, start, limit))
     }
 
     async fn customer(&self, id: Id) -> Result<Customer, Error> {
-        sqlx::query_as(concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *self.reader().await?)
-            .await?
-            .ok_or(Error::NotFound("customer"))
+        self.fetch_optional(
+            concat!("SELECT ", customer_columns!(), " FROM customers WHERE id = $1"),
+            &[id.into()],
+        )
+        .await?
+        .ok_or(Error::NotFound("customer"))
     }
 
     async fn customer_by_email(&self, email: &str) -> Result<Option<Customer>, Error> {

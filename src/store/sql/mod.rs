@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 
-use super::{on_this_thread, Backend, Db, Guard, BACKEND, MANY_STATEMENTS_PER_QUERY};
+use super::{on_this_thread, Backend, Db, Guard, Inline, BACKEND, MANY_STATEMENTS_PER_QUERY};
 use crate::domain::{Check, Id, Page, Start};
 use crate::error::Error;
 use crate::store::cache::{CacheConfig, Generation, ProductCache, SessionCache, Written, SESSIONS};
@@ -39,6 +39,8 @@ pub struct SqlStore {
     /// What the back-end checks before a write and a readiness probe (SQLite: that the path
     /// still names the file the server opened).
     guard: Guard,
+    /// Where reads can run on the request's own thread (SQLite; see [`SqlStore::fetch_all`]).
+    inline: Option<Inline>,
     /// Moved on by every write this process makes ([`Writer`], [`Tx`]).
     generation: Generation,
     /// Products read by id, valid while `generation` has not moved (see `store::cache`).
@@ -62,6 +64,7 @@ impl SqlStore {
         read: sqlx::Pool<Db>,
         write: sqlx::Pool<Db>,
         guard: Guard,
+        inline: Option<Inline>,
         down_acquire_timeout: Duration,
         cache: CacheConfig,
     ) -> SqlStore {
@@ -75,6 +78,7 @@ impl SqlStore {
             group,
             health,
             guard,
+            inline,
             generation,
             products: ProductCache::new(cache.entries, cache.ttl),
             accounts: Generation::default(),
@@ -90,6 +94,37 @@ impl SqlStore {
     /// A connection for reads.
     async fn reader(&self) -> Result<PoolConnection<Db>, Error> {
         self.acquire(&self.read).await
+    }
+
+    /// The rows of the read `text` with `args` bound to its placeholders, as `T`: read on the
+    /// request's own thread where the back-end can and the read is short (SQLite's `Inline`),
+    /// else through a connection of the read pool.
+    async fn fetch_all<T>(&self, text: &str, args: &[Arg]) -> Result<Vec<T>, Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+    {
+        if let Some(rows) = self.inline.as_ref().and_then(|inline| inline.fetch_all(text, || arguments(args)))
+        {
+            return Ok(rows.iter().map(T::from_row).collect::<Result<Vec<T>, sqlx::Error>>()?);
+        }
+        Ok(query_as(text, args).fetch_all(&mut *self.reader().await?).await?)
+    }
+
+    /// The first row of the read `text` with `args`, if any (see [`SqlStore::fetch_all`]).
+    async fn fetch_optional<T>(&self, text: &str, args: &[Arg]) -> Result<Option<T>, Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+    {
+        Ok(self.fetch_all(text, args).await?.into_iter().next())
+    }
+
+    /// The first row of the read `text` with `args`; an error when there is none (see
+    /// [`SqlStore::fetch_all`]).
+    async fn fetch_one<T>(&self, text: &str, args: &[Arg]) -> Result<T, Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+    {
+        Ok(self.fetch_optional(text, args).await?.ok_or(sqlx::Error::RowNotFound)?)
     }
 
     /// A connection for writes, once the back-end's guard allows them; when it is released,
@@ -370,12 +405,19 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) {
+        if let Some(inline) = &self.inline {
+            inline.close();
+        }
         self.read.close().await;
         self.write.close().await;
     }
 
     fn grouped_writes(&self) -> crate::store::GroupedWrites {
         self.group.as_ref().map(group::Group::made).unwrap_or_default()
+    }
+
+    fn inline_reads(&self) -> crate::store::InlineReads {
+        self.inline.as_ref().map(Inline::counts).unwrap_or_default()
     }
 
     fn pools(&self) -> Vec<crate::store::PoolStats> {
@@ -425,14 +467,13 @@ where
 {
     let mut sql = Sql::new(&format!("SELECT {columns} FROM {table}"));
     sql.page_by_id(&start, limit);
-    let items: Vec<T> = sql.query_as().fetch_all(&mut *store.reader().await?).await?;
+    let items: Vec<T> = store.fetch_all(&sql.text, &sql.args).await?;
     let total = match start {
         // Audited: `table` is a name from the code, never from a request.
-        Start::Offset(_) => Some(
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-                .fetch_one(&mut *store.reader().await?)
-                .await?,
-        ),
+        Start::Offset(_) => {
+            let (total,): (i64,) = store.fetch_one(&format!("SELECT count(*) FROM {table}"), &[]).await?;
+            Some(total)
+        }
         _ => None,
     };
     Ok(page_of(items, total, start, limit))
@@ -576,16 +617,7 @@ impl Sql {
 
     /// The statement's arguments, for [`Run`].
     fn arguments(&self) -> Result<<Db as sqlx::Database>::Arguments, sqlx::Error> {
-        use sqlx::Arguments;
-        let mut arguments = <Db as sqlx::Database>::Arguments::default();
-        for arg in &self.args {
-            match arg {
-                Arg::Int(value) => arguments.add(*value),
-                Arg::Text(value) => arguments.add(value.as_str()),
-            }
-            .map_err(sqlx::Error::Encode)?;
-        }
-        Ok(arguments)
+        arguments(&self.args)
     }
 
     /// The statement, decoding rows as `T`.
@@ -593,12 +625,39 @@ impl Sql {
     where
         T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row>,
     {
-        self.args.iter().fold(sqlx::query_as(sqlx::AssertSqlSafe(self.text.as_str())), |query, arg| match arg
-        {
-            Arg::Int(value) => query.bind(*value),
-            Arg::Text(value) => query.bind(value.as_str()),
-        })
+        query_as(&self.text, &self.args)
     }
+}
+
+/// `args` as a query's arguments, in order.
+fn arguments(args: &[Arg]) -> Result<<Db as sqlx::Database>::Arguments, sqlx::Error> {
+    use sqlx::Arguments;
+    let mut arguments = <Db as sqlx::Database>::Arguments::default();
+    for arg in args {
+        match arg {
+            Arg::Int(value) => arguments.add(*value),
+            Arg::Text(value) => arguments.add(value.as_str()),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(arguments)
+}
+
+/// `text` with `args` bound to its placeholders, decoding rows as `T`.
+///
+/// Audited for injection: every caller's text is built from fragments in the code (see
+/// [`Sql::query`]); values from a request are in `args`.
+fn query_as<'q, T>(
+    text: &'q str,
+    args: &'q [Arg],
+) -> sqlx::query::QueryAs<'q, Db, T, <Db as sqlx::Database>::Arguments>
+where
+    T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row>,
+{
+    args.iter().fold(sqlx::query_as(sqlx::AssertSqlSafe(text)), |query, arg| match arg {
+        Arg::Int(value) => query.bind(*value),
+        Arg::Text(value) => query.bind(value.as_str()),
+    })
 }
 
 /// Statements run in order in one transaction, their rows returned: where the back-end runs

@@ -66,6 +66,91 @@ pub struct LockedSqliteHandle<'a> {
     pub(crate) guard: MutexGuard<'a, ConnectionState>,
 }
 
+/// A connection to a SQLite database that runs its queries on the calling thread.
+///
+/// [`SqliteConnection`] runs each query on a worker thread of its own and hands the rows back
+/// through a channel: two context switches per query, which can cost more than a short query
+/// itself. This connection has no worker thread: each call blocks the calling thread while
+/// SQLite works (including its busy handler). Use it where blocking is allowed, or for queries
+/// known to be short; [`set_progress_handler`][Self::set_progress_handler] can bound how long
+/// one runs.
+///
+/// It uses the same statement cache, argument binding and row decoding as [`SqliteConnection`].
+/// Dropping it closes the database.
+pub struct SqliteBlockingConnection {
+    state: ConnectionState,
+}
+
+/// Runs `query` on `state` and returns the rows its statements produced, in order.
+fn fetch_all_blocking(
+    state: &mut ConnectionState,
+    query: impl SqlSafeStr,
+    arguments: Option<crate::SqliteArguments>,
+) -> Result<Vec<crate::SqliteRow>, Error> {
+    let mut rows = Vec::new();
+    for result in execute::iter(state, query, arguments, true)? {
+        if let sqlx_core::Either::Right(row) = result? {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+impl SqliteBlockingConnection {
+    /// Opens a connection on the calling thread, as [`SqliteConnectOptions`]'s `connect` would:
+    /// the same open flags, busy timeout, `PRAGMA`s and collations.
+    pub fn open(options: &SqliteConnectOptions) -> Result<Self, Error> {
+        let mut state = EstablishParams::from_options(options)?.establish()?;
+        let pragmas = options.pragma_string();
+        if !pragmas.is_empty() {
+            execute::iter(&mut state, AssertSqlSafe(pragmas), None, false)?.finish()?;
+        }
+        for collation in &options.collations {
+            collation.create(&mut state.handle)?;
+        }
+        Ok(Self { state })
+    }
+
+    /// Runs `query` (one or more statements, with `arguments` bound in order) and returns the
+    /// rows its statements produced, in order; it stops at the first statement that fails.
+    /// The prepared statement is cached as a persistent query's would be.
+    pub fn fetch_all(
+        &mut self,
+        query: impl SqlSafeStr,
+        arguments: Option<crate::SqliteArguments>,
+    ) -> Result<Vec<crate::SqliteRow>, Error> {
+        fetch_all_blocking(&mut self.state, query, arguments)
+    }
+
+    /// Sets a progress handler, as [`LockedSqliteHandle::set_progress_handler`] does: when it
+    /// returns `false`, the statement running is interrupted and fails with `SQLITE_INTERRUPT`.
+    pub fn set_progress_handler<F>(&mut self, num_ops: i32, callback: F)
+    where
+        F: FnMut() -> bool + Send + 'static,
+    {
+        self.state.set_progress_handler(num_ops, callback);
+    }
+
+    /// Removes the progress handler, if one is set.
+    pub fn remove_progress_handler(&mut self) {
+        self.state.remove_progress_handler();
+    }
+
+    /// Returns the underlying sqlite3* connection handle (see
+    /// [`LockedSqliteHandle::as_raw_handle`]).
+    pub fn as_raw_handle(&mut self) -> NonNull<sqlite3> {
+        self.state.handle.as_non_null_ptr()
+    }
+}
+
+impl Debug for SqliteBlockingConnection {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteBlockingConnection")
+            .field("cached_statements_size", &self.state.statements.len())
+            .finish()
+    }
+}
+
 /// Represents a callback handler that will be shared with the underlying sqlite3 connection.
 pub(crate) struct Handler(NonNull<dyn FnMut() -> bool + Send + 'static>);
 unsafe impl Send for Handler {}
@@ -133,6 +218,28 @@ impl ConnectionState {
                 sqlite3_progress_handler(self.handle.as_ptr(), 0, None, ptr::null_mut());
                 let _ = { Box::from_raw(handler.0.as_mut()) };
             }
+        }
+    }
+
+    /// Sets the progress handler (see [`LockedSqliteHandle::set_progress_handler`]).
+    pub(crate) fn set_progress_handler<F>(&mut self, num_ops: i32, callback: F)
+    where
+        F: FnMut() -> bool + Send + 'static,
+    {
+        unsafe {
+            let callback_boxed = Box::new(callback);
+            // SAFETY: `Box::into_raw()` always returns a non-null pointer.
+            let callback = NonNull::new_unchecked(Box::into_raw(callback_boxed));
+            let handler = callback.as_ptr() as *mut _;
+            self.remove_progress_handler();
+            self.progress_handler_callback = Some(Handler(callback));
+
+            sqlite3_progress_handler(
+                self.handle.as_ptr(),
+                num_ops,
+                Some(progress_callback::<F>),
+                handler,
+            );
         }
     }
 
@@ -370,13 +477,7 @@ impl LockedSqliteHandle<'_> {
         query: impl SqlSafeStr,
         arguments: Option<crate::SqliteArguments>,
     ) -> Result<Vec<crate::SqliteRow>, Error> {
-        let mut rows = Vec::new();
-        for result in execute::iter(&mut self.guard, query, arguments, true)? {
-            if let sqlx_core::Either::Right(row) = result? {
-                rows.push(row);
-            }
-        }
-        Ok(rows)
+        fetch_all_blocking(&mut self.guard, query, arguments)
     }
 
     /// Returns the underlying sqlite3* connection handle.
@@ -425,21 +526,7 @@ impl LockedSqliteHandle<'_> {
     where
         F: FnMut() -> bool + Send + 'static,
     {
-        unsafe {
-            let callback_boxed = Box::new(callback);
-            // SAFETY: `Box::into_raw()` always returns a non-null pointer.
-            let callback = NonNull::new_unchecked(Box::into_raw(callback_boxed));
-            let handler = callback.as_ptr() as *mut _;
-            self.guard.remove_progress_handler();
-            self.guard.progress_handler_callback = Some(Handler(callback));
-
-            sqlite3_progress_handler(
-                self.as_raw_handle().as_mut(),
-                num_ops,
-                Some(progress_callback::<F>),
-                handler,
-            );
-        }
+        self.guard.set_progress_handler(num_ops, callback);
     }
 
     pub fn set_update_hook<F>(&mut self, callback: F)
