@@ -104,6 +104,35 @@ struct InlineConnection {
     clock: std::sync::Arc<Clock>,
 }
 
+/// A connection taken from [`Inline`] (or a place for one, being opened): given back to its idle
+/// connections, or else closed and its place freed when dropped (a failed read, a panic, a
+/// closed store).
+struct Lease<'a> {
+    owner: &'a Inline,
+    connection: Option<InlineConnection>,
+    returned: bool,
+}
+
+impl Lease<'_> {
+    fn give_back(mut self) {
+        if self.owner.closed.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        if let (Some(connection), Ok(mut idle)) = (self.connection.take(), self.owner.idle.lock()) {
+            idle.push(connection);
+            self.returned = true;
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if !self.returned {
+            self.owner.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 /// When the read under way must stop, for the progress handler of one connection; the
 /// handler runs on the thread that reads, so relaxed atomics suffice.
 struct Clock {
@@ -153,14 +182,12 @@ impl Inline {
         arguments: impl FnOnce() -> Result<sqlx::sqlite::SqliteArguments, sqlx::Error>,
     ) -> Option<Vec<sqlx::sqlite::SqliteRow>> {
         use std::sync::atomic::Ordering::Relaxed;
-        let mut inline = self.take()?;
-        let arguments = match arguments() {
-            Ok(arguments) => arguments,
-            Err(_) => {
-                self.put(inline);
-                return None;
-            }
+        let mut lease = self.take()?;
+        let Ok(arguments) = arguments() else {
+            lease.give_back();
+            return None;
         };
+        let inline = lease.connection.as_mut()?;
         let clock = &inline.clock;
         let deadline = clock.base.elapsed().saturating_add(self.budget).as_nanos();
         clock.deadline.store(u64::try_from(deadline).unwrap_or(u64::MAX), Relaxed);
@@ -168,20 +195,19 @@ impl Inline {
         let rows = inline.connection.fetch_all(sqlx::AssertSqlSafe(text.to_string()), Some(arguments));
         match rows {
             Ok(rows) => {
-                self.put(inline);
+                lease.give_back();
                 self.counts.done.fetch_add(1, Relaxed);
                 Some(rows)
             }
-            // Past the budget, or the database busy (a checkpoint that waits for readers): the
-            // connection is sound, the pool waits with SQLite's busy handler off this thread.
+            // Past the budget, or a lock held by another connection: the connection is sound;
+            // the pool waits, with SQLite's busy handler, off this thread.
             Err(e) if inline.clock.tripped.load(Relaxed) || busy(&e) => {
-                self.put(inline);
+                lease.give_back();
                 self.counts.interrupted.fetch_add(1, Relaxed);
                 None
             }
+            // The lease closes the connection.
             Err(_) => {
-                drop(inline);
-                self.open.fetch_sub(1, Relaxed);
                 self.counts.failed.fetch_add(1, Relaxed);
                 None
             }
@@ -189,23 +215,22 @@ impl Inline {
     }
 
     /// An idle connection, or a new one when fewer than `max` are open.
-    fn take(&self) -> Option<InlineConnection> {
+    fn take(&self) -> Option<Lease<'_>> {
         use std::sync::atomic::Ordering::Relaxed;
         if self.closed.load(Relaxed) {
             return None;
         }
         if let Some(inline) = self.idle.lock().ok()?.pop() {
-            return Some(inline);
+            return Some(Lease { owner: self, connection: Some(inline), returned: false });
         }
         if self.open.fetch_add(1, Relaxed) >= self.max {
             self.open.fetch_sub(1, Relaxed);
             return None;
         }
-        let opened = self.guard.check().ok().and_then(|()| self.open_one());
-        if opened.is_none() {
-            self.open.fetch_sub(1, Relaxed);
-        }
-        opened
+        // Counted from here: dropped without a connection, the lease gives the place back.
+        let mut lease = Lease { owner: self, connection: None, returned: false };
+        lease.connection = Some(self.guard.check().ok().and_then(|()| self.open_one())?);
+        Some(lease)
     }
 
     fn open_one(&self) -> Option<InlineConnection> {
@@ -232,16 +257,8 @@ impl Inline {
     fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut idle) = self.idle.lock() {
+            self.open.fetch_sub(idle.len(), std::sync::atomic::Ordering::Relaxed);
             idle.clear();
-        }
-    }
-
-    fn put(&self, inline: InlineConnection) {
-        match self.idle.lock() {
-            Ok(mut idle) if !self.closed.load(std::sync::atomic::Ordering::Relaxed) => idle.push(inline),
-            _ => {
-                self.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            }
         }
     }
 
@@ -463,6 +480,12 @@ mod tests {
         let rows = inline.fetch_all(&count_to(1_000), no_arguments).expect("read inline again");
         assert_eq!(sqlx::Row::get::<i64, _>(&rows[0], 0), 1_000);
         assert_eq!(inline.open.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+        // Closed (the store's `close`), it closes its connections and reads no more.
+        inline.close();
+        assert_eq!(inline.open.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert!(inline.fetch_all(&count_to(10), no_arguments).is_none());
+        assert_eq!(inline.counts(), InlineReads { done: 2, interrupted: 1, failed: 0 });
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
