@@ -112,8 +112,8 @@ impl Metrics {
         let inline_reads = IntCounterVec::new(
             Opts::new(
                 "db_inline_reads_total",
-                "SQLite reads run on the request's own thread, by outcome: done; interrupted past the \
-                 time budget or failed, then run again on the read pool.",
+                "SQLite reads run on the request's own thread, by outcome: done; interrupted (past the \
+                 time budget, or by a lock) or failed, then run again on the read pool.",
             ),
             &["outcome"],
         )?;

@@ -349,7 +349,8 @@ pub trait Store:
 pub struct InlineReads {
     /// Reads answered inline.
     pub done: u64,
-    /// Reads interrupted past their time budget, then run again on the read pool.
+    /// Reads interrupted past their time budget or by a lock held elsewhere, then run again on
+    /// the read pool.
     pub interrupted: u64,
     /// Reads that failed inline otherwise, then ran again on the read pool (their connection
     /// closed).

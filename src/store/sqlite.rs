@@ -134,18 +134,19 @@ impl Drop for Lease<'_> {
 }
 
 /// When the read under way must stop, for the progress handler of one connection; the
-/// handler runs on the thread that reads, so relaxed atomics suffice.
+/// handler runs on the thread that reads, so a relaxed atomic suffices.
 struct Clock {
     base: std::time::Instant,
     /// Nanoseconds after `base`.
     deadline: std::sync::atomic::AtomicU64,
-    tripped: std::sync::atomic::AtomicBool,
 }
 
-/// Whether `e` is SQLite's `SQLITE_BUSY` or `SQLITE_LOCKED` (any extended code).
-fn busy(e: &sqlx::Error) -> bool {
+/// Whether `e` leaves its connection sound: `SQLITE_INTERRUPT` (only the progress handler
+/// interrupts these connections: the budget), `SQLITE_BUSY` or `SQLITE_LOCKED` (a lock held by
+/// another connection), any extended code.
+fn interrupted(e: &sqlx::Error) -> bool {
     let code = e.as_database_error().and_then(|e| e.code()).and_then(|code| code.parse::<i32>().ok());
-    matches!(code.map(|code| code & 0xff), Some(5 | 6))
+    matches!(code.map(|code| code & 0xff), Some(5 | 6 | 9))
 }
 
 /// SQLite virtual-machine instructions between two calls of the progress handler: a call
@@ -188,11 +189,9 @@ impl Inline {
             return None;
         };
         let inline = lease.connection.as_mut()?;
-        let clock = &inline.clock;
-        let deadline = clock.base.elapsed().saturating_add(self.budget).as_nanos();
-        clock.deadline.store(u64::try_from(deadline).unwrap_or(u64::MAX), Relaxed);
-        clock.tripped.store(false, Relaxed);
-        let rows = inline.connection.fetch_all(sqlx::AssertSqlSafe(text.to_string()), Some(arguments));
+        let deadline = inline.clock.base.elapsed().saturating_add(self.budget).as_nanos();
+        inline.clock.deadline.store(u64::try_from(deadline).unwrap_or(u64::MAX), Relaxed);
+        let rows = inline.connection.fetch_all(sqlx::AssertSqlSafe(text), Some(arguments));
         match rows {
             Ok(rows) => {
                 lease.give_back();
@@ -201,7 +200,7 @@ impl Inline {
             }
             // Past the budget, or a lock held by another connection: the connection is sound;
             // the pool waits, with SQLite's busy handler, off this thread.
-            Err(e) if inline.clock.tripped.load(Relaxed) || busy(&e) => {
+            Err(e) if interrupted(&e) => {
                 lease.give_back();
                 self.counts.interrupted.fetch_add(1, Relaxed);
                 None
@@ -235,20 +234,12 @@ impl Inline {
 
     fn open_one(&self) -> Option<InlineConnection> {
         let mut connection = sqlx::sqlite::SqliteBlockingConnection::open(&self.options).ok()?;
-        let clock = std::sync::Arc::new(Clock {
-            base: std::time::Instant::now(),
-            deadline: Default::default(),
-            tripped: Default::default(),
-        });
+        let clock =
+            std::sync::Arc::new(Clock { base: std::time::Instant::now(), deadline: Default::default() });
         let handler = clock.clone();
         connection.set_progress_handler(PROGRESS_EVERY_OPS, move || {
-            use std::sync::atomic::Ordering::Relaxed;
             let now = u64::try_from(handler.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            let within = now <= handler.deadline.load(Relaxed);
-            if !within {
-                handler.tripped.store(true, Relaxed);
-            }
-            within
+            now <= handler.deadline.load(std::sync::atomic::Ordering::Relaxed)
         });
         Some(InlineConnection { connection, clock })
     }
@@ -262,7 +253,7 @@ impl Inline {
         }
     }
 
-    /// How many reads ran inline, were interrupted past the budget, and failed otherwise.
+    /// How many reads ran inline, were interrupted (the budget, a lock), and failed otherwise.
     pub(crate) fn counts(&self) -> crate::store::InlineReads {
         use std::sync::atomic::Ordering::Relaxed;
         crate::store::InlineReads {
