@@ -22,3 +22,15 @@ login() {
   curl -fsS "http://127.0.0.1:${1:-$PORT}/api/v1/auth/login" -H 'content-type: application/json' -d "$body" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
 }
+
+# sample_rss FILE: in the background, the most resident memory (VmRSS, kB) process $PID has had
+# since the call, sampled twice a second, kept in FILE; the caller kills the sampler ($!) when
+# the load is over.
+sample_rss() {
+  echo 0 >"$1"
+  ( max=0; while kill -0 "$PID" 2>/dev/null; do
+      kb=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
+      if [ "${kb:-0}" -gt "$max" ]; then max=$kb; echo "$max" >"$1"; fi
+      sleep 0.5
+    done ) &
+}

@@ -64,12 +64,7 @@ measure() {  # measure <server label> <post token or "">
   for scenario in $SCENARIOS; do
     # The most resident memory seen during this scenario's load (sampled twice a second), beside
     # the process's peak since it started (VmHWM: with a login's transient 19 MiB, say).
-    echo 0 >"$work/rss"
-    ( max=0; while kill -0 "$PID" 2>/dev/null; do
-        kb=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
-        if [ "${kb:-0}" -gt "$max" ]; then max=$kb; echo "$max" >"$work/rss"; fi
-        sleep 0.5
-      done ) &
+    sample_rss "$work/rss"
     sampler=$!
     before=$(awk '{print $14+$15}' "/proc/$PID/stat")
     if [ "$scenario" = post ] && [ -n "$token" ]; then

@@ -133,6 +133,22 @@ impl Drop for Lease<'_> {
     }
 }
 
+impl InlineConnection {
+    /// The rows of `text` with `arguments`, read within `budget`.
+    fn read(
+        &mut self,
+        budget: std::time::Duration,
+        text: &str,
+        arguments: Option<sqlx::sqlite::SqliteArguments>,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+        let deadline = self.clock.base.elapsed().saturating_add(budget).as_nanos();
+        self.clock
+            .deadline
+            .store(u64::try_from(deadline).unwrap_or(u64::MAX), std::sync::atomic::Ordering::Relaxed);
+        self.connection.fetch_all(sqlx::AssertSqlSafe(text), arguments)
+    }
+}
+
 /// When the read under way must stop, for the progress handler of one connection; the
 /// handler runs on the thread that reads, so a relaxed atomic suffices.
 struct Clock {
@@ -188,10 +204,7 @@ impl Inline {
             lease.give_back();
             return None;
         };
-        let inline = lease.connection.as_mut()?;
-        let deadline = inline.clock.base.elapsed().saturating_add(self.budget).as_nanos();
-        inline.clock.deadline.store(u64::try_from(deadline).unwrap_or(u64::MAX), Relaxed);
-        let rows = inline.connection.fetch_all(sqlx::AssertSqlSafe(text), Some(arguments));
+        let rows = lease.connection.as_mut()?.read(self.budget, text, Some(arguments));
         match rows {
             Ok(rows) => {
                 lease.give_back();
@@ -242,6 +255,23 @@ impl Inline {
             now <= handler.deadline.load(std::sync::atomic::Ordering::Relaxed)
         });
         Some(InlineConnection { connection, clock })
+    }
+
+    /// Begins and ends a read on each idle connection: see [`drop_stale_pages`]. Reads that find
+    /// no idle connection meanwhile go through the pool.
+    fn drop_stale_pages(&self) {
+        let Ok(idle) = self.idle.lock().map(|mut idle| std::mem::take(&mut *idle)) else { return };
+        for connection in idle {
+            let mut lease = Lease { owner: self, connection: Some(connection), returned: false };
+            let rows =
+                lease.connection.as_mut().map(|inline| inline.read(self.budget, STALE_PAGES_CHECK, None));
+            match rows {
+                Some(Ok(_)) => lease.give_back(),
+                Some(Err(e)) if interrupted(&e) => lease.give_back(),
+                // The lease closes the connection.
+                _ => {}
+            }
+        }
     }
 
     /// Closes the idle connections; reads from now on go through the pool.
@@ -378,11 +408,11 @@ pub async fn connect(url: &str, config: &PoolConfig) -> Result<SqliteStore, Stri
         .map_err(|e| {
             format!("the database {} is read-only; Storefront needs to write to it: {e}", path.display())
         })?;
-    if !in_memory {
-        tokio::spawn(checkpoints(read.clone()));
-    }
     let guard = Guard { path, identity };
-    let inline = Inline::new(options, guard.clone(), config.inline_read_budget);
+    let inline = Inline::new(options, guard.clone(), config.inline_read_budget).map(std::sync::Arc::new);
+    if !in_memory {
+        tokio::spawn(checkpoints(read.clone(), inline.clone()));
+    }
     Ok(sql::SqlStore::new(read, write, guard, inline, config.down_acquire_timeout, config.cache))
 }
 
@@ -410,17 +440,54 @@ const WAL_BACKSTOP_PAGES: u32 = 10_000;
 /// waits for no reader and no writer and copies what it can, so a checkpoint here holds nobody
 /// up. A failure (the database file gone or unwritable) is not logged here, every 200 ms: the
 /// writes and `/readyz` report it.
-async fn checkpoints(pool: sqlx::SqlitePool) {
+///
+/// When the WAL has grown or been restarted since the last tick (a commit, by this process or
+/// another), the idle read connections drop the pages that commit made stale
+/// ([`drop_stale_pages`]).
+async fn checkpoints(pool: sqlx::SqlitePool, inline: Option<std::sync::Arc<Inline>>) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = None;
     loop {
         every.tick().await;
         if pool.is_closed() {
             return;
         }
-        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await;
+        // (busy, frames in the WAL, frames copied into the database file)
+        let wal =
+            sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await;
+        let frames = wal.ok().map(|(_, frames, _)| frames);
+        if frames.is_some() && frames != last {
+            drop_stale_pages(&pool, inline.as_deref()).await;
+        }
+        last = frames;
     }
 }
+
+/// Begins and ends a read on each idle read connection, inline ones included. SQLite empties a
+/// connection's page cache when it begins a read after another connection's commit (the pages
+/// may have changed); a connection left idle after the commit would hold those pages, up to
+/// its `cache_size` (2 MB), until its next read. Here they are freed at once, for the writes
+/// to use: about 2 MB per connection that read a list before a run of writes. A connection
+/// whose pages are still current keeps them: the read only takes and releases WAL locks.
+async fn drop_stale_pages(pool: &sqlx::SqlitePool, inline: Option<&Inline>) {
+    let mut idle = Vec::new();
+    while idle.len() < pool.size() as usize {
+        let Some(connection) = pool.try_acquire() else { break };
+        idle.push(connection);
+    }
+    for connection in &mut idle {
+        let _ = sqlx::query(STALE_PAGES_CHECK).execute(&mut **connection).await;
+    }
+    drop(idle);
+    if let Some(inline) = inline {
+        inline.drop_stale_pages();
+    }
+}
+
+/// A read of the schema cookie on page 1: it opens a read transaction (which drops the stale
+/// pages) and reads one page.
+const STALE_PAGES_CHECK: &str = "PRAGMA schema_version";
 
 fn connect_error(e: sqlx::Error) -> String {
     format!("connecting to the database: {e}")
@@ -567,6 +634,84 @@ mod tests {
         let found: Vec<&String> = page.items.iter().map(|p| &p.name).collect();
         assert_eq!(found, matching[10..30]);
         assert!(store.inline_reads().interrupted > 0, "{:?}", store.inline_reads());
+    }
+
+    /// The bytes of page cache `db` holds.
+    fn cache_used(db: std::ptr::NonNull<libsqlite3_sys::sqlite3>) -> i32 {
+        let (mut current, mut highest) = (0, 0);
+        // SAFETY: `db` is an open connection, used by this thread alone for the call.
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_db_status(
+                db.as_ptr(),
+                libsqlite3_sys::SQLITE_DBSTATUS_CACHE_USED,
+                &mut current,
+                &mut highest,
+                0,
+            )
+        };
+        assert_eq!(rc, libsqlite3_sys::SQLITE_OK);
+        current
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_read_connections_free_the_pages_a_commit_made_stale_and_keep_current_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, url) = store(dir.path(), std::time::Duration::from_secs(1)).await;
+        store.close().await;
+        let options = SqliteConnectOptions::from_str(&url).unwrap();
+        let mut writer = sqlx::sqlite::SqliteBlockingConnection::open(&options).unwrap();
+        // About 1.2 MB of pages.
+        let fill = "CREATE TABLE t (x BLOB); INSERT INTO t SELECT randomblob(100) FROM \
+                    (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 10000) \
+                    SELECT n FROM c)";
+        writer.fetch_all(sqlx::AssertSqlSafe(fill), None).unwrap();
+        let scan = "SELECT count(*), sum(length(x)) FROM t";
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .test_before_release(false)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let inline = inline(&url, std::time::Duration::from_secs(1));
+        // Both pool connections and the inline one read the table.
+        let (mut first, mut second) = (pool.acquire().await.unwrap(), pool.acquire().await.unwrap());
+        for connection in [&mut first, &mut second] {
+            sqlx::query(scan).execute(&mut **connection).await.unwrap();
+        }
+        drop((first, second));
+        assert!(inline.fetch_all(scan, no_arguments).is_some());
+        let cached = async || {
+            let mut pooled = Vec::new();
+            let mut held = Vec::new();
+            while let Some(mut connection) = pool.try_acquire() {
+                pooled.push(cache_used(connection.lock_handle().await.unwrap().as_raw_handle()));
+                held.push(connection);
+            }
+            let idle: Vec<i32> = inline
+                .idle
+                .lock()
+                .unwrap()
+                .iter_mut()
+                .map(|c| cache_used(c.connection.as_raw_handle()))
+                .collect();
+            (pooled, idle)
+        };
+        let (pooled, idle) = cached().await;
+        assert_eq!(pooled.len(), 2);
+        assert!(pooled.iter().chain(&idle).all(|&bytes| bytes > 1_000_000), "{pooled:?} {idle:?}");
+
+        // Nothing written since: the pages stay.
+        drop_stale_pages(&pool, Some(&inline)).await;
+        assert_eq!(cached().await, (pooled, idle));
+
+        // A commit by another connection: the stale pages go, the connections stay.
+        writer.fetch_all(sqlx::AssertSqlSafe("INSERT INTO t VALUES (x'00')"), None).unwrap();
+        drop_stale_pages(&pool, Some(&inline)).await;
+        let (pooled, idle) = cached().await;
+        assert_eq!((pooled.len(), idle.len()), (2, 1));
+        assert!(pooled.iter().chain(&idle).all(|&bytes| bytes < 100_000), "{pooled:?} {idle:?}");
+        assert_eq!(inline.open.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(inline.fetch_all(scan, no_arguments).is_some());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

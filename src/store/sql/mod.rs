@@ -40,7 +40,7 @@ pub struct SqlStore {
     /// still names the file the server opened).
     guard: Guard,
     /// Where reads can run on the request's own thread (SQLite; see [`SqlStore::fetch_all`]).
-    inline: Option<Inline>,
+    inline: Option<Arc<Inline>>,
     /// Moved on by every write this process makes ([`Writer`], [`Tx`]).
     generation: Generation,
     /// Products read by id, valid while `generation` has not moved (see `store::cache`).
@@ -64,7 +64,7 @@ impl SqlStore {
         read: sqlx::Pool<Db>,
         write: sqlx::Pool<Db>,
         guard: Guard,
-        inline: Option<Inline>,
+        inline: Option<Arc<Inline>>,
         down_acquire_timeout: Duration,
         cache: CacheConfig,
     ) -> SqlStore {
@@ -417,7 +417,7 @@ impl Store for SqlStore {
     }
 
     fn inline_reads(&self) -> crate::store::InlineReads {
-        self.inline.as_ref().map(Inline::counts).unwrap_or_default()
+        self.inline.as_ref().map(|inline| inline.counts()).unwrap_or_default()
     }
 
     fn pools(&self) -> Vec<crate::store::PoolStats> {
