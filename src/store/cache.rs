@@ -21,7 +21,10 @@
 //!   documented staleness bound (`cache_ttl_ms`); `cache_entries = 0` switches the cache off.
 //!
 //! Bounded: at most `entries` products (quick_cache's S3-FIFO eviction), each a few hundred
-//! bytes; at most `SESSIONS` (4,096) logins.
+//! bytes; at most `SESSIONS` (4,096) logins. An entry that can no longer be served (read under
+//! an older generation, or more than `ttl` ago) is dropped within [`SWEEP_EVERY`] by the
+//! store's sweep ([`Cache::drop_stale`]), not kept until eviction: after the first of a run of
+//! writes, a full product cache is about 3 MB that no read can use.
 
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +35,9 @@ use crate::domain::{Id, Product, User};
 
 /// Logins kept at most (the caller of an authenticated request: the user, by id and login).
 pub(crate) const SESSIONS: usize = 4_096;
+
+/// How often the store drops the entries its caches can no longer serve ([`Cache::drop_stale`]).
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// The store's write generation: moved on by every write this process makes.
 #[derive(Debug, Clone, Default)]
@@ -119,6 +125,24 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
             map.insert(key, entry);
         }
     }
+
+    /// Drops the entries that [`Cache::get`] would no longer serve under `generation`: read
+    /// under an older one, or `ttl` ago or more. Their memory goes back to the allocator now,
+    /// instead of when eviction reaches them (which, with no reads, is never).
+    pub(crate) fn drop_stale(&self, generation: u64) {
+        if let Some(map) = &self.map {
+            let now = Instant::now();
+            map.retain(|_, entry| {
+                entry.generation == generation && now.saturating_duration_since(entry.read_at) < self.ttl
+            });
+        }
+    }
+
+    /// Entries held, servable or not.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map.as_ref().map_or(0, |map| map.len())
+    }
 }
 
 impl<K, V> std::fmt::Debug for Cache<K, V> {
@@ -169,6 +193,31 @@ mod tests {
         drop(write);
         cache.put(tag, 1, &product(1, "maybe stale"));
         assert!(cache.get(&1, generation.current()).is_none());
+    }
+
+    #[test]
+    fn the_sweep_drops_what_a_write_or_the_ttl_made_unservable_and_keeps_the_rest() {
+        let generation = Generation::default();
+        let cache = ProductCache::new(100, Duration::from_secs(60));
+        let before = generation.current();
+        for id in 1..=10 {
+            cache.put(before, id, &product(id, "read before the write"));
+        }
+        drop(generation.write());
+        let after = generation.current();
+        cache.put(after, 11, &product(11, "read after it"));
+        cache.drop_stale(after);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&11, after).is_some());
+
+        // Past the ttl, an entry of the current generation goes too.
+        let brief = ProductCache::new(100, Duration::from_millis(1));
+        brief.put(after, 11, &product(11, "read after it"));
+        std::thread::sleep(Duration::from_millis(5));
+        brief.drop_stale(after);
+        assert_eq!(brief.len(), 0);
+        // Off, there is nothing to sweep.
+        ProductCache::new(0, Duration::from_secs(1)).drop_stale(after);
     }
 
     #[test]

@@ -24,7 +24,9 @@ use sqlx::pool::PoolConnection;
 use super::{on_this_thread, Backend, Db, Guard, Inline, BACKEND, MANY_STATEMENTS_PER_QUERY};
 use crate::domain::{Check, Id, Page, Start};
 use crate::error::Error;
-use crate::store::cache::{CacheConfig, Generation, ProductCache, SessionCache, Written, SESSIONS};
+use crate::store::cache::{
+    CacheConfig, Generation, ProductCache, SessionCache, Written, SESSIONS, SWEEP_EVERY,
+};
 use crate::store::Store;
 
 /// The pools of one database: reads, and writes (the same pool on PostgreSQL; one connection on
@@ -44,12 +46,30 @@ pub struct SqlStore {
     /// Moved on by every write this process makes ([`Writer`], [`Tx`]).
     generation: Generation,
     /// Products read by id, valid while `generation` has not moved (see `store::cache`).
-    products: ProductCache,
+    products: Arc<ProductCache>,
     /// Moved on by every write this process makes that may change an account or end a login:
     /// all but the catalog's ([`SqlStore::catalog_writer`], [`SqlStore::catalog_begin`]).
     accounts: Generation,
     /// The callers of authenticated requests, valid while `accounts` has not moved.
-    sessions: SessionCache,
+    sessions: Arc<SessionCache>,
+}
+
+/// Every [`SWEEP_EVERY`], drops what the caches can no longer serve (`Cache::drop_stale`),
+/// until the store is gone.
+async fn sweep(
+    products: std::sync::Weak<ProductCache>,
+    generation: Generation,
+    sessions: std::sync::Weak<SessionCache>,
+    accounts: Generation,
+) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let (Some(products), Some(sessions)) = (products.upgrade(), sessions.upgrade()) else { return };
+        products.drop_stale(generation.current());
+        sessions.drop_stale(accounts.current());
+    }
 }
 
 /// Whether the database is known to be unreachable (the last attempt to reach it failed): then
@@ -72,18 +92,18 @@ impl SqlStore {
         let generation = Generation::default();
         let group = MANY_STATEMENTS_PER_QUERY
             .then(|| group::Group::start(write.clone(), health.clone(), guard.clone(), generation.clone()));
-        SqlStore {
-            read,
-            write,
-            group,
-            health,
-            guard,
-            inline,
-            generation,
-            products: ProductCache::new(cache.entries, cache.ttl),
-            accounts: Generation::default(),
-            sessions: SessionCache::new(cache.entries.min(SESSIONS), cache.ttl),
+        let products = Arc::new(ProductCache::new(cache.entries, cache.ttl));
+        let accounts = Generation::default();
+        let sessions = Arc::new(SessionCache::new(cache.entries.min(SESSIONS), cache.ttl));
+        if cache.entries > 0 {
+            tokio::spawn(sweep(
+                Arc::downgrade(&products),
+                generation.clone(),
+                Arc::downgrade(&sessions),
+                accounts.clone(),
+            ));
         }
+        SqlStore { read, write, group, health, guard, inline, generation, products, accounts, sessions }
     }
 
     /// A connection from `pool` (see [`acquire`]).
