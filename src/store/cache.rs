@@ -22,8 +22,8 @@
 //!
 //! Bounded: at most `entries` products (quick_cache's S3-FIFO eviction), each a few hundred
 //! bytes; at most `SESSIONS` (4,096) logins. An entry that can no longer be served (read under
-//! an older generation, or more than `ttl` ago) is dropped within [`SWEEP_EVERY`] by the
-//! store's sweep ([`Cache::drop_stale`]), not kept until eviction: after the first of a run of
+//! an older generation, or more than `ttl` ago) is dropped within `SWEEP_EVERY` (1 s) by the
+//! store's sweep (`Cache::drop_stale`), not kept until eviction: after the first of a run of
 //! writes, a full product cache is about 3 MB that no read can use.
 
 use std::hash::Hash;
