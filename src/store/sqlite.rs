@@ -114,6 +114,16 @@ struct Lease<'a> {
 }
 
 impl Lease<'_> {
+    /// After a read that ended with `rows`: the connection back to the idle ones when it is
+    /// sound (the read succeeded, or was interrupted: see [`interrupted`]), else closed.
+    fn settle<T>(self, rows: &Result<T, sqlx::Error>) {
+        match rows {
+            Ok(_) => self.give_back(),
+            Err(e) if interrupted(e) => self.give_back(),
+            Err(_) => {}
+        }
+    }
+
     fn give_back(mut self) {
         if self.owner.closed.load(std::sync::atomic::Ordering::Relaxed) {
             return;
@@ -205,20 +215,19 @@ impl Inline {
             return None;
         };
         let rows = lease.connection.as_mut()?.read(self.budget, text, Some(arguments));
+        lease.settle(&rows);
         match rows {
             Ok(rows) => {
-                lease.give_back();
                 self.counts.done.fetch_add(1, Relaxed);
                 Some(rows)
             }
             // Past the budget, or a lock held by another connection: the connection is sound;
             // the pool waits, with SQLite's busy handler, off this thread.
             Err(e) if interrupted(&e) => {
-                lease.give_back();
                 self.counts.interrupted.fetch_add(1, Relaxed);
                 None
             }
-            // The lease closes the connection.
+            // The lease closed the connection.
             Err(_) => {
                 self.counts.failed.fetch_add(1, Relaxed);
                 None
@@ -263,13 +272,9 @@ impl Inline {
         let Ok(idle) = self.idle.lock().map(|mut idle| std::mem::take(&mut *idle)) else { return };
         for connection in idle {
             let mut lease = Lease { owner: self, connection: Some(connection), returned: false };
-            let rows =
-                lease.connection.as_mut().map(|inline| inline.read(self.budget, STALE_PAGES_CHECK, None));
-            match rows {
-                Some(Ok(_)) => lease.give_back(),
-                Some(Err(e)) if interrupted(&e) => lease.give_back(),
-                // The lease closes the connection.
-                _ => {}
+            if let Some(inline) = lease.connection.as_mut() {
+                let rows = inline.read(self.budget, STALE_PAGES_CHECK, None);
+                lease.settle(&rows);
             }
         }
     }
