@@ -44,15 +44,7 @@ start() {  # start [VAR=value …]: the server on a fresh copy of the seeded dat
 }
 
 # Seed once, through the API.
-DATABASE_URL="sqlite://$work/seed.db" STOREFRONT_ADMIN_PASSWORD=Bench-Pass-1 \
-  "$BIN" create-admin --username bench --email bench@example.com >/dev/null
-DATABASE_URL="sqlite://$work/seed.db" STOREFRONT_BIND="127.0.0.1:$PORT" STOREFRONT_RATE_LIMITS="$LIMITS" \
-  STOREFRONT_JWT_SECRET="$SECRET" "$BIN" >"$work/seed.log" 2>&1 &
-PID=$!
-wait_ready /readyz
-SEED_TOKEN=$(login) python3 bench/seed.py "http://127.0.0.1:$PORT" 10000 >/dev/null
-python3 bench/cursors.py "http://127.0.0.1:$PORT" >"$work/cursors.txt"
-kill "$PID"; wait "$PID" 2>/dev/null || true
+CURSORS="$work/cursors.txt" seed_products "$work/seed.db"
 
 switches() { cat /proc/"$PID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
@@ -90,6 +82,7 @@ round() {  # round LABEL CONFIGURATION
   PID=""
 }
 
+machine
 printf '| config | scenario | req/s | p99 ms | server CPU µs/req | context switches/req | RSS under load MB | RSS after MB (anon+file+shmem) | errors | inline reads |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
 for _ in $(seq 1 "$ROUNDS"); do

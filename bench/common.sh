@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the bench scripts: waiting for a server on loopback, logging an account in (by
 # default the benchmark's admin the scripts create: bench / Bench-Pass-1).
 
@@ -33,4 +34,33 @@ sample_rss() {
       if [ "${kb:-0}" -gt "$max" ]; then max=$kb; echo "$max" >"$1"; fi
       sleep 0.5
     done ) &
+}
+
+# seed_products DB: a new database at DB holding the benchmark's admin (bench / Bench-Pass-1) and
+# 10,000 products in 20 categories, written through the API (bench/seed.py) by $BIN serving on
+# $PORT (with $LIMITS and $SECRET); with CURSORS set, the cursor of every page of 20 goes to that
+# file (bench/cursors.py).
+seed_products() {
+  DATABASE_URL="sqlite://$1" STOREFRONT_ADMIN_PASSWORD=Bench-Pass-1 \
+    "$BIN" create-admin --username bench --email bench@example.com >/dev/null
+  DATABASE_URL="sqlite://$1" STOREFRONT_BIND="127.0.0.1:$PORT" STOREFRONT_RATE_LIMITS="$LIMITS" \
+    STOREFRONT_JWT_SECRET="$SECRET" "$BIN" >"$1.log" 2>&1 &
+  PID=$!
+  wait_ready /readyz
+  SEED_TOKEN=$(login) python3 bench/seed.py "http://127.0.0.1:$PORT" 10000 >/dev/null
+  if [ -n "${CURSORS:-}" ]; then python3 bench/cursors.py "http://127.0.0.1:$PORT" >"$CURSORS"; fi
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  PID=""
+}
+
+# machine: one line naming the CPU and how an idle vCPU waits (the cpuidle driver and, with
+# `haltpoll`, guest_halt_poll_ns: 0 halts at once and leaves waking to the host, which moved
+# requests a second and the tail by a third on the 2-vCPU KVM guests these figures come from;
+# see bench/README.md, "Where the GET tail comes from").
+machine() {
+  local cpu idle poll
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+  idle=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo unknown)
+  poll=$(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns 2>/dev/null || echo -)
+  echo "machine: $(nproc) CPUs, ${cpu:-unknown CPU}; cpuidle $idle, guest_halt_poll_ns $poll"
 }

@@ -8,7 +8,8 @@
 # sampled twice a second) and the peak since the server started (VmHWM).
 #
 # usage: bench/run.sh            (from the repository root; needs wrk, curl and python3)
-# env:   DURATION [10]  CONNS [64]  REPS [3]  SCENARIOS ["get list post"]  PORT [18080]
+# env:   DURATION [10]  CONNS [64]  REPS [3]  SCENARIOS ["get list cursor post"]  PORT [18080]
+#        BIN: a storefront binary to measure (default: target/release/storefront, built first)
 #        REFERENCE_DIR: a built copy of ../shared/bench (its limit/ built with
 #        `cargo build --release`, its data/seed.db made by scripts/seed.py) to measure its
 #        rust-sqlx server in the same run, rep by rep, for ratios that transfer.
@@ -20,7 +21,7 @@ SCENARIO_LUA=$(cd ../shared/bench/scripts && pwd)/scenario.lua
 LIMITS="auth=1000000/60s,default=100000000/60s,admin=100000000/60s"
 SECRET="bench-secret-bench-secret-bench-secret"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --quiet
+[ -n "${BIN:-}" ] || { cargo build --release --quiet; BIN=target/release/storefront; }
 work=$(mktemp -d)
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$work"; }
@@ -33,7 +34,7 @@ serve() {  # serve the seeded database (a fresh copy) on $PORT, pinned to CPU 1
   cp "$work/seed.db" "$work/run.db"
   DATABASE_URL="sqlite://$work/run.db" STOREFRONT_BIND="127.0.0.1:$PORT" STOREFRONT_LOG_FORMAT=json \
     STOREFRONT_RATE_LIMITS="$LIMITS" STOREFRONT_JWT_SECRET="$SECRET" \
-    taskset -c 1 target/release/storefront >"$work/server.log" 2>&1 &
+    taskset -c 1 "$BIN" >"$work/server.log" 2>&1 &
   PID=$!
   wait_ready /readyz
 }
@@ -48,15 +49,7 @@ serve_reference() {
 }
 
 # Seed once, through the API.
-DATABASE_URL="sqlite://$work/seed.db" STOREFRONT_ADMIN_PASSWORD=Bench-Pass-1 \
-  target/release/storefront create-admin --username bench --email bench@example.com >/dev/null
-DATABASE_URL="sqlite://$work/seed.db" STOREFRONT_BIND="127.0.0.1:$PORT" STOREFRONT_LOG_FORMAT=json \
-  STOREFRONT_RATE_LIMITS="$LIMITS" STOREFRONT_JWT_SECRET="$SECRET" target/release/storefront >"$work/seed.log" 2>&1 &
-PID=$!
-wait_ready /readyz
-SEED_TOKEN=$(login) python3 bench/seed.py "http://127.0.0.1:$PORT" 10000 >/dev/null
-python3 bench/cursors.py "http://127.0.0.1:$PORT" >"$work/cursors.txt"
-kill "$PID"; wait "$PID" 2>/dev/null || true
+CURSORS="$work/cursors.txt" seed_products "$work/seed.db"
 
 measure() {  # measure <server label> <post token or "">
   local label=$1 token=$2 scenario before after out line requests errors field
@@ -92,6 +85,7 @@ measure() {  # measure <server label> <post token or "">
   PID=""
 }
 
+machine
 printf '| server | scenario | rep | req/s | p50 ms | p99 ms | errors | server CPU µs/req | RSS under load MB | peak RSS MB |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
 for rep in $(seq 1 "$REPS"); do

@@ -1,0 +1,109 @@
+"""The longest pauses in a server's answers, and what each CPU ran during them (see stalls.sh).
+
+Input: the server's JSON access log (the answers within the load's DURATION from its start count) (one line an answer; its `time` has microseconds), the text
+of `perf script` for `sched:sched_switch` on every CPU recorded with `-k mono`, the offset from
+CLOCK_MONOTONIC to wall-clock time, and the server's thread ids. Output: how many pauses longer
+than 1, 2 and 5 ms there were and how long they took in all; then the TOP longest, in time
+order, each with the time each CPU spent on the server, on wrk, on other processes (named) and
+idle during it.
+"""
+
+import argparse
+import bisect
+import collections
+import datetime
+import re
+
+SWITCH = re.compile(
+    r"\[(\d+)\]\s+(\d+\.\d+): sched:sched_switch: prev_comm=.*? prev_pid=\d+ .*?"
+    r"==> next_comm=(.*?) next_pid=(\d+)"
+)
+
+
+def answer_times(path, offset, start, end):
+    """The monotonic time of every access line between start and end, sorted."""
+    times = []
+    with open(path, encoding="utf-8", errors="replace") as log:
+        for line in log:
+            at = line.find('{"time":"')
+            if at < 0 or '"status"' not in line:
+                continue
+            stamp = line[at + 9 : at + 9 + 27].replace("Z", "+00:00")
+            try:
+                time = datetime.datetime.fromisoformat(stamp).timestamp() - offset
+            except ValueError:
+                continue
+            if start <= time <= end:
+                times.append(time)
+    times.sort()
+    return times
+
+
+def switches(path):
+    """Per CPU: the sorted (time, comm, tid) of each thread switched in."""
+    per_cpu = collections.defaultdict(list)
+    with open(path, encoding="utf-8", errors="replace") as text:
+        for line in text:
+            match = SWITCH.search(line)
+            if match:
+                cpu, time, comm, tid = match.groups()
+                per_cpu[int(cpu)].append((float(time), comm, int(tid)))
+    for events in per_cpu.values():
+        events.sort()
+    return per_cpu
+
+
+def occupancy(events, start, end, server):
+    """Milliseconds each kind of thread ran on one CPU between start and end."""
+    spent = collections.Counter()
+    times = [event[0] for event in events]
+    index = max(bisect.bisect_right(times, start) - 1, 0)
+    while index < len(events) and events[index][0] < end:
+        time, comm, tid = events[index]
+        until = events[index + 1][0] if index + 1 < len(events) else end
+        ran = min(until, end) - max(time, start)
+        if ran > 0 and time <= end:
+            if tid == 0:
+                who = "idle"
+            elif tid in server:
+                who = "server"
+            elif comm == "wrk":
+                who = "wrk"
+            else:
+                who = f"{comm}[{tid}]"
+            spent[who] += ran * 1e3
+        index += 1
+    return spent
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--switches", required=True)
+    parser.add_argument("--offset", type=float, required=True)
+    parser.add_argument("--from", dest="start", type=float, required=True, help="the load's start (monotonic s)")
+    parser.add_argument("--duration", type=float, required=True, help="the load's length (s)")
+    parser.add_argument("--server-threads", required=True, help="comma-separated thread ids")
+    parser.add_argument("--top", type=int, default=20)
+    args = parser.parse_args()
+    server = {int(tid) for tid in args.server_threads.split(",") if tid}
+    times = answer_times(args.log, args.offset, args.start, args.start + args.duration)
+    if len(times) < 2:
+        raise SystemExit("no access lines in the log")
+    per_cpu = switches(args.switches)
+    pauses = [(times[i + 1] - times[i], times[i]) for i in range(len(times) - 1)]
+    print(f"{len(times)} answers in {times[-1] - times[0]:.2f} s")
+    for threshold in (1, 2, 5):
+        longer = [pause for pause, _ in pauses if pause * 1e3 > threshold]
+        print(f"pauses over {threshold} ms: {len(longer)}, {sum(longer) * 1e3:.1f} ms in all")
+    print(f"the {args.top} longest (s into the load: length; ms each CPU spent on each kind of thread):")
+    for pause, start in sorted(sorted(pauses, reverse=True)[: args.top], key=lambda p: p[1]):
+        cells = []
+        for cpu in sorted(per_cpu):
+            spent = occupancy(per_cpu[cpu], start, start + pause, server)
+            cells.append(f"cpu{cpu} " + ", ".join(f"{who} {ms:.1f}" for who, ms in spent.most_common(4)))
+        print(f"  {start - times[0]:7.3f}: {pause * 1e3:5.2f} ms | " + " | ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
