@@ -26,12 +26,9 @@ LIMITS="auth=1000000/60s,default=100000000/60s,admin=100000000/60s"
 SECRET="bench-secret-bench-secret-bench-secret"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 2; }
 [ -x "$BIN" ] || cargo build --release --quiet
-work=$(mktemp -d)
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
 # shellcheck source=bench/common.sh
 . bench/common.sh
+scratch
 
 start() {  # start [VAR=value …]: the server on a fresh copy of the seeded database
   rm -f "$work"/run.db*

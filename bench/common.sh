@@ -2,6 +2,14 @@
 # Sourced by the bench scripts: waiting for a server on loopback, logging an account in (by
 # default the benchmark's admin the scripts create: bench / Bench-Pass-1).
 
+# scratch: a new temporary directory in $work, removed when the script exits, and with it the
+# server the script started last ($PID, if still set).
+scratch() {
+  work=$(mktemp -d)
+  PID=""
+  trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$work"' EXIT
+}
+
 # wait_ready [PATH] [PORT]: until GET PATH (default /readyz) on PORT (default $PORT) answers 2xx,
 # for READY_SECONDS [10]; exits the script if it never does.
 wait_ready() {

@@ -22,12 +22,9 @@ LIMITS="auth=1000000/60s,default=100000000/60s,admin=100000000/60s"
 SECRET="bench-secret-bench-secret-bench-secret"
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 2; }
 [ -n "${BIN:-}" ] || { cargo build --release --quiet; BIN=target/release/storefront; }
-work=$(mktemp -d)
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
 # shellcheck source=bench/common.sh
 . bench/common.sh
+scratch
 
 serve() {  # serve the seeded database (a fresh copy) on $PORT, pinned to CPU 1
   rm -f "$work"/run.db*

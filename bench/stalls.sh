@@ -21,12 +21,9 @@ for tool in wrk perf; do
   command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
 done
 [ -x "$BIN" ] || cargo build --release --quiet
-work=$(mktemp -d)
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
 # shellcheck source=bench/common.sh
 . bench/common.sh
+scratch
 
 seed_products "$work/run.db"
 DATABASE_URL="sqlite://$work/run.db" STOREFRONT_BIND="127.0.0.1:$PORT" STOREFRONT_LOG_FORMAT=json \
