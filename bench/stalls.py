@@ -5,7 +5,8 @@ of `perf script` for `sched:sched_switch` on every CPU recorded with `-k mono`, 
 CLOCK_MONOTONIC to wall-clock time, and the server's thread ids. Output: how many pauses longer
 than 1, 2 and 5 ms there were and how long they took in all; then the TOP longest, in time
 order, each with the time each CPU spent on the server, on wrk, on other processes (named) and
-idle during it.
+idle during it; with samples in the trace (`perf -e cpu-clock`), the functions the server
+was in during it.
 """
 
 import argparse
@@ -14,6 +15,7 @@ import collections
 import datetime
 import re
 
+SAMPLE = re.compile(r"\s(\d+) \[\d+\]\s+(\d+\.\d+):\s+\d+\s+cpu-clock:\s+\S+\s+(.*?)(?:\+0x[0-9a-f]+)?\s+\(")
 SWITCH = re.compile(
     r"\[(\d+)\]\s+(\d+\.\d+): sched:sched_switch: prev_comm=.*? prev_pid=\d+ .*?"
     r"==> next_comm=(.*?) next_pid=(\d+)"
@@ -39,18 +41,32 @@ def answer_times(path, offset, start, end):
     return times
 
 
-def switches(path):
-    """Per CPU: the sorted (time, comm, tid) of each thread switched in."""
+def switches(path, server):
+    """Per CPU: the sorted (time, comm, tid) of each thread switched in; and the sorted (time,
+    function) of each sample taken in one of the server's threads (none unless perf sampled)."""
     per_cpu = collections.defaultdict(list)
+    samples = []
     with open(path, encoding="utf-8", errors="replace") as text:
         for line in text:
             match = SWITCH.search(line)
             if match:
                 cpu, time, comm, tid = match.groups()
                 per_cpu[int(cpu)].append((float(time), comm, int(tid)))
+                continue
+            match = SAMPLE.search(line)
+            if match and int(match.group(1)) in server:
+                samples.append((float(match.group(2)), match.group(3)))
     for events in per_cpu.values():
         events.sort()
-    return per_cpu
+    samples.sort()
+    return per_cpu, samples
+
+
+def sampled(samples, start, end):
+    """The functions the server's samples between start and end were in, most often first."""
+    times = [sample[0] for sample in samples]
+    found = samples[bisect.bisect_left(times, start) : bisect.bisect_right(times, end)]
+    return collections.Counter(function for _, function in found)
 
 
 def occupancy(events, start, end, server):
@@ -90,7 +106,7 @@ def main():
     times = answer_times(args.log, args.offset, args.start, args.start + args.duration)
     if len(times) < 2:
         raise SystemExit("no access lines in the log")
-    per_cpu = switches(args.switches)
+    per_cpu, samples = switches(args.switches, server)
     pauses = [(times[i + 1] - times[i], times[i]) for i in range(len(times) - 1)]
     print(f"{len(times)} answers in {times[-1] - times[0]:.2f} s")
     for threshold in (1, 2, 5):
@@ -103,6 +119,10 @@ def main():
             spent = occupancy(per_cpu[cpu], start, start + pause, server)
             cells.append(f"cpu{cpu} " + ", ".join(f"{who} {ms:.1f}" for who, ms in spent.most_common(4)))
         print(f"  {start - times[0]:7.3f}: {pause * 1e3:5.2f} ms | " + " | ".join(cells))
+        if samples:
+            functions = sampled(samples, start, start + pause)
+            if functions:
+                print("           server in: " + ", ".join(f"{name[:70]} ({n})" for name, n in functions.most_common(3)))
 
 
 if __name__ == "__main__":

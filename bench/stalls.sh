@@ -10,9 +10,12 @@
 #
 # usage: bench/stalls.sh          (root, or perf_event_paranoid ≤ -1: perf traces every CPU)
 # env:   DURATION [10]  CONNS [64]  TOP [20]  PORT [18080]  BIN [target/release/storefront, built if missing]
+#        SAMPLE_HZ [0]: also sample what each CPU runs this many times a second (`perf -e
+#        cpu-clock`), and name the functions the server was in during each pause (1000–4000
+#        shows a pause of a millisecond or more; sampling costs the server some throughput)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${DURATION:-10} CONNS=${CONNS:-64} TOP=${TOP:-20} PORT=${PORT:-18080}
+DURATION=${DURATION:-10} CONNS=${CONNS:-64} TOP=${TOP:-20} PORT=${PORT:-18080} SAMPLE_HZ=${SAMPLE_HZ:-0}
 BIN=${BIN:-target/release/storefront}
 SCENARIO_LUA=$(cd ../shared/bench/scripts && pwd)/scenario.lua
 LIMITS="auth=1000000/60s,default=100000000/60s,admin=100000000/60s"
@@ -33,7 +36,9 @@ wait_ready /readyz
 SCENARIO=get taskset -c 0 wrk -t1 -c16 -d2s -s "$SCENARIO_LUA" "http://127.0.0.1:$PORT" >/dev/null
 # A buffer (64 MiB a CPU) that holds the whole run's switches, so that perf does not stop to write
 # them out during the load (it would take the CPU from the server or wrk for ~7 ms each time).
-perf record -q -k mono -e sched:sched_switch -m 16384 -a -o "$work/perf.data" -- sleep $((DURATION + 2)) \
+events=(-e sched:sched_switch)
+if [ "$SAMPLE_HZ" -gt 0 ]; then events+=(-e cpu-clock -c $((1000000000 / SAMPLE_HZ))); fi
+perf record -q -k mono "${events[@]}" -m 16384 -a -o "$work/perf.data" -- sleep $((DURATION + 2)) \
   >/dev/null 2>&1 &
 recorder=$!
 sleep 0.5 # perf's start takes CPU time of its own; the load starts after it
