@@ -22,9 +22,15 @@
 //!
 //! Bounded: at most `entries` products (quick_cache's S3-FIFO eviction), each a few hundred
 //! bytes; at most `SESSIONS` (4,096) logins. An entry that can no longer be served (read under
-//! an older generation, or more than `ttl` ago) is dropped within `SWEEP_EVERY` (1 s) by the
-//! store's sweep (`Cache::drop_stale`), not kept until eviction: after the first of a run of
-//! writes, a full product cache is about 3 MB that no read can use.
+//! an older generation, or more than `ttl` ago) is dropped by the store's sweep
+//! (`Cache::drop_stale`, every `SWEEP_EVERY`, 1 s), not kept until eviction: after the first of
+//! a run of writes, a full product cache is about 3 MB that no read can use. The sweep leaves
+//! an entry one more period first (read less than `SWEEP_EVERY` ago, or past its `ttl` by less
+//! than that), so an entry that readers still ask for is replaced by their next read, on their
+//! own time: entries put together (a cold cache filled in a fraction of a second) expire
+//! together, and a sweep that dropped them all at once held its thread for about a millisecond
+//! (bench/README.md, "Where the GET tail comes from"). Nothing unservable stays longer than
+//! two periods.
 
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -126,14 +132,21 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         }
     }
 
-    /// Drops the entries that [`Cache::get`] would no longer serve under `generation`: read
-    /// under an older one, or `ttl` ago or more. Their memory goes back to the allocator now,
-    /// instead of when eviction reaches them (which, with no reads, is never).
-    pub(crate) fn drop_stale(&self, generation: u64) {
+    /// Drops the entries that [`Cache::get`] would no longer serve under `generation` (read
+    /// under an older one, or `ttl` ago or more) and that no reader has replaced within `grace`:
+    /// read `grace` ago or more, and past their `ttl` by `grace` or more. Their memory goes back
+    /// to the allocator now, instead of when eviction reaches them (which, with no reads, is
+    /// never).
+    pub(crate) fn drop_stale(&self, generation: u64, grace: Duration) {
         if let Some(map) = &self.map {
             let now = Instant::now();
             map.retain(|_, entry| {
-                entry.generation == generation && now.saturating_duration_since(entry.read_at) < self.ttl
+                let age = now.saturating_duration_since(entry.read_at);
+                if entry.generation == generation {
+                    age < self.ttl.saturating_add(grace)
+                } else {
+                    age < grace
+                }
             });
         }
     }
@@ -206,18 +219,24 @@ mod tests {
         drop(generation.write());
         let after = generation.current();
         cache.put(after, 11, &product(11, "read after it"));
-        cache.drop_stale(after);
+        // Within the grace, a reader may still replace them: kept.
+        cache.drop_stale(after, Duration::from_secs(60));
+        assert_eq!(cache.len(), 11);
+        cache.drop_stale(after, Duration::ZERO);
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&11, after).is_some());
 
-        // Past the ttl, an entry of the current generation goes too.
+        // Past the ttl, an entry of the current generation goes too, once past the grace.
         let brief = ProductCache::new(100, Duration::from_millis(1));
         brief.put(after, 11, &product(11, "read after it"));
         std::thread::sleep(Duration::from_millis(5));
-        brief.drop_stale(after);
-        assert_eq!(brief.len(), 0);
+        assert!(brief.get(&11, after).is_none(), "expired");
+        brief.drop_stale(after, Duration::from_secs(60));
+        assert_eq!(brief.len(), 1, "within the grace");
+        brief.drop_stale(after, Duration::from_millis(2));
+        assert_eq!(brief.len(), 0, "past the ttl and the grace");
         // Off, there is nothing to sweep.
-        ProductCache::new(0, Duration::from_secs(1)).drop_stale(after);
+        ProductCache::new(0, Duration::from_secs(1)).drop_stale(after, Duration::ZERO);
     }
 
     #[test]

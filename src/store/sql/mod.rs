@@ -54,8 +54,8 @@ pub struct SqlStore {
     sessions: Arc<SessionCache>,
 }
 
-/// Every [`SWEEP_EVERY`], drops what the caches can no longer serve (`Cache::drop_stale`),
-/// until the store is gone.
+/// Every [`SWEEP_EVERY`], drops what the caches can no longer serve and no reader has replaced
+/// within a period (`Cache::drop_stale`), until the store is gone.
 async fn sweep(
     products: std::sync::Weak<ProductCache>,
     generation: Generation,
@@ -67,8 +67,8 @@ async fn sweep(
     loop {
         every.tick().await;
         let (Some(products), Some(sessions)) = (products.upgrade(), sessions.upgrade()) else { return };
-        products.drop_stale(generation.current());
-        sessions.drop_stale(accounts.current());
+        products.drop_stale(generation.current(), SWEEP_EVERY);
+        sessions.drop_stale(accounts.current(), SWEEP_EVERY);
     }
 }
 
