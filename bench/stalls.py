@@ -1,8 +1,9 @@
 """The longest pauses in a server's answers, and what each CPU ran during them (see stalls.sh).
 
-Input: the server's JSON access log (the answers within the load's DURATION from its start count) (one line an answer; its `time` has microseconds), the text
-of `perf script` for `sched:sched_switch` on every CPU recorded with `-k mono`, the offset from
-CLOCK_MONOTONIC to wall-clock time, and the server's thread ids. Output: how many pauses longer
+Input: the server's JSON access log (one line an answer; its `time` has microseconds; the
+answers within `--duration` of `--from` count), the text of `perf script` for
+`sched:sched_switch` on every CPU recorded with `-k mono`, the offset from CLOCK_MONOTONIC to
+wall-clock time, and the server's thread ids. Output: how many pauses longer
 than 1, 2 and 5 ms there were and how long they took in all; then the TOP longest, in time
 order, each with the time each CPU spent on the server, on wrk, on other processes (named) and
 idle during it; with samples in the trace (`perf -e cpu-clock`), the functions the server
@@ -42,8 +43,9 @@ def answer_times(path, offset, start, end):
 
 
 def switches(path, server):
-    """Per CPU: the sorted (time, comm, tid) of each thread switched in; and the sorted (time,
-    function) of each sample taken in one of the server's threads (none unless perf sampled)."""
+    """Per CPU: the sorted (time, comm, tid) of each thread switched in, and their times; and
+    the sorted (time, function) of each sample taken in one of the server's threads (none unless
+    perf sampled), and their times."""
     per_cpu = collections.defaultdict(list)
     samples = []
     with open(path, encoding="utf-8", errors="replace") as text:
@@ -59,26 +61,27 @@ def switches(path, server):
     for events in per_cpu.values():
         events.sort()
     samples.sort()
-    return per_cpu, samples
+    return (
+        {cpu: (events, [event[0] for event in events]) for cpu, events in per_cpu.items()},
+        (samples, [sample[0] for sample in samples]),
+    )
 
 
-def sampled(samples, start, end):
+def sampled(samples, times, start, end):
     """The functions the server's samples between start and end were in, most often first."""
-    times = [sample[0] for sample in samples]
     found = samples[bisect.bisect_left(times, start) : bisect.bisect_right(times, end)]
     return collections.Counter(function for _, function in found)
 
 
-def occupancy(events, start, end, server):
+def occupancy(events, times, start, end, server):
     """Milliseconds each kind of thread ran on one CPU between start and end."""
     spent = collections.Counter()
-    times = [event[0] for event in events]
     index = max(bisect.bisect_right(times, start) - 1, 0)
     while index < len(events) and events[index][0] < end:
         time, comm, tid = events[index]
         until = events[index + 1][0] if index + 1 < len(events) else end
         ran = min(until, end) - max(time, start)
-        if ran > 0 and time <= end:
+        if ran > 0:
             if tid == 0:
                 who = "idle"
             elif tid in server:
@@ -106,7 +109,7 @@ def main():
     times = answer_times(args.log, args.offset, args.start, args.start + args.duration)
     if len(times) < 2:
         raise SystemExit("no access lines in the log")
-    per_cpu, samples = switches(args.switches, server)
+    per_cpu, (samples, sample_times) = switches(args.switches, server)
     pauses = [(times[i + 1] - times[i], times[i]) for i in range(len(times) - 1)]
     print(f"{len(times)} answers in {times[-1] - times[0]:.2f} s")
     for threshold in (1, 2, 5):
@@ -116,11 +119,11 @@ def main():
     for pause, start in sorted(sorted(pauses, reverse=True)[: args.top], key=lambda p: p[1]):
         cells = []
         for cpu in sorted(per_cpu):
-            spent = occupancy(per_cpu[cpu], start, start + pause, server)
+            spent = occupancy(*per_cpu[cpu], start, start + pause, server)
             cells.append(f"cpu{cpu} " + ", ".join(f"{who} {ms:.1f}" for who, ms in spent.most_common(4)))
         print(f"  {start - times[0]:7.3f}: {pause * 1e3:5.2f} ms | " + " | ".join(cells))
         if samples:
-            functions = sampled(samples, start, start + pause)
+            functions = sampled(samples, sample_times, start, start + pause)
             if functions:
                 print("           server in: " + ", ".join(f"{name[:70]} ({n})" for name, n in functions.most_common(3)))
 

@@ -28,6 +28,7 @@ done
 . bench/common.sh
 scratch
 
+machine
 seed_products "$work/run.db"
 DATABASE_URL="sqlite://$work/run.db" STOREFRONT_BIND="127.0.0.1:$PORT" STOREFRONT_LOG_FORMAT=json \
   STOREFRONT_RATE_LIMITS="$LIMITS" STOREFRONT_JWT_SECRET="$SECRET" taskset -c 1 "$BIN" >"$work/server.log" 2>&1 &
